@@ -1,0 +1,32 @@
+//! The action kinds: one file each, behind the [`ActionKind`] trait, gathered in [`Action`].
+
+mod assert;
+mod exec;
+mod http;
+mod input;
+mod k8s;
+mod log;
+mod manual;
+mod notify;
+mod playbook;
+mod prometheus;
+mod rds;
+mod shell;
+mod spec;
+mod util;
+mod wait;
+
+pub use assert::AssertExpr;
+pub use exec::ExecSpec;
+pub use http::{HttpMethod, HttpSpec};
+pub use input::InputSpec;
+pub use k8s::*;
+pub use log::LogLine;
+pub use manual::ManualSpec;
+pub use notify::NotifySpec;
+pub use playbook::SubPlaybookSpec;
+pub use prometheus::{Aggregate, PrometheusSpec};
+pub use rds::*;
+pub use shell::ShellSpec;
+pub use spec::{Action, ActionKind, Effect};
+pub use util::{Form, Num, ShortForm, with_lenient_numbers};

@@ -1,0 +1,13 @@
+//! `wait`: sleeps for a duration (a soak period between canary steps, say).
+
+use super::{ActionKind, Effect};
+use crate::playbook::Duration;
+
+impl ActionKind for Duration {
+    fn effect(&self) -> Effect {
+        Effect::ReadOnly
+    }
+    fn summary(&self) -> String {
+        format!("wait {self}")
+    }
+}

@@ -1,0 +1,73 @@
+//! The clap definition of the CLI and the dispatch to subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use super::{completions, list, plan, schema, show, validate};
+use crate::error;
+
+#[derive(Debug, Parser)]
+#[command(name = "runbook", version, about = "Executable runbooks: plan, check and run YAML playbooks safely")]
+pub struct Cli {
+    /// Start looking for the workspace (runbook.yaml) in this directory instead of the current one.
+    #[arg(short = 'C', long = "workspace", global = true, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Colors in messages.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the playbooks: name, risk, description, params.
+    List(list::Args),
+    /// Show one playbook: params, steps, docs.
+    Show(show::Args),
+    /// Check playbooks and runbook.yaml: schema, references, templates, lints.
+    Validate(validate::Args),
+    /// Compile a playbook into its plan: waves of steps, gates, rollbacks, hash.
+    Plan(plan::Args),
+    /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
+    Schema(schema::Args),
+    /// Print shell completions.
+    Completions(completions::Args),
+}
+
+/// Runs the CLI with the process's arguments and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { error::INVALID } else { error::SUCCESS };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            use std::io::IsTerminal;
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let g = super::common::Global { workspace: cli.workspace.clone(), color };
+    match cli.command {
+        Command::List(a) => list::exec(&g, a),
+        Command::Show(a) => show::exec(&g, a),
+        Command::Validate(a) => validate::exec(&g, a),
+        Command::Plan(a) => plan::exec(&g, a),
+        Command::Schema(a) => schema::exec(&g, a),
+        Command::Completions(a) => completions::exec(a),
+    }
+}

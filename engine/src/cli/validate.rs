@@ -1,0 +1,175 @@
+//! `runbook validate`: checks runbook.yaml and playbooks in every environment, with lints.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::common::{Global, count};
+use crate::compile::{self, Options};
+use crate::error;
+use crate::playbook::{self, WORKSPACE_FILE, Workspace};
+use crate::source::Diagnostic;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Playbook files or directories (default: runbook.yaml and every playbook of the workspace).
+    pub paths: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Check only these environments (default: all of them).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+}
+
+pub fn exec(g: &Global, a: Args) -> i32 {
+    let ws = match g.workspace() {
+        Ok(ws) => ws,
+        Err(d) => {
+            g.print(&d);
+            eprintln!("error: {} is invalid", WORKSPACE_FILE);
+            return error::INVALID;
+        }
+    };
+    let files = match files(&ws, &a.paths) {
+        Ok(f) => f,
+        Err(d) => {
+            g.print(&[d]);
+            return error::INVALID;
+        }
+    };
+    let envs = match select_envs(&ws, &a.envs) {
+        Ok(e) => e,
+        Err(d) => {
+            g.print(&[d]);
+            return error::INVALID;
+        }
+    };
+    let (mut errors, mut warnings) = (0, 0);
+    let mut checked = 0;
+    if ws.config_source.is_some() && a.paths.is_empty() {
+        checked += 1;
+        errors += check_schedules(g, &ws);
+    }
+    for file in &files {
+        checked += 1;
+        let diags = check_file(&ws, &envs, file);
+        errors += diags.iter().filter(|d| d.is_error()).count();
+        warnings += diags.iter().filter(|d| !d.is_error()).count();
+        g.print(&diags);
+    }
+    let failed = errors > 0 || (a.strict && warnings > 0);
+    let verdict = if failed { "failed" } else { "ok" };
+    eprintln!(
+        "validate {verdict}: {} checked in {}, {}, {}",
+        count(checked, "file"),
+        count(envs.len(), "environment"),
+        count(errors, "error"),
+        count(warnings, "warning")
+    );
+    if failed { error::INVALID } else { error::SUCCESS }
+}
+
+fn select_envs(ws: &Workspace, names: &[String]) -> Result<Vec<compile::EnvInfo>, Diagnostic> {
+    if names.is_empty() {
+        return Ok(compile::all_envs(ws));
+    }
+    names.iter().map(|n| compile::select_env(ws, Some(n))).collect()
+}
+
+/// The playbook files to check: the arguments (directories expanded) or the workspace's.
+fn files(ws: &Workspace, paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
+    if paths.is_empty() {
+        return Ok(ws.playbook_files());
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Diagnostic::error(format!("cannot read {}: {e}", p.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| playbook::is_yaml(p) && p.file_name().and_then(|n| n.to_str()) != Some(WORKSPACE_FILE))
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else if p.is_file() {
+            if p.file_name().and_then(|n| n.to_str()) != Some(WORKSPACE_FILE) {
+                out.push(p.clone());
+            }
+        } else {
+            return Err(Diagnostic::error(format!("{}: no such file or directory", p.display())));
+        }
+    }
+    Ok(out)
+}
+
+/// Every problem of one playbook file, across environments, each reported once.
+pub fn check_file(_ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec<Diagnostic> {
+    let lp = match playbook::load_playbook(file) {
+        Ok(lp) => lp,
+        Err(d) => return d,
+    };
+    let opts = Options { env: None, params: &[], allow_missing_params: true };
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for env in envs {
+        let diags = match compile::compile_for(&lp, env.clone(), &opts) {
+            Ok(c) => c.warnings,
+            Err(d) => d,
+        };
+        for mut d in diags {
+            let key = (d.message.clone(), d.span.map(|s| s.start));
+            if seen.insert(key) {
+                if envs.len() > 1 && env_specific(&d) {
+                    d.message = format!("{} (environment `{}`)", d.message, env.name);
+                }
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// Messages that name a value of the environment, worth saying which one.
+fn env_specific(d: &Diagnostic) -> bool {
+    d.message.contains("env.vars.")
+}
+
+/// Schedules must name existing playbooks and environments, and valid cron lines.
+fn check_schedules(g: &Global, ws: &Workspace) -> usize {
+    let Some(src) = &ws.config_source else { return 0 };
+    let mut diags = Vec::new();
+    let names: Vec<String> = ws
+        .playbook_files()
+        .iter()
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let envs: Vec<&str> = ws.config.environments.keys().map(String::as_str).collect();
+    for s in ws.config.schedules.iter().filter_map(|s| s.0.as_ref()) {
+        if !names.contains(&s.playbook.value.as_str()) {
+            diags.push(
+                Diagnostic::error(format!("schedule `{}` runs unknown playbook `{}`", s.name.value, s.playbook.value))
+                    .at(src, s.playbook.span)
+                    .help(crate::yaml::suggest_name(&s.playbook.value, &names, "playbook")),
+            );
+        }
+        if let Some(e) = &s.env
+            && !envs.contains(&e.value.as_str())
+        {
+            diags.push(
+                Diagnostic::error(format!("schedule `{}` uses unknown environment `{}`", s.name.value, e.value))
+                    .at(src, e.span)
+                    .help(crate::yaml::suggest_name(&e.value, &envs, "environment")),
+            );
+        }
+        let fields = s.cron.value.split_whitespace().count();
+        if fields != 5 {
+            diags.push(
+                Diagnostic::error(format!("cron `{}` has {fields} fields; write 5 (minute hour day month weekday)", s.cron.value))
+                    .at(src, s.cron.span),
+            );
+        }
+    }
+    g.print(&diags);
+    diags.len()
+}

@@ -1,0 +1,1110 @@
+//! Compiles a loaded playbook for one environment and set of params: resolves params and
+//! vars, checks every step, template and reference, builds the DAG and decides the gates.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use minijinja::value::Value;
+use serde_json::Value as Json;
+
+use super::lint::Lints;
+use super::model::*;
+use super::refs::{self, Known, Scope};
+use super::template::{Placeholder, Quoting, Templates, is_template};
+use super::{env, params};
+use crate::actions::{Action, Effect, with_lenient_numbers};
+use crate::plan::dag::Dag;
+use crate::playbook::{
+    ACTION_KEYS, Condition, Confirm, LoadedPlaybook, OnFailure, RawStep, Risk, Rollback, Workspace,
+};
+use crate::source::{Diagnostic, Source, Span};
+use crate::yaml::{Node, NodeKind, Sp, suggest_name};
+
+/// A compiled playbook, its DAG, and the lint warnings found on the way.
+#[derive(Debug)]
+pub struct Compiled {
+    pub playbook: Playbook,
+    pub dag: Dag,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// What to compile for.
+pub struct Options<'a> {
+    /// `-e`; `None` uses the workspace default.
+    pub env: Option<&'a str>,
+    /// `-p` pairs in command-line order.
+    pub params: &'a [(String, String)],
+    /// Under `validate`, required params may be missing; they show as `<params.x>`.
+    pub allow_missing_params: bool,
+}
+
+const DEFAULT_TIMEOUT_SECS: u64 = 600;
+const DEFAULT_CONCURRENCY: u32 = 4;
+
+/// Compiles for the environment chosen by `opts.env`.
+pub fn compile(ws: &Workspace, lp: &LoadedPlaybook, opts: &Options) -> Result<Compiled, Vec<Diagnostic>> {
+    let env = env::select(ws, opts.env).map_err(|d| vec![d])?;
+    compile_for(lp, env, opts)
+}
+
+/// Compiles for a given environment.
+pub fn compile_for(lp: &LoadedPlaybook, env: EnvInfo, opts: &Options) -> Result<Compiled, Vec<Diagnostic>> {
+    let templates = Templates::new();
+    let mut c = Compiler {
+        lp,
+        src: &lp.source,
+        t: &templates,
+        diags: Vec::new(),
+        lints: Lints::default(),
+        used_params: HashSet::new(),
+        ctx: Value::UNDEFINED,
+        display_ctx: Value::UNDEFINED,
+        param_names: lp.raw.params.keys().cloned().collect(),
+        has_missing_params: false,
+        var_names: Vec::new(),
+        secret_names: lp.raw.secrets.keys().cloned().collect(),
+        env,
+        known: Rc::new(Known::default()),
+    };
+    let result = c.run(opts);
+    let mut diags = c.diags;
+    if diags.iter().any(Diagnostic::is_error) || result.is_none() {
+        diags.sort_by_key(|d| d.span.map(|s| s.start).unwrap_or(usize::MAX));
+        return Err(diags);
+    }
+    let (playbook, dag) = result.unwrap_or_else(|| unreachable!("checked above"));
+    let mut warnings = c.lints.finish(&playbook, &lp.raw, c.src, &c.used_params);
+    warnings.sort_by_key(|d| d.span.map(|s| s.start).unwrap_or(usize::MAX));
+    Ok(Compiled { playbook, dag, warnings })
+}
+
+struct Compiler<'a> {
+    lp: &'a LoadedPlaybook,
+    src: &'a Arc<Source>,
+    t: &'a Templates,
+    diags: Vec<Diagnostic>,
+    lints: Lints,
+    used_params: HashSet<String>,
+    /// Everything known before the run; run-time names are placeholders.
+    ctx: Value,
+    /// Like `ctx`, and missing params too are placeholders (validate).
+    display_ctx: Value,
+    param_names: Vec<String>,
+    has_missing_params: bool,
+    var_names: Vec<String>,
+    secret_names: Vec<String>,
+    env: EnvInfo,
+    /// What templates of steps may read; set once vars are known.
+    known: Rc<Known>,
+}
+
+/// Which step list a step belongs to: they have separate DAGs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum List {
+    Main,
+    OnFailure,
+    Finally,
+}
+
+impl List {
+    fn key(self) -> &'static str {
+        match self {
+            List::Main => "steps",
+            List::OnFailure => "on_failure",
+            List::Finally => "finally",
+        }
+    }
+}
+
+/// The steps of one list, with what reference checks need.
+struct StepList<'r> {
+    raws: Vec<(&'r Sp<RawStep>, Option<&'r Node>)>,
+    ids: HashMap<String, usize>,
+    dag: Option<Dag>,
+}
+
+impl<'a> Compiler<'a> {
+    fn error(&mut self, msg: impl Into<String>, span: Span) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(msg).at(self.src, span));
+        let last = self.diags.len() - 1;
+        &mut self.diags[last]
+    }
+
+    fn run(&mut self, opts: &Options) -> Option<(Playbook, Dag)> {
+        let raw = &self.lp.raw;
+        let resolved = params::resolve(raw, self.src, opts.params, opts.allow_missing_params, &mut self.diags);
+        self.build_context(&resolved);
+        let vars = self.vars();
+        self.var_names = vars.keys().cloned().collect();
+        self.set_vars(&vars);
+        self.known = Rc::new(Known {
+            params: self.param_names.clone(),
+            vars: self.var_names.clone(),
+            env_vars: self.env.vars.clone(),
+            secrets: self.secret_names.clone(),
+        });
+        let secrets = self.secrets();
+
+        let main = self.step_list(List::Main);
+        let on_failure = self.step_list(List::OnFailure);
+        let finally = self.step_list(List::Finally);
+        let main_ids: HashSet<String> = main.ids.keys().cloned().collect();
+        for (list, other) in [(&on_failure, "on_failure"), (&finally, "finally")] {
+            for (raw, _) in &list.raws {
+                if main_ids.contains(&raw.id.value) {
+                    self.error(format!("step id `{}` is already used in `steps`", raw.id.value), raw.id.span)
+                        .help = Some(format!("ids are shared by `steps`, `on_failure` and `finally` ({other})"));
+                }
+            }
+        }
+        let steps = self.compile_list(&main, List::Main, &main);
+        let on_failure_steps = self.compile_list(&on_failure, List::OnFailure, &main);
+        let finally_steps = self.compile_list(&finally, List::Finally, &main);
+
+        let lock = self.lock();
+        let concurrency = match &raw.concurrency {
+            Some(c) if c.value == 0 => {
+                self.error("concurrency must be at least 1", c.span);
+                1
+            }
+            Some(c) => c.value,
+            None => DEFAULT_CONCURRENCY,
+        };
+        let guards = self.guards();
+        let dag = main.dag?;
+        let risk = raw.risk.as_ref().map(|r| r.value).unwrap_or(Risk::Medium);
+        Some((
+            Playbook {
+                name: raw.name.value.clone(),
+                description: raw.description.clone(),
+                owner: raw.owner.clone(),
+                risk,
+                source: self.src.clone(),
+                env: self.env.clone(),
+                params: resolved.values,
+                missing_params: resolved.missing,
+                vars,
+                secrets,
+                lock,
+                concurrency,
+                guards,
+                steps,
+                on_failure: on_failure_steps,
+                finally: finally_steps,
+            },
+            dag,
+        ))
+    }
+
+    fn build_context(&mut self, resolved: &params::Resolved) {
+        self.has_missing_params = !resolved.missing.is_empty();
+        let mut params: serde_json::Map<String, Json> =
+            resolved.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let env = serde_json::json!({
+            "name": self.env.name,
+            "vars": self.env.vars,
+            "kube_context": self.env.kube_context,
+            "aws_region": self.env.aws_region,
+        });
+        let mut base: IndexMap<&str, Value> = IndexMap::new();
+        base.insert("env", Value::from(minijinja::value::Serde(&env)));
+        base.insert("steps", Placeholder::value("steps", false));
+        base.insert("run", Placeholder::value("run", false));
+        base.insert("result", Placeholder::value("result", false));
+        base.insert("value", Placeholder::value("value", false));
+        base.insert("secrets", Placeholder::value("secrets", true));
+        base.insert("vars", Value::from(minijinja::value::Serde(serde_json::Map::new())));
+        let mut display = base.clone();
+        // Missing params (validate only) exist in the display context as placeholders, and
+        // in the static one not at all: a template that needs them is not rendered early.
+        let mut display_params: IndexMap<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
+            .collect();
+        for m in &resolved.missing {
+            display_params.insert(m.clone(), Placeholder::value(&format!("params.{m}"), false));
+        }
+        base.insert("params", Value::from(minijinja::value::Serde(std::mem::take(&mut params))));
+        display.insert("params", Value::from_iter(display_params));
+        self.ctx = Value::from_iter(base);
+        self.display_ctx = Value::from_iter(display);
+    }
+
+    fn set_vars(&mut self, vars: &IndexMap<String, Json>) {
+        let v = Value::from(minijinja::value::Serde(vars));
+        self.ctx = merge(&self.ctx, "vars", v.clone());
+        self.display_ctx = merge(&self.display_ctx, "vars", v);
+    }
+
+    fn missing_params(&self) -> bool {
+        self.has_missing_params
+    }
+
+    /// Renders `vars` in order; each may read params, env and the vars before it.
+    fn vars(&mut self) -> IndexMap<String, Json> {
+        let mut out: IndexMap<String, Json> = IndexMap::new();
+        let lp: &'a LoadedPlaybook = self.lp;
+        for (name, value) in &lp.raw.vars {
+            if !valid_ident(name) {
+                self.error(format!("var name `{name}` is not an identifier"), value.span);
+                continue;
+            }
+            let visible: Vec<String> = out.keys().cloned().collect();
+            let ctx = merge(&self.display_ctx, "vars", Value::from(minijinja::value::Serde(&out)));
+            if let Some(v) = self.render_var(name, &value.value, value.span, &visible, &ctx) {
+                out.insert(name.clone(), v);
+            }
+        }
+        out
+    }
+
+    /// Renders every string of a var's value; `{{ expr }}` alone keeps the expression's type.
+    fn render_var(&mut self, name: &str, v: &Json, span: Span, visible: &[String], ctx: &Value) -> Option<Json> {
+        match v {
+            Json::String(s) if is_template(s) => {
+                let names = match self.t.names(s, Quoting::Plain) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.error(format!("var `{name}`: {e}"), span);
+                        return None;
+                    }
+                };
+                self.note_params(&names);
+                if names.iter().any(|n| n.starts_with("secrets")) {
+                    self.error(format!("var `{name}` reads a secret, and vars are shown in plans"), span).help =
+                        Some("read the secret where it is used: {{ secrets.name }} in the action".into());
+                    return None;
+                }
+                let scope = Scope {
+                    params: &self.param_names,
+                    vars: visible,
+                    env_vars: &self.env.vars,
+                    secrets: &[],
+                    steps: None,
+                    run: false,
+                    result: false,
+                    loop_var: None,
+                };
+                let problems = refs::check(&names, &scope);
+                if !problems.is_empty() {
+                    for (m, h) in problems {
+                        self.error(format!("var `{name}`: {m}"), span).help = Some(h);
+                    }
+                    return None;
+                }
+                match self.t.render_value(s, ctx) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        self.error(format!("var `{name}`: {e}"), span);
+                        None
+                    }
+                }
+            }
+            Json::Array(items) => {
+                items.iter().map(|i| self.render_var(name, i, span, visible, ctx)).collect::<Option<Vec<_>>>().map(Json::Array)
+            }
+            Json::Object(map) => map
+                .iter()
+                .map(|(k, i)| self.render_var(name, i, span, visible, ctx).map(|r| (k.clone(), r)))
+                .collect::<Option<serde_json::Map<_, _>>>()
+                .map(Json::Object),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn secrets(&mut self) -> IndexMap<String, SecretRef> {
+        let mut out = IndexMap::new();
+        for (name, spec) in &self.lp.raw.secrets {
+            let Some(spec) = &spec.0 else { continue };
+            match (&spec.env, &spec.file) {
+                (Some(_), Some(_)) | (None, None) => {
+                    self.diags.push(
+                        Diagnostic::error(format!("secret `{name}` needs exactly one source: `env` or `file`"))
+                            .at(self.src, spec.span),
+                    );
+                }
+                _ => {
+                    out.insert(
+                        name.clone(),
+                        SecretRef { env: spec.env.clone(), file: spec.file.clone(), optional: spec.optional },
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn lock(&mut self) -> String {
+        let default = format!("{}/{}", self.env.name, self.lp.raw.name.value);
+        let Some(lock) = self.lp.raw.lock.clone() else {
+            return default;
+        };
+        let scope_params = self.param_names.clone();
+        let vars = self.var_names.clone();
+        let env_vars = self.env.vars.clone();
+        let scope = Scope {
+            params: &scope_params,
+            vars: &vars,
+            env_vars: &env_vars,
+            secrets: &[],
+            steps: None,
+            run: false,
+            result: false,
+            loop_var: None,
+        };
+        match self.render_static(&lock.value, Quoting::Plain, &scope, lock.span, "lock") {
+            Some(s) if s.trim().is_empty() => {
+                self.error("the lock key renders to nothing", lock.span);
+                default
+            }
+            Some(s) => s,
+            None => default,
+        }
+    }
+
+    /// Renders a template that must be known before the run (lock, confirm question).
+    fn render_static(&mut self, src: &str, q: Quoting, scope: &Scope, span: Span, what: &str) -> Option<String> {
+        if !is_template(src) {
+            return Some(src.to_string());
+        }
+        let names = match self.t.names(src, q) {
+            Ok(n) => n,
+            Err(e) => {
+                self.error(format!("{what}: {e}"), span);
+                return None;
+            }
+        };
+        self.note_params(&names);
+        let problems = refs::check(&names, scope);
+        if !problems.is_empty() {
+            for (m, h) in problems {
+                self.error(format!("{what}: {m}"), span).help = Some(h);
+            }
+            return None;
+        }
+        match self.t.render(src, q, &self.display_ctx) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.error(format!("{what}: {e}"), span);
+                None
+            }
+        }
+    }
+
+    fn note_params(&mut self, names: &BTreeSet<String>) {
+        for p in refs::params_read(names) {
+            self.used_params.insert(p.to_string());
+        }
+    }
+
+    fn guards(&mut self) -> Vec<GuardPlan> {
+        let mut out = Vec::new();
+        let guards = self.lp.raw.guards.clone();
+        for g in guards.iter().filter_map(|g| g.0.as_ref()) {
+            let action = Sp::new(g.prometheus.span, Action::Prometheus(g.prometheus.value.clone()));
+            let node = None;
+            let empty: HashMap<String, usize> = HashMap::new();
+            let steps_check = |id: &str| -> Result<(), String> {
+                let _ = &empty;
+                Err(format!("guards cannot read `steps.{id}`: they run beside the steps"))
+            };
+            let known = self.known.clone();
+            let scope = Scope::of(&known, Some(&steps_check), false, None);
+            let Some(planned) = self.plan_action(&action, node, &scope) else { continue };
+            let known = self.known.clone();
+            let abort_scope = Scope::of(&known, Some(&steps_check), true, None);
+            self.check_expr(&g.abort_if.value, g.abort_if.span, &abort_scope, "abort_if");
+            out.push(GuardPlan {
+                name: g.name.value.clone(),
+                action: planned,
+                abort_if: g.abort_if.value.clone(),
+                every: g.every.as_ref().map(|e| e.value).unwrap_or(crate::playbook::Duration::from_secs(30)),
+            });
+        }
+        out
+    }
+
+    /// Collects a step list, checks ids and `needs`, and builds its DAG.
+    fn step_list(&mut self, list: List) -> StepList<'a> {
+        let lp: &'a LoadedPlaybook = self.lp;
+        let entries = match list {
+            List::Main => &lp.raw.steps,
+            List::OnFailure => &lp.raw.on_failure,
+            List::Finally => &lp.raw.finally,
+        };
+        let nodes: Vec<&'a Node> = match lp.node.get(list.key()).map(|n| &n.kind) {
+            Some(NodeKind::Seq(items)) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        let mut raws = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(step) = &e.0 {
+                raws.push((step, nodes.get(i).copied()));
+            }
+        }
+        if list == List::Main && entries.is_empty() {
+            let span = lp.node.key_span("steps").unwrap_or(lp.raw.name.span);
+            self.error("the playbook has no steps", span);
+        }
+        let mut ids: HashMap<String, usize> = HashMap::with_capacity(raws.len());
+        for (i, (raw, _)) in raws.iter().enumerate() {
+            let id = &raw.id;
+            if !valid_id(&id.value) {
+                self.error(
+                    format!("step id `{}` is not valid: use lowercase letters, digits, `-` and `_`", id.value),
+                    id.span,
+                );
+            }
+            if let Some(&first) = ids.get(&id.value) {
+                let (line, _) = self.src.line_col(raws[first].0.id.span.start);
+                self.error(format!("duplicate step id `{}`", id.value), id.span).label =
+                    Some(format!("first used on line {line}"));
+            } else {
+                ids.insert(id.value.clone(), i);
+            }
+        }
+        let id_list: Vec<&str> = raws.iter().map(|(r, _)| r.id.value.as_str()).collect();
+        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(raws.len());
+        let mut ok = true;
+        for (i, (raw, _)) in raws.iter().enumerate() {
+            let mut d = Vec::new();
+            match &raw.needs {
+                None if i > 0 => d.push(i - 1),
+                None => {}
+                Some(needs) => {
+                    for n in &needs.value {
+                        match ids.get(&n.value) {
+                            Some(&j) => {
+                                if !d.contains(&j) {
+                                    d.push(j);
+                                }
+                            }
+                            None => {
+                                ok = false;
+                                let help = suggest_name(&n.value, &id_list, "step");
+                                self.error(format!("`needs` names unknown step `{}`", n.value), n.span).help =
+                                    Some(help);
+                            }
+                        }
+                    }
+                }
+            }
+            deps.push(d);
+        }
+        let dag = if ok {
+            match Dag::build(deps) {
+                Ok(dag) => Some(dag),
+                Err(cycles) => {
+                    for cycle in cycles {
+                        let mut names: Vec<&str> = cycle.iter().map(|&i| raws[i].0.id.value.as_str()).collect();
+                        names.push(names[0]);
+                        let first = raws[cycle[0]].0;
+                        let span = first.needs.as_ref().map(|n| n.span).unwrap_or(first.id.span);
+                        self.error(format!("dependency cycle: {}", names.join(" -> ")), span).help =
+                            Some("each step needs the next one in this list; remove one of these `needs`".into());
+                    }
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        StepList { raws, ids, dag }
+    }
+
+    fn compile_list(&mut self, list: &StepList, which: List, main: &StepList) -> Vec<Step> {
+        let mut out = Vec::with_capacity(list.raws.len());
+        for (i, (raw, node)) in list.raws.iter().enumerate() {
+            // Main steps may read the steps they (transitively) need; on_failure and finally
+            // steps run after the main ones and may read any of them, and their own ancestors.
+            let check = |id: &str| -> Result<(), String> {
+                if which != List::Main
+                    && let Some(&j) = main.ids.get(id)
+                {
+                    let _ = j;
+                    return Ok(());
+                }
+                match list.ids.get(id) {
+                    None => {
+                        let mut known: Vec<&str> = list.ids.keys().map(String::as_str).collect();
+                        if which != List::Main {
+                            known.extend(main.ids.keys().map(String::as_str));
+                        }
+                        known.sort();
+                        Err(format!("undefined step `steps.{id}` ({})", suggest_name(id, &known, "step")))
+                    }
+                    Some(&j) if j == i => Err(format!(
+                        "step `{id}` reads its own `steps.{id}`: use `result` in `until` and `outputs`"
+                    )),
+                    Some(&j) => match &list.dag {
+                        Some(dag) if !dag.is_ancestor(j, i) => Err(format!(
+                            "`steps.{id}` is read, but `{id}` is not among this step's dependencies, so it may not have run yet: add it to `needs`"
+                        )),
+                        _ => Ok(()),
+                    },
+                }
+            };
+            if let Some(mut step) = self.compile_step(raw, *node, &check) {
+                if let Some(dag) = &list.dag {
+                    step.needs = dag.deps[i].iter().map(|&j| list.raws[j].0.id.value.clone()).collect();
+                }
+                out.push(step);
+            }
+        }
+        out
+    }
+
+    fn compile_step(
+        &mut self,
+        raw: &Sp<RawStep>,
+        node: Option<&Node>,
+        steps_check: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Option<Step> {
+        let before = self.diags.len();
+        let id = raw.id.value.clone();
+        let loop_var: Option<String> = match (&raw.for_each, &raw.as_) {
+            (Some(_), Some(a)) => {
+                if !valid_ident(&a.value) {
+                    self.error(format!("`as: {}` is not a valid variable name", a.value), a.span);
+                }
+                Some(a.value.clone())
+            }
+            (Some(_), None) => Some("item".to_string()),
+            (None, Some(a)) => {
+                self.error("`as` names the loop variable of `for_each`, which this step does not have", a.span);
+                None
+            }
+            (None, None) => None,
+        };
+        if raw.for_each.is_none()
+            && let Some(m) = &raw.max_parallel
+        {
+            self.error("`max_parallel` applies to `for_each` steps only", m.span);
+        }
+        let lv = loop_var.as_deref();
+
+        // The action: exactly one key.
+        let actions = raw.actions();
+        if actions.len() > 1 {
+            let keys: Vec<String> = actions.iter().map(|a| format!("`{}`", a.key())).collect();
+            self.error(
+                format!("step `{id}` has {} actions ({}): a step runs exactly one", actions.len(), keys.join(", ")),
+                actions[1].span,
+            );
+        }
+        let action_node = |key: &str| node.and_then(|n| n.get(key));
+        let known = self.known.clone();
+        let scope = Scope::of(&known, Some(steps_check), false, lv);
+        let action = actions
+            .first()
+            .and_then(|a| self.plan_action(a, action_node(a.key()), &scope));
+        if actions.is_empty() && raw.confirm.is_none() && raw.approval.is_none() {
+            self.error(
+                format!("step `{id}` has no action: add one of {}", ACTION_KEYS.join(", ")),
+                raw.id.span,
+            )
+            .help = Some("a step with only `confirm` or `approval` is a pure gate".into());
+        }
+        let effect = action.as_ref().map(|a| a.effect).unwrap_or(Effect::ReadOnly);
+        if let (Some(a), Some(msg)) = (&action, &raw.message)
+            && !matches!(a.spec, Action::Assert(_))
+        {
+            let _ = msg;
+            if let Some(span) = node.and_then(|n| n.key_span("message")) {
+                self.error("`message` is the failure text of an `assert` step; this step has another action", span);
+            }
+        }
+
+        // Risk: read-only work is low risk unless the step says otherwise.
+        let risk = match (&raw.risk, effect) {
+            (Some(r), _) => r.value,
+            (None, Effect::ReadOnly | Effect::External) => Risk::Low,
+            (None, _) => self.lp.raw.risk.as_ref().map(|r| r.value).unwrap_or(Risk::Medium),
+        };
+
+        let when = self.when(raw, steps_check, lv);
+        let preconditions = self.preconditions(raw, node, steps_check, lv);
+        let gates = self.gates(raw, risk, steps_check, lv);
+        if effect == Effect::Irreversible && gates.is_empty() {
+            let what = action.as_ref().map(|a| a.summary.clone()).unwrap_or_default();
+            self.error(format!("step `{id}` is irreversible ({what}) and nothing gates it"), raw.id.span).help =
+                Some("add `confirm:` or `approval:` to the step".into());
+        }
+
+        let until = raw.until.as_ref().map(|u| {
+            let known = self.known.clone();
+            let scope = Scope::of(&known, Some(steps_check), true, lv);
+            self.check_expr(&u.value, u.span, &scope, "until");
+            u.value.clone()
+        });
+        if let Some(i) = &raw.interval
+            && raw.until.is_none()
+        {
+            self.error("`interval` is the time between `until` polls; this step has no `until`", i.span);
+        }
+        let mut outputs = IndexMap::new();
+        for (name, tpl) in &raw.outputs {
+            if !valid_ident(name) {
+                self.error(format!("output name `{name}` is not an identifier"), tpl.span);
+            }
+            let known = self.known.clone();
+            let scope = Scope::of(&known, Some(steps_check), true, lv);
+            self.check_template(&tpl.value, Quoting::Plain, tpl.span, &scope, "output");
+            outputs.insert(name.clone(), tpl.value.clone());
+        }
+        let for_each = raw.for_each.as_ref().map(|f| {
+            let known = self.known.clone();
+            let scope = Scope::of(&known, Some(steps_check), false, None);
+            self.check_expr(&f.value, f.span, &scope, "for_each");
+            ForEach {
+                items: f.value.clone(),
+                as_: loop_var.clone().unwrap_or_else(|| "item".into()),
+                max_parallel: match &raw.max_parallel {
+                    Some(m) if m.value == 0 => {
+                        self.error("max_parallel must be at least 1", m.span);
+                        1
+                    }
+                    Some(m) => m.value,
+                    None => 1,
+                },
+            }
+        });
+        let rollback = self.rollback(raw, node, action.as_ref(), steps_check, lv, &id);
+        if let Some(r) = &raw.retry
+            && r.value.attempts == 0
+        {
+            self.error("retry.attempts counts every attempt, the first included: it must be at least 1", r.span);
+        }
+        if raw.on_decline.is_some() && gates.iter().all(|g| g.kind != GateKind::Confirm) {
+            if let Some(span) = node.and_then(|n| n.key_span("on_decline")) {
+                self.error("`on_decline` says what a \"no\" to a confirmation does; this step asks none", span);
+            }
+        }
+        if self.diags[before..].iter().any(Diagnostic::is_error) {
+            return None;
+        }
+        Some(Step {
+            id,
+            name: raw.name.clone(),
+            doc: raw.doc.clone(),
+            needs: Vec::new(),
+            when,
+            risk,
+            effect,
+            gates,
+            on_decline: raw.on_decline,
+            preconditions,
+            action,
+            for_each,
+            timeout: raw
+                .timeout
+                .as_ref()
+                .map(|t| t.value)
+                .unwrap_or(crate::playbook::Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
+            retry: raw.retry.as_ref().map(|r| r.value.clone()),
+            until,
+            interval: match (&raw.interval, &raw.until) {
+                (Some(i), _) => Some(i.value),
+                (None, Some(_)) => Some(crate::playbook::Duration::from_secs(10)),
+                _ => None,
+            },
+            outputs,
+            rollback,
+            on_failure: raw.on_failure.unwrap_or(OnFailure::Rollback),
+            idempotent: raw.idempotent.unwrap_or(false),
+            message: raw.message.clone(),
+            span: raw.span,
+        })
+    }
+
+    fn when(&mut self, raw: &RawStep, steps_check: &dyn Fn(&str) -> Result<(), String>, lv: Option<&str>) -> Option<When> {
+        let w = raw.when.as_ref()?;
+        match &w.value {
+            Condition::Literal(b) => {
+                if !b {
+                    self.lints.when_false(&raw.id.value, w.span);
+                }
+                Some(When { expr: b.to_string(), value: Some(*b) })
+            }
+            Condition::Expr(e) => {
+                let known = self.known.clone();
+                let scope = Scope::of(&known, Some(steps_check), false, lv);
+                let names = self.check_expr(e, w.span, &scope, "when")?;
+                let value = if refs::is_runtime(&names, lv) || (self.missing_params() && names.iter().any(|n| n.starts_with("params"))) {
+                    None
+                } else {
+                    match self.t.eval(e, &self.ctx) {
+                        Ok(v) => Some(v.is_true()),
+                        Err(err) => {
+                            self.error(format!("when: {err}"), w.span);
+                            None
+                        }
+                    }
+                };
+                Some(When { expr: e.clone(), value })
+            }
+        }
+    }
+
+    fn preconditions(
+        &mut self,
+        raw: &RawStep,
+        node: Option<&Node>,
+        steps_check: &dyn Fn(&str) -> Result<(), String>,
+        lv: Option<&str>,
+    ) -> Vec<Check> {
+        let mut out = Vec::new();
+        let nodes: Vec<&Node> = match node.and_then(|n| n.get("preconditions")).map(|n| &n.kind) {
+            Some(NodeKind::Seq(items)) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        for (i, p) in raw.preconditions.iter().enumerate() {
+            let actions = p.actions();
+            let pnode = nodes.get(i).copied();
+            if actions.len() != 1 {
+                let msg = if actions.is_empty() {
+                    format!("a precondition needs one check: one of {}", ACTION_KEYS.join(", "))
+                } else {
+                    let keys: Vec<String> = actions.iter().map(|a| format!("`{}`", a.key())).collect();
+                    format!("a precondition runs one check, this one has {}", keys.join(", "))
+                };
+                self.error(msg, p.span);
+                continue;
+            }
+            let a = &actions[0];
+            let known = self.known.clone();
+            let scope = Scope::of(&known, Some(steps_check), false, lv);
+            let Some(planned) = self.plan_action(a, pnode.and_then(|n| n.get(a.key())), &scope) else { continue };
+            if planned.effect != Effect::ReadOnly {
+                let hint = match a.value {
+                    Action::Shell(_) | Action::Exec(_) => "add `read_only: true` if the command only reads",
+                    _ => "preconditions may only read",
+                };
+                self.error(
+                    format!("precondition `{}` is {}; preconditions must be read-only", planned.summary, planned.effect.as_str()),
+                    a.span,
+                )
+                .help = Some(hint.into());
+                continue;
+            }
+            out.push(Check {
+                name: p.name.clone().unwrap_or_else(|| planned.summary.clone()),
+                message: p.message.clone(),
+                action: planned,
+                timeout: p.timeout.as_ref().map(|t| t.value),
+            });
+        }
+        out
+    }
+
+    fn gates(&mut self, raw: &RawStep, risk: Risk, steps_check: &dyn Fn(&str) -> Result<(), String>, lv: Option<&str>) -> Vec<Gate> {
+        let mut gates = Vec::new();
+        let policy = self.env.policy.clone();
+        let env = self.env.name.clone();
+        let mut confirm_reasons = Vec::new();
+        let mut question = None;
+        if let Some(c) = &raw.confirm {
+            match &c.value {
+                Confirm::Flag(true) => confirm_reasons.push("step".to_string()),
+                Confirm::Flag(false) => {}
+                Confirm::Question(q) => {
+                    confirm_reasons.push("step".to_string());
+                    let known = self.known.clone();
+                    let scope = Scope::of(&known, Some(steps_check), false, lv);
+                    question = self.check_template(q, Quoting::Plain, c.span, &scope, "confirm").map(|(rendered, _)| rendered);
+                }
+            }
+        }
+        if policy.confirm.contains(&risk) {
+            confirm_reasons.push(format!("policy: {env} confirms {} risk", risk.as_str()));
+        }
+        if !confirm_reasons.is_empty() {
+            gates.push(Gate { kind: GateKind::Confirm, reasons: confirm_reasons, question, approval: None, two_person: false });
+        }
+        let two_person = policy.two_person.contains(&risk);
+        if let Some(a) = &raw.approval {
+            let min = a.value.min.unwrap_or(1);
+            if a.value.approvers.is_empty() {
+                self.error("an approval needs at least one approver", a.span);
+            } else if min == 0 || min as usize > a.value.approvers.len() && !a.value.approvers.iter().any(|x| x.starts_with("group:")) {
+                self.error(
+                    format!("approval needs {min} approvers but lists {}", a.value.approvers.len()),
+                    a.span,
+                );
+            }
+            let mut reasons = vec!["step".to_string()];
+            if two_person {
+                reasons.push(format!("policy: {env} requires a second person for {} risk", risk.as_str()));
+            }
+            gates.push(Gate { kind: GateKind::Approval, reasons, question: None, approval: Some(a.value.clone()), two_person });
+        } else if two_person {
+            gates.push(Gate {
+                kind: GateKind::Approval,
+                reasons: vec![format!("policy: {env} requires a second person for {} risk", risk.as_str())],
+                question: None,
+                approval: None,
+                two_person: true,
+            });
+        }
+        gates
+    }
+
+    fn rollback(
+        &mut self,
+        raw: &RawStep,
+        node: Option<&Node>,
+        action: Option<&PlannedAction>,
+        steps_check: &dyn Fn(&str) -> Result<(), String>,
+        lv: Option<&str>,
+        id: &str,
+    ) -> Option<RollbackPlan> {
+        let rb = raw.rollback.as_ref()?;
+        // A rollback runs after its step, so it may read the step's own outputs.
+        let own = |s: &str| if s == id { Ok(()) } else { steps_check(s) };
+        match &rb.value {
+            Rollback::Auto => match action.and_then(|a| a.spec.auto_rollback()) {
+                Some(d) => Some(RollbackPlan::Auto { description: d.to_string() }),
+                None => {
+                    let what = action.map(|a| format!("`{}`", a.spec.key())).unwrap_or("this step".into());
+                    self.error(format!("`rollback: auto` needs an action that can undo itself; {what} cannot"), rb.span)
+                        .help = Some("write the rollback action instead: `rollback: { shell: ... }`".into());
+                    None
+                }
+            },
+            Rollback::One(one) => {
+                let rnode = node.and_then(|n| n.get("rollback"));
+                let step = self.rollback_step(one, rb.span, rnode, &own, lv)?;
+                Some(RollbackPlan::Steps(vec![step]))
+            }
+            Rollback::Many(list) => {
+                let nodes: Vec<&Node> = match node.and_then(|n| n.get("rollback")).map(|n| &n.kind) {
+                    Some(NodeKind::Seq(items)) => items.iter().collect(),
+                    _ => Vec::new(),
+                };
+                let mut steps = Vec::new();
+                for (i, r) in list.iter().enumerate() {
+                    if let Some(s) = self.rollback_step(&r.value, r.span, nodes.get(i).copied(), &own, lv) {
+                        steps.push(s);
+                    }
+                }
+                if list.is_empty() {
+                    self.error("an empty rollback list undoes nothing; remove `rollback`", rb.span);
+                }
+                Some(RollbackPlan::Steps(steps))
+            }
+        }
+    }
+
+    fn rollback_step(
+        &mut self,
+        r: &crate::playbook::RollbackAction,
+        span: Span,
+        node: Option<&Node>,
+        steps_check: &dyn Fn(&str) -> Result<(), String>,
+        lv: Option<&str>,
+    ) -> Option<RollbackStep> {
+        let actions = r.actions();
+        if actions.len() != 1 {
+            self.error(
+                if actions.is_empty() {
+                    format!("a rollback entry needs one action: one of {}", ACTION_KEYS.join(", "))
+                } else {
+                    "a rollback entry runs one action; write a list for several".to_string()
+                },
+                span,
+            );
+            return None;
+        }
+        let a = &actions[0];
+        let known = self.known.clone();
+        let scope = Scope::of(&known, Some(steps_check), false, lv);
+        let planned = self.plan_action(a, node.and_then(|n| n.get(a.key())), &scope)?;
+        Some(RollbackStep {
+            name: r.name.clone(),
+            action: planned,
+            timeout: r.timeout.as_ref().map(|t| t.value),
+            retry: r.retry.as_ref().map(|t| t.value.clone()),
+        })
+    }
+
+    /// Checks an expression; returns the names it reads.
+    fn check_expr(&mut self, src: &str, span: Span, scope: &Scope, what: &str) -> Option<BTreeSet<String>> {
+        let names = match self.t.expr_names(src) {
+            Ok(n) => n,
+            Err(e) => {
+                self.error(format!("{what}: {e}"), span);
+                return None;
+            }
+        };
+        self.note_params(&names);
+        let problems = refs::check(&names, scope);
+        let ok = problems.is_empty();
+        for (m, h) in problems {
+            self.error(format!("{what}: {m}"), span).help = Some(h);
+        }
+        ok.then_some(names)
+    }
+
+    /// Checks a template and renders it for people; returns (rendered-for-display, runtime?).
+    fn check_template(&mut self, src: &str, q: Quoting, span: Span, scope: &Scope, what: &str) -> Option<(String, bool)> {
+        if !is_template(src) {
+            return Some((src.to_string(), false));
+        }
+        let names = match self.t.names(src, q) {
+            Ok(n) => n,
+            Err(e) => {
+                self.error(format!("{what}: {e}"), span);
+                return None;
+            }
+        };
+        self.note_params(&names);
+        let problems = refs::check(&names, scope);
+        if !problems.is_empty() {
+            for (m, h) in problems {
+                self.error(format!("{what}: {m}"), span).help = Some(h);
+            }
+            return None;
+        }
+        let runtime = refs::is_runtime(&names, scope.loop_var);
+        match self.t.render(src, q, &self.display_ctx) {
+            Ok(s) => Some((s, runtime)),
+            // A run-time value may not support what the template does with it before the run
+            // (a filter over a list): show the template as written.
+            Err(_) if runtime => Some((src.to_string(), true)),
+            Err(e) => {
+                self.error(format!("{what}: {e}"), span);
+                None
+            }
+        }
+    }
+
+    /// Renders an action's templates: those known before the run into `spec`, the others kept
+    /// for the engine; `summary` shows run-time values as `<steps.x.y>` and secrets as `***`.
+    fn plan_action(&mut self, action: &Sp<Action>, node: Option<&Node>, scope: &Scope) -> Option<PlannedAction> {
+        let key = action.key();
+        let mut exec = match serde_json::to_value(&action.value) {
+            Ok(v) => v,
+            Err(e) => {
+                self.error(format!("`{key}`: {e}"), action.span);
+                return None;
+            }
+        };
+        let mut display = exec.clone();
+        let mut leaves = Vec::new();
+        collect_strings(&exec, String::new(), &mut Vec::new(), &mut leaves);
+        let mut ok = true;
+        for (pointer, path, s) in leaves {
+            let span = node.map(|n| locate(n, &path[1.min(path.len())..])).unwrap_or(action.span);
+            let field = path.last().map(String::as_str).unwrap_or(key);
+            // Expressions are evaluated by the engine, not rendered.
+            let is_expr = key == "assert" || (field == "expect" && matches!(key, "http" | "prometheus"));
+            if is_expr {
+                let expr_scope = Scope { result: true, ..*scope };
+                if self.check_expr(&s, span, &expr_scope, field).is_none() {
+                    ok = false;
+                }
+                continue;
+            }
+            if !is_template(&s) {
+                continue;
+            }
+            let q = if key == "shell" && path.len() == 2 && path[1] == "run" { Quoting::Shell } else { Quoting::Plain };
+            if q == Quoting::Shell {
+                self.lints.shell_template(&s, span);
+            }
+            let what = format!("{key} {}", path[1..].join("."));
+            let Some((shown, runtime)) = self.check_template(&s, q, span, scope, what.trim()) else {
+                ok = false;
+                continue;
+            };
+            if let Some(slot) = display.pointer_mut(&pointer) {
+                *slot = Json::String(shown.clone());
+            }
+            if !runtime && !self.missing_params() {
+                if let Some(slot) = exec.pointer_mut(&pointer) {
+                    *slot = Json::String(shown);
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let spec: Action = match serde_json::from_value(exec) {
+            Ok(a) => a,
+            Err(e) => {
+                self.error(format!("`{key}` after rendering its templates: {e}"), action.span);
+                return None;
+            }
+        };
+        let shown: Action = with_lenient_numbers(|| serde_json::from_value(display)).unwrap_or_else(|_| spec.clone());
+        Some(PlannedAction { effect: spec.effect(), summary: shown.summary(), spec })
+    }
+}
+
+fn merge(ctx: &Value, key: &str, value: Value) -> Value {
+    let mut map: IndexMap<String, Value> = IndexMap::new();
+    if let Ok(keys) = ctx.try_iter() {
+        for k in keys {
+            if let Some(name) = k.as_str()
+                && let Ok(v) = ctx.get_item(&k)
+            {
+                map.insert(name.to_string(), v);
+            }
+        }
+    }
+    map.insert(key.to_string(), value);
+    Value::from_iter(map)
+}
+
+/// Every string leaf with its JSON pointer and key path.
+fn collect_strings(v: &Json, pointer: String, path: &mut Vec<String>, out: &mut Vec<(String, Vec<String>, String)>) {
+    match v {
+        Json::String(s) => out.push((pointer, path.clone(), s.clone())),
+        Json::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                collect_strings(item, format!("{pointer}/{i}"), path, out);
+                path.pop();
+            }
+        }
+        Json::Object(map) => {
+            for (k, item) in map {
+                path.push(k.clone());
+                let escaped = k.replace('~', "~0").replace('/', "~1");
+                collect_strings(item, format!("{pointer}/{escaped}"), path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The span of the deepest node along a key path (falls back to the closest ancestor: short
+/// forms like `shell: cmd` have no `run` node).
+fn locate(node: &Node, path: &[String]) -> Span {
+    let mut cur = node;
+    for seg in path {
+        let next = match &cur.kind {
+            NodeKind::Map(_) => cur.get(seg),
+            NodeKind::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
+    }
+    cur.span
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn valid_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

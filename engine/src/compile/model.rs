@@ -1,0 +1,194 @@
+//! The compiled playbook: params checked, templates rendered where they can be, references
+//! resolved, gates decided. What the planner and (later) the engine consume.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::actions::{Action, Effect};
+use crate::playbook::{Approval, Duration, OnDecline, OnFailure, Policy, Retry, Risk};
+use crate::source::{Source, Span};
+
+/// A checked playbook for one environment and one set of params.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub risk: Risk,
+    pub source: Arc<Source>,
+    pub env: EnvInfo,
+    pub params: IndexMap<String, serde_json::Value>,
+    /// Params that had no value (only under `validate`, which plans without them).
+    pub missing_params: Vec<String>,
+    pub vars: IndexMap<String, serde_json::Value>,
+    pub secrets: IndexMap<String, SecretRef>,
+    pub lock: String,
+    pub concurrency: u32,
+    pub guards: Vec<GuardPlan>,
+    pub steps: Vec<Step>,
+    pub on_failure: Vec<Step>,
+    pub finally: Vec<Step>,
+}
+
+/// The environment a playbook was compiled for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+    pub policy: Policy,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kube_context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub aws_region: Option<String>,
+}
+
+/// Where a secret comes from; its value is read only when the run starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretRef {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub optional: bool,
+}
+
+/// An action ready to run: `spec` has every template that could be rendered before the run
+/// rendered, and keeps the ones that read run-time values; `summary` is what people see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub effect: Effect,
+    pub summary: String,
+    pub spec: Action,
+}
+
+/// A read-only check before a step's action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    pub action: PlannedAction,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateKind {
+    /// The operator running the playbook says yes.
+    Confirm,
+    /// Other people approve (`runbook approve`).
+    Approval,
+}
+
+/// Why a gate is there: the step asks for it, or the environment's policy does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    pub kind: GateKind,
+    /// `step`, `policy` or both, e.g. ["step", "policy: prod confirms high"].
+    pub reasons: Vec<String>,
+    /// The rendered question (confirm).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub question: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub approval: Option<Approval>,
+    /// The approver must differ from the runner.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub two_person: bool,
+}
+
+/// `when`: the expression, and its value when it could be decided before the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct When {
+    pub expr: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackStep {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    pub action: PlannedAction,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub timeout: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retry: Option<Retry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackPlan {
+    /// The action's own undo, from state captured before the change.
+    Auto { description: String },
+    Steps(Vec<RollbackStep>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForEach {
+    pub items: String,
+    #[serde(rename = "as")]
+    pub as_: String,
+    pub max_parallel: u32,
+}
+
+/// A compiled step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub doc: Option<String>,
+    pub needs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub when: Option<When>,
+    pub risk: Risk,
+    pub effect: Effect,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub gates: Vec<Gate>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub on_decline: Option<OnDecline>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub preconditions: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<PlannedAction>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub for_each: Option<ForEach>,
+    pub timeout: Duration,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retry: Option<Retry>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub interval: Option<Duration>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub outputs: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rollback: Option<RollbackPlan>,
+    pub on_failure: OnFailure,
+    pub idempotent: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    /// Where the step was written; not part of the plan.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Step {
+    pub fn title(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardPlan {
+    pub name: String,
+    pub action: PlannedAction,
+    pub abort_if: String,
+    pub every: Duration,
+}

@@ -1,0 +1,235 @@
+//! Templates and expressions: strict minijinja, shell quoting of interpolations, and the
+//! placeholders that stand in for values known only at run time.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+/// Names whose values exist only once the run has started.
+pub const RUNTIME_ROOTS: &[&str] = &["steps", "run", "result", "secrets"];
+
+/// How interpolated values are written into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quoting {
+    Plain,
+    /// Each value becomes one shell word (`'v1; touch x'`), unless marked `| raw`.
+    Shell,
+}
+
+/// A template or expression error, with the detail minijinja gave.
+#[derive(Debug, Clone)]
+pub struct TemplateError {
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn convert(e: minijinja::Error) -> TemplateError {
+    let mut message = match e.detail() {
+        Some(detail) => format!("{}: {detail}", kind_text(&e)),
+        None => kind_text(&e),
+    };
+    if let Some(line) = e.line()
+        && line > 1
+    {
+        message.push_str(&format!(" (template line {line})"));
+    }
+    TemplateError { message }
+}
+
+fn kind_text(e: &minijinja::Error) -> String {
+    use minijinja::ErrorKind::*;
+    match e.kind() {
+        SyntaxError => "template syntax error".into(),
+        UndefinedError => "undefined value".into(),
+        UnknownFilter => "unknown filter".into(),
+        UnknownTest => "unknown test".into(),
+        UnknownFunction => "unknown function".into(),
+        InvalidOperation => "invalid operation".into(),
+        OutOfFuel => "template takes too long (out of fuel)".into(),
+        other => format!("{other}"),
+    }
+}
+
+/// Does the string contain template syntax at all? Plain strings skip the engine.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// The template engine, configured once.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Bounds so that a hostile or mistaken template cannot hang the compiler.
+        env.set_fuel(Some(200_000));
+        env.set_recursion_limit(64);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".sh") { AutoEscape::Custom("shell".into()) } else { AutoEscape::None }
+        });
+        env.set_formatter(|out, state, value| {
+            if let Some(p) = value.downcast_object_ref::<Placeholder>() {
+                return out.write_str(&p.shown()).map_err(minijinja::Error::from);
+            }
+            if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == "shell") && !value.is_safe() {
+                let text = value.to_string();
+                let quoted = shell_escape::unix::escape(text.into());
+                return out.write_str(&quoted).map_err(minijinja::Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+        // `| raw` lets a value through a shell command unquoted; `validate` warns about it.
+        env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
+        Templates { env }
+    }
+
+    fn name(q: Quoting) -> &'static str {
+        match q {
+            Quoting::Plain => "template",
+            Quoting::Shell => "command.sh",
+        }
+    }
+
+    /// Checks a template's syntax and returns the dotted names it reads (`params.version`).
+    pub fn names(&self, src: &str, q: Quoting) -> Result<BTreeSet<String>, TemplateError> {
+        let t = self.env.template_from_named_str(Self::name(q), src).map_err(convert)?;
+        Ok(sorted(t.undeclared_variables(true)))
+    }
+
+    /// Checks an expression's syntax and returns the dotted names it reads.
+    pub fn expr_names(&self, src: &str) -> Result<BTreeSet<String>, TemplateError> {
+        let e = self.env.compile_expression(src).map_err(convert)?;
+        Ok(sorted(e.undeclared_variables(true)))
+    }
+
+    pub fn render(&self, src: &str, q: Quoting, ctx: &Value) -> Result<String, TemplateError> {
+        let t = self.env.template_from_named_str(Self::name(q), src).map_err(convert)?;
+        t.render(ctx).map_err(convert)
+    }
+
+    pub fn eval(&self, expr: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        let e = self.env.compile_expression(expr).map_err(convert)?;
+        e.eval(ctx).map_err(convert)
+    }
+
+    /// Renders a value-producing template: a string that is exactly one `{{ expr }}` keeps the
+    /// expression's type (a list, a number); anything else renders to a string.
+    pub fn render_value(&self, src: &str, ctx: &Value) -> Result<serde_json::Value, TemplateError> {
+        if let Some(expr) = single_expression(src) {
+            let v = self.eval(expr, ctx)?;
+            if v.downcast_object_ref::<Placeholder>().is_none() {
+                return serde_json::to_value(&v).map_err(|e| TemplateError { message: e.to_string() });
+            }
+        }
+        self.render(src, Quoting::Plain, ctx).map(serde_json::Value::String)
+    }
+}
+
+fn sorted(names: HashSet<String>) -> BTreeSet<String> {
+    names.into_iter().collect()
+}
+
+/// `{{ expr }}` with nothing around it → `expr`.
+pub fn single_expression(src: &str) -> Option<&str> {
+    let inner = src.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim().trim_start_matches('-').trim_end_matches('-').trim())
+}
+
+/// A value known only at run time; renders as `<steps.x.y>` (or `***` for a secret) and
+/// answers any attribute with a deeper placeholder.
+#[derive(Debug)]
+pub struct Placeholder {
+    path: String,
+    secret: bool,
+}
+
+impl Placeholder {
+    pub fn value(path: &str, secret: bool) -> Value {
+        Value::from_object(Placeholder { path: path.to_string(), secret })
+    }
+    fn shown(&self) -> String {
+        if self.secret { "***".to_string() } else { format!("<{}>", self.path) }
+    }
+}
+
+impl Object for Placeholder {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = match key.as_str() {
+            Some(s) => s.to_string(),
+            None => key.to_string(),
+        };
+        Some(Value::from_object(Placeholder { path: format!("{}.{key}", self.path), secret: self.secret }))
+    }
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Value {
+        Value::from(minijinja::value::Serde(serde_json::json!({ "params": { "v": "v1; touch /tmp/pwned", "n": 3 } })))
+    }
+
+    #[test]
+    fn shell_interpolations_are_one_quoted_word() {
+        let t = Templates::new();
+        let out = t.render("echo {{ params.v }} {{ params.n }}", Quoting::Shell, &ctx()).unwrap();
+        assert_eq!(out, "echo 'v1; touch /tmp/pwned' 3");
+        let raw = t.render("echo {{ params.v | raw }}", Quoting::Shell, &ctx()).unwrap();
+        assert_eq!(raw, "echo v1; touch /tmp/pwned");
+        let plain = t.render("{{ params.v }}", Quoting::Plain, &ctx()).unwrap();
+        assert_eq!(plain, "v1; touch /tmp/pwned");
+    }
+
+    #[test]
+    fn undefined_names_are_errors() {
+        let t = Templates::new();
+        assert!(t.render("{{ params.nope }}", Quoting::Plain, &ctx()).is_err());
+        let names = t.names("{{ params.v }} {{ steps.a.value | upper }}", Quoting::Plain).unwrap();
+        assert!(names.contains("params.v") && names.contains("steps.a.value"), "{names:?}");
+    }
+
+    #[test]
+    fn placeholders_render_as_their_path() {
+        let t = Templates::new();
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("steps", Placeholder::value("steps", false));
+        map.insert("secrets", Placeholder::value("secrets", true));
+        let ctx = Value::from(map);
+        let out = t.render("x={{ steps.base.value }} k={{ secrets.token }}", Quoting::Shell, &ctx).unwrap();
+        assert_eq!(out, "x=<steps.base.value> k=***");
+    }
+
+    #[test]
+    fn a_single_expression_keeps_its_type() {
+        let t = Templates::new();
+        assert_eq!(t.render_value("{{ params.n * 2 }}", &ctx()).unwrap(), serde_json::json!(6));
+        assert_eq!(t.render_value("n={{ params.n }}", &ctx()).unwrap(), serde_json::json!("n=3"));
+    }
+}

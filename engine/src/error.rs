@@ -1,0 +1,16 @@
+//! Exit codes: the only place errors become numbers (design §10).
+
+/// The run (or command) succeeded.
+pub const SUCCESS: i32 = 0;
+/// A step failed and the rollback completed.
+pub const STEP_FAILED: i32 = 1;
+/// Bad usage, or an invalid playbook or workspace.
+pub const INVALID: i32 = 2;
+/// A rollback failed: a human must finish undoing.
+pub const ROLLBACK_FAILED: i32 = 3;
+/// A confirmation or approval was refused or unanswered.
+pub const REFUSED: i32 = 4;
+/// The run lock is held by another run.
+pub const LOCKED: i32 = 5;
+/// Interrupted (Ctrl-C twice).
+pub const INTERRUPTED: i32 = 130;

@@ -1,0 +1,13 @@
+//! The plan: the compiled DAG in waves, with a stable hash, and its text, JSON, Mermaid and
+//! DOT renderings.
+
+pub mod dag;
+mod graph;
+mod hash;
+mod model;
+mod text;
+
+pub use graph::{dot, mermaid};
+pub use hash::canonical;
+pub use model::{PLAN_FORMAT, Plan, PlaybookInfo};
+pub use text::render as render_text;

@@ -1,0 +1,94 @@
+//! The plan: everything a run will do, in waves, with a hash that changes exactly when
+//! what would run changes.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::hash::plan_hash;
+use crate::compile::{Compiled, EnvInfo, GuardPlan, SecretRef, Step};
+use crate::playbook::Risk;
+
+/// Version of the plan's JSON format; part of the hash.
+pub const PLAN_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    pub playbook: PlaybookInfo,
+    pub env: EnvInfo,
+    pub params: IndexMap<String, Json>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub vars: IndexMap<String, Json>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub secrets: IndexMap<String, SecretRef>,
+    pub lock: String,
+    pub concurrency: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub guards: Vec<GuardPlan>,
+    /// Step ids grouped by what can run together: a step's wave is one more than the
+    /// highest wave it needs.
+    pub waves: Vec<Vec<String>>,
+    pub steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub on_failure: Vec<Step>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub finally: Vec<Step>,
+    /// `sha256:<hex>` of the plan's canonical JSON without this field.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner: Option<String>,
+    pub risk: Risk,
+}
+
+impl Plan {
+    /// Builds the plan of a compiled playbook and computes its hash.
+    pub fn new(c: &Compiled) -> Plan {
+        let pb = &c.playbook;
+        let waves = c
+            .dag
+            .waves()
+            .into_iter()
+            .map(|w| w.into_iter().map(|i| pb.steps[i].id.clone()).collect())
+            .collect();
+        let mut plan = Plan {
+            format: PLAN_FORMAT,
+            playbook: PlaybookInfo {
+                name: pb.name.clone(),
+                description: pb.description.clone(),
+                owner: pb.owner.clone(),
+                risk: pb.risk,
+            },
+            env: pb.env.clone(),
+            params: pb.params.clone(),
+            vars: pb.vars.clone(),
+            secrets: pb.secrets.clone(),
+            lock: pb.lock.clone(),
+            concurrency: pb.concurrency,
+            guards: pb.guards.clone(),
+            waves,
+            steps: pb.steps.clone(),
+            on_failure: pb.on_failure.clone(),
+            finally: pb.finally.clone(),
+            hash: String::new(),
+        };
+        plan.hash = plan_hash(&plan);
+        plan
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().chain(&self.on_failure).chain(&self.finally).find(|s| s.id == id)
+    }
+
+    /// The hash as recomputed from the content (differs from `hash` if the plan was edited).
+    pub fn recompute_hash(&self) -> String {
+        plan_hash(self)
+    }
+}

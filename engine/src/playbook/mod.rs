@@ -1,0 +1,13 @@
+//! The serde types of playbook files and `runbook.yaml`, and loading them from a workspace.
+
+mod action_fields;
+mod duration;
+mod load;
+mod raw;
+mod workspace;
+
+pub use action_fields::ACTION_KEYS;
+pub use duration::Duration;
+pub use load::*;
+pub use raw::*;
+pub use workspace::*;
