@@ -3,11 +3,15 @@
 //! Data flows one way: YAML text → [`playbook::RawPlaybook`] → [`compile::Playbook`] →
 //! [`plan::Plan`]; each arrow is a type boundary.
 
+// Diagnostics are large (message, location, help) and live only on the error path, where
+// their size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
 pub mod actions;
+pub mod cli;
 pub mod compile;
+pub mod error;
 pub mod plan;
 pub mod playbook;
 pub mod source;
 pub mod yaml;
-pub mod cli;
-pub mod error;

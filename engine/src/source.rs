@@ -15,7 +15,10 @@ pub struct Span {
 
 impl Span {
     pub const fn new(start: usize, end: usize) -> Self {
-        Span { start, end: if end < start { start } else { end } }
+        Span {
+            start,
+            end: if end < start { start } else { end },
+        }
     }
     pub fn clamp(self, len: usize) -> Self {
         Span::new(self.start.min(len), self.end.min(len))
@@ -33,7 +36,11 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: &Path, text: String) -> Arc<Source> {
-        Arc::new(Source { name: display_path(path), path: path.to_path_buf(), text: Arc::new(text) })
+        Arc::new(Source {
+            name: display_path(path),
+            path: path.to_path_buf(),
+            text: Arc::new(text),
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -103,7 +110,11 @@ impl Diagnostic {
         }
     }
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, code: Some(code), ..Diagnostic::error(message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            code: Some(code),
+            ..Diagnostic::error(message)
+        }
     }
     pub fn at(mut self, file: &Arc<Source>, span: Span) -> Self {
         self.file = Some(file.clone());
@@ -151,17 +162,28 @@ impl Diagnostic {
             None => format!("{kind}{code}: {}\n", self.message),
         };
         if let (Some(file), Some(span)) = (&self.file, self.span) {
-            let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
             let handler = GraphicalReportHandler::new_themed(theme)
                 .with_width(100)
                 .with_links(false)
                 .with_context_lines(1)
                 .without_syntax_highlighting();
             let named = NamedSource::new(file.name.clone(), file.text.clone());
-            let view = View { diag: self, file, named, span };
+            let view = View {
+                diag: self,
+                file,
+                named,
+                span,
+            };
             let mut snippet = String::new();
             if handler.render_report(&mut snippet, &view).is_ok() {
-                out.push_str(&snippet);
+                // miette's first line is the (empty) headline: ours is printed above.
+                let body = snippet.split_once('\n').map(|(_, rest)| rest).unwrap_or(&snippet);
+                out.push_str(body);
             }
         } else if let Some(help) = &self.help {
             out.push_str(&format!("  help: {help}\n"));
@@ -193,9 +215,11 @@ impl fmt::Debug for View<'_> {
     }
 }
 
+// The headline (`error: path:line:col: message`) is printed before the snippet; miette
+// draws only the snippet.
 impl fmt::Display for View<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(&self.diag.message)
+    fn fmt(&self, _: &mut fmt::Formatter) -> fmt::Result {
+        Ok(())
     }
 }
 

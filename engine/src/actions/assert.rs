@@ -15,6 +15,6 @@ impl ActionKind for AssertExpr {
         Effect::ReadOnly
     }
     fn summary(&self) -> String {
-        format!("assert {}", self.0)
+        self.0.clone()
     }
 }

@@ -28,13 +28,23 @@ impl ShortForm for ExecSpec {
         Self::from_list(vec![program]).unwrap_or_else(|| unreachable!("from_list always succeeds"))
     }
     fn from_list(argv: Vec<String>) -> Option<Self> {
-        Some(ExecSpec { argv, env: IndexMap::new(), dir: None, expect_exit: None, read_only: false })
+        Some(ExecSpec {
+            argv,
+            env: IndexMap::new(),
+            dir: None,
+            expect_exit: None,
+            read_only: false,
+        })
     }
 }
 
 impl ActionKind for ExecSpec {
     fn effect(&self) -> Effect {
-        if self.read_only { Effect::ReadOnly } else { Effect::Mutating }
+        if self.read_only {
+            Effect::ReadOnly
+        } else {
+            Effect::Mutating
+        }
     }
     fn summary(&self) -> String {
         // Show the argv as a shell would need it, so it can be pasted.

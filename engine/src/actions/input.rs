@@ -23,7 +23,12 @@ pub struct InputSpec {
 impl ShortForm for InputSpec {
     const SHORT: &'static str = "the prompt";
     fn from_short(prompt: String) -> Self {
-        InputSpec { prompt, choices: None, pattern: None, default: None }
+        InputSpec {
+            prompt,
+            choices: None,
+            pattern: None,
+            default: None,
+        }
     }
 }
 

@@ -242,11 +242,22 @@ impl ActionKind for K8sSpec {
                 Some(sel) => format!("check nodes-ready -l {sel}"),
                 None => "check nodes-ready".to_string(),
             },
-            K8sSpec::Check(K8sCheck::DeploymentAvailable { deployment, namespace, min_replicas }) => {
+            K8sSpec::Check(K8sCheck::DeploymentAvailable {
+                deployment,
+                namespace,
+                min_replicas,
+            }) => {
                 let min = min_replicas.as_ref().map(|m| format!(" (min {m})")).unwrap_or_default();
-                format!("check deployment-available deployment/{deployment}{}{min}", ns(namespace))
+                format!(
+                    "check deployment-available deployment/{deployment}{}{min}",
+                    ns(namespace)
+                )
             }
-            K8sSpec::Check(K8sCheck::PodsHealthy { selector, namespace, grace }) => {
+            K8sSpec::Check(K8sCheck::PodsHealthy {
+                selector,
+                namespace,
+                grace,
+            }) => {
                 let g = grace.map(|g| format!(" (grace {g})")).unwrap_or_default();
                 format!("check pods-healthy -l {selector}{}{g}", ns(namespace))
             }
@@ -259,7 +270,12 @@ impl ActionKind for K8sSpec {
                 format!("wait --for={} {target}{}", w.for_, ns(&w.namespace))
             }
             K8sSpec::Scale(s) => {
-                format!("scale deployment/{}{} --replicas={}", s.deployment, ns(&s.namespace), s.replicas)
+                format!(
+                    "scale deployment/{}{} --replicas={}",
+                    s.deployment,
+                    ns(&s.namespace),
+                    s.replicas
+                )
             }
             K8sSpec::Restart(d) => format!("rollout restart deployment/{}{}", d.deployment, ns(&d.namespace)),
             K8sSpec::SetImage(s) => format!(
@@ -270,7 +286,11 @@ impl ActionKind for K8sSpec {
                 s.image
             ),
             K8sSpec::Undo(u) => {
-                let rev = u.to_revision.as_ref().map(|r| format!(" --to-revision={r}")).unwrap_or_default();
+                let rev = u
+                    .to_revision
+                    .as_ref()
+                    .map(|r| format!(" --to-revision={r}"))
+                    .unwrap_or_default();
                 format!("rollout undo deployment/{}{}{rev}", u.deployment, ns(&u.namespace))
             }
             K8sSpec::Apply(a) => match (&a.file, &a.manifest) {

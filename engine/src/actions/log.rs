@@ -15,6 +15,6 @@ impl ActionKind for LogLine {
         Effect::ReadOnly
     }
     fn summary(&self) -> String {
-        format!("log: {}", self.0)
+        self.0.clone()
     }
 }

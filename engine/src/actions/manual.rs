@@ -37,5 +37,9 @@ impl ActionKind for ManualSpec {
 pub(crate) fn first_line(s: &str) -> String {
     let mut lines = s.trim().lines();
     let first = lines.next().unwrap_or("").to_string();
-    if lines.next().is_some() { format!("{first} …") } else { first }
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first
+    }
 }

@@ -18,7 +18,10 @@ pub struct SubPlaybookSpec {
 impl ShortForm for SubPlaybookSpec {
     const SHORT: &'static str = "the playbook's name";
     fn from_short(name: String) -> Self {
-        SubPlaybookSpec { name, params: IndexMap::new() }
+        SubPlaybookSpec {
+            name,
+            params: IndexMap::new(),
+        }
     }
 }
 

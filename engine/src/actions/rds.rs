@@ -103,24 +103,43 @@ impl ActionKind for RdsSpec {
     fn summary(&self) -> String {
         match self {
             RdsSpec::Describe(i) => format!("describe-db-instances {}", i.instance),
-            RdsSpec::CreateSnapshot(s) => format!("create-db-snapshot {} → {} (wait available)", s.instance, s.snapshot_id),
+            RdsSpec::CreateSnapshot(s) => {
+                format!("create-db-snapshot {} → {} (wait available)", s.instance, s.snapshot_id)
+            }
             RdsSpec::LatestSnapshot(s) => {
-                let t = s.snapshot_type.map(|t| format!(" ({t:?})").to_lowercase()).unwrap_or_default();
+                let t = s
+                    .snapshot_type
+                    .map(|t| format!(" ({t:?})").to_lowercase())
+                    .unwrap_or_default();
                 format!("latest snapshot of {}{t}", s.instance)
             }
             RdsSpec::RestoreSnapshot(r) => {
-                let class = r.instance_class.as_ref().map(|c| format!(" as {c}")).unwrap_or_default();
-                format!("restore-db-instance-from-db-snapshot {} → {}{class} (wait available)", r.snapshot_id, r.instance)
+                let class = r
+                    .instance_class
+                    .as_ref()
+                    .map(|c| format!(" as {c}"))
+                    .unwrap_or_default();
+                format!(
+                    "restore-db-instance-from-db-snapshot {} → {}{class} (wait available)",
+                    r.snapshot_id, r.instance
+                )
             }
             RdsSpec::DeleteInstance(d) => {
                 if d.skip_final_snapshot.unwrap_or(false) {
                     format!("delete-db-instance {} --skip-final-snapshot", d.instance)
                 } else {
-                    let snap = d.final_snapshot_id.clone().unwrap_or_else(|| format!("{}-final", d.instance));
+                    let snap = d
+                        .final_snapshot_id
+                        .clone()
+                        .unwrap_or_else(|| format!("{}-final", d.instance));
                     format!("delete-db-instance {} (final snapshot {snap})", d.instance)
                 }
             }
-            RdsSpec::Wait(w) => format!("wait db-instance {} {}", w.instance, w.status.as_deref().unwrap_or("available")),
+            RdsSpec::Wait(w) => format!(
+                "wait db-instance {} {}",
+                w.instance,
+                w.status.as_deref().unwrap_or("available")
+            ),
         }
     }
 }

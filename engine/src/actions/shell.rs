@@ -29,13 +29,23 @@ pub struct ShellSpec {
 impl ShortForm for ShellSpec {
     const SHORT: &'static str = "a shell command";
     fn from_short(run: String) -> Self {
-        ShellSpec { run, env: IndexMap::new(), dir: None, expect_exit: None, read_only: false }
+        ShellSpec {
+            run,
+            env: IndexMap::new(),
+            dir: None,
+            expect_exit: None,
+            read_only: false,
+        }
     }
 }
 
 impl ActionKind for ShellSpec {
     fn effect(&self) -> Effect {
-        if self.read_only { Effect::ReadOnly } else { Effect::Mutating }
+        if self.read_only {
+            Effect::ReadOnly
+        } else {
+            Effect::Mutating
+        }
     }
     fn summary(&self) -> String {
         let mut s = self.run.trim_end().to_string();

@@ -19,10 +19,7 @@ impl Num {
     pub fn get(&self) -> Result<i64, String> {
         match self {
             Num::Lit(n) => Ok(*n),
-            Num::Tpl(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| format!("expected an integer, got `{s}`")),
+            Num::Tpl(s) => s.trim().parse().map_err(|_| format!("expected an integer, got `{s}`")),
         }
     }
 }
@@ -57,7 +54,9 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num::Lit(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
-                i64::try_from(v).map(Num::Lit).map_err(|_| E::custom("integer too large"))
+                i64::try_from(v)
+                    .map(Num::Lit)
+                    .map_err(|_| E::custom("integer too large"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
                 match v.trim().parse() {

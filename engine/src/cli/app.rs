@@ -8,7 +8,11 @@ use super::{completions, list, plan, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
-#[command(name = "runbook", version, about = "Executable runbooks: plan, check and run YAML playbooks safely")]
+#[command(
+    name = "runbook",
+    version,
+    about = "Executable runbooks: plan, check and run YAML playbooks safely"
+)]
 pub struct Cli {
     /// Start looking for the workspace (runbook.yaml) in this directory instead of the current one.
     #[arg(short = 'C', long = "workspace", global = true, value_name = "DIR")]
@@ -61,7 +65,10 @@ pub fn main() -> i32 {
             std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    let g = super::common::Global { workspace: cli.workspace.clone(), color };
+    let g = super::common::Global {
+        workspace: cli.workspace.clone(),
+        color,
+    };
     match cli.command {
         Command::List(a) => list::exec(&g, a),
         Command::Show(a) => show::exec(&g, a),

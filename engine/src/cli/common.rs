@@ -18,10 +18,15 @@ impl Global {
     pub fn workspace(&self) -> Result<Workspace, Vec<Diagnostic>> {
         let start = match &self.workspace {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir().map_err(|e| vec![Diagnostic::error(format!("no current directory: {e}"))])?,
+            None => {
+                std::env::current_dir().map_err(|e| vec![Diagnostic::error(format!("no current directory: {e}"))])?
+            }
         };
         if !start.is_dir() {
-            return Err(vec![Diagnostic::error(format!("{} is not a directory", start.display()))]);
+            return Err(vec![Diagnostic::error(format!(
+                "{} is not a directory",
+                start.display()
+            ))]);
         }
         playbook::find_workspace(&start)
     }

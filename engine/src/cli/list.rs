@@ -72,7 +72,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 description: None,
                 risk: None,
                 params: Vec::new(),
-                invalid: Some(format!("{} (run `runbook validate`)", super::common::count(d.len(), "error"))),
+                invalid: Some(format!(
+                    "{} (run `runbook validate`)",
+                    super::common::count(d.len(), "error")
+                )),
             }),
         }
     }
@@ -85,10 +88,15 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 eprintln!("no playbooks in {}", crate::source::display_path(&ws.playbooks_dir));
             }
             let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-            println!("{:<width$}  {:<8}  {}", "NAME", "RISK", "DESCRIPTION / PARAMS");
+            println!("{:<width$}  {:<8}  DESCRIPTION / PARAMS", "NAME", "RISK");
             for r in &rows {
                 let risk = r.risk.map(|r| r.as_str()).unwrap_or("-");
-                let desc = r.invalid.clone().map(|i| format!("INVALID: {i}")).or(r.description.clone()).unwrap_or_default();
+                let desc = r
+                    .invalid
+                    .clone()
+                    .map(|i| format!("INVALID: {i}"))
+                    .or(r.description.clone())
+                    .unwrap_or_default();
                 println!("{:<width$}  {:<8}  {desc}", r.name, risk);
                 if !r.params.is_empty() {
                     let ps: Vec<String> = r

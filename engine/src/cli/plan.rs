@@ -39,7 +39,13 @@ pub enum Format {
 }
 
 /// Compiles NAME into its plan, or prints why it cannot and returns the exit code.
-pub fn build(g: &Global, name: Option<&str>, file: Option<&std::path::Path>, env: Option<&str>, params: &[(String, String)]) -> Result<Plan, i32> {
+pub fn build(
+    g: &Global,
+    name: Option<&str>,
+    file: Option<&std::path::Path>,
+    env: Option<&str>,
+    params: &[(String, String)],
+) -> Result<Plan, i32> {
     let ws = g.workspace().map_err(|d| {
         g.print(&d);
         error::INVALID
@@ -48,13 +54,21 @@ pub fn build(g: &Global, name: Option<&str>, file: Option<&std::path::Path>, env
         g.print(&d);
         error::INVALID
     })?;
-    let opts = Options { env, params, allow_missing_params: false };
+    let opts = Options {
+        env,
+        params,
+        allow_missing_params: false,
+    };
     match compile::compile(&ws, &lp, &opts) {
         Ok(c) => Ok(Plan::new(&c)),
         Err(diags) => {
             g.print(&diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!("error: cannot plan `{}`: {}", lp.raw.name.value, common::count(errors, "error"));
+            eprintln!(
+                "error: cannot plan `{}`: {}",
+                lp.raw.name.value,
+                common::count(errors, "error")
+            );
             Err(error::INVALID)
         }
     }
@@ -91,7 +105,10 @@ fn to_json(plan: &Plan) -> String {
 /// Writes through a temporary file and a rename, so a reader never sees half a plan.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plan");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {

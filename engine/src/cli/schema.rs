@@ -44,7 +44,10 @@ pub fn workspace_schema() -> String {
 
 pub fn exec(_g: &Global, a: Args) -> i32 {
     if let Some(dir) = a.write {
-        for (name, text) in [("playbook.schema.json", playbook_schema()), ("workspace.schema.json", workspace_schema())] {
+        for (name, text) in [
+            ("playbook.schema.json", playbook_schema()),
+            ("workspace.schema.json", workspace_schema()),
+        ] {
             let path = dir.join(name);
             if let Err(e) = std::fs::write(&path, text) {
                 eprintln!("error: cannot write {}: {e}", path.display());

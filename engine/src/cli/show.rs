@@ -31,7 +31,11 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let opts = Options { env: a.env.as_deref(), params: &[], allow_missing_params: true };
+    let opts = Options {
+        env: a.env.as_deref(),
+        params: &[],
+        allow_missing_params: true,
+    };
     let compiled = match compile::compile(&ws, &lp, &opts) {
         Ok(c) => c,
         Err(d) => {
@@ -42,7 +46,12 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     let raw = &lp.raw;
     let pb = &compiled.playbook;
     let mut out = String::new();
-    let _ = writeln!(out, "{} — {}", pb.name, raw.description.as_deref().unwrap_or("(no description)"));
+    let _ = writeln!(
+        out,
+        "{} — {}",
+        pb.name,
+        raw.description.as_deref().unwrap_or("(no description)")
+    );
     let _ = writeln!(out, "file   {}", lp.source.name);
     if let Some(o) = &raw.owner {
         let _ = writeln!(out, "owner  {o}");
@@ -60,7 +69,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 ParamType::Integer => "integer".to_string(),
                 ParamType::Number => "number".to_string(),
                 ParamType::Boolean => "boolean".to_string(),
-                ParamType::Enum => format!("enum({})", p.values.as_ref().map(|v| v.value.join("|")).unwrap_or_default()),
+                ParamType::Enum => format!(
+                    "enum({})",
+                    p.values.as_ref().map(|v| v.value.join("|")).unwrap_or_default()
+                ),
             };
             let mut rules = Vec::new();
             match &p.default {
@@ -83,7 +95,11 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             }
         }
     }
-    for (title, steps) in [("steps", &pb.steps), ("on failure", &pb.on_failure), ("finally", &pb.finally)] {
+    for (title, steps) in [
+        ("steps", &pb.steps),
+        ("on failure", &pb.on_failure),
+        ("finally", &pb.finally),
+    ] {
         if steps.is_empty() {
             continue;
         }

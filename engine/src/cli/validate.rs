@@ -108,7 +108,11 @@ pub fn check_file(_ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Ve
         Ok(lp) => lp,
         Err(d) => return d,
     };
-    let opts = Options { env: None, params: &[], allow_missing_params: true };
+    let opts = Options {
+        env: None,
+        params: &[],
+        allow_missing_params: true,
+    };
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for env in envs {
@@ -148,25 +152,34 @@ fn check_schedules(g: &Global, ws: &Workspace) -> usize {
     for s in ws.config.schedules.iter().filter_map(|s| s.0.as_ref()) {
         if !names.contains(&s.playbook.value.as_str()) {
             diags.push(
-                Diagnostic::error(format!("schedule `{}` runs unknown playbook `{}`", s.name.value, s.playbook.value))
-                    .at(src, s.playbook.span)
-                    .help(crate::yaml::suggest_name(&s.playbook.value, &names, "playbook")),
+                Diagnostic::error(format!(
+                    "schedule `{}` runs unknown playbook `{}`",
+                    s.name.value, s.playbook.value
+                ))
+                .at(src, s.playbook.span)
+                .help(crate::yaml::suggest_name(&s.playbook.value, &names, "playbook")),
             );
         }
         if let Some(e) = &s.env
             && !envs.contains(&e.value.as_str())
         {
             diags.push(
-                Diagnostic::error(format!("schedule `{}` uses unknown environment `{}`", s.name.value, e.value))
-                    .at(src, e.span)
-                    .help(crate::yaml::suggest_name(&e.value, &envs, "environment")),
+                Diagnostic::error(format!(
+                    "schedule `{}` uses unknown environment `{}`",
+                    s.name.value, e.value
+                ))
+                .at(src, e.span)
+                .help(crate::yaml::suggest_name(&e.value, &envs, "environment")),
             );
         }
         let fields = s.cron.value.split_whitespace().count();
         if fields != 5 {
             diags.push(
-                Diagnostic::error(format!("cron `{}` has {fields} fields; write 5 (minute hour day month weekday)", s.cron.value))
-                    .at(src, s.cron.span),
+                Diagnostic::error(format!(
+                    "cron `{}` has {fields} fields; write 5 (minute hour day month weekday)",
+                    s.cron.value
+                ))
+                .at(src, s.cron.span),
             );
         }
     }

@@ -1,7 +1,7 @@
 //! Compiles a loaded playbook for one environment and set of params: resolves params and
 //! vars, checks every step, template and reference, builds the DAG and decides the gates.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -16,9 +16,7 @@ use super::template::{Placeholder, Quoting, Templates, is_template};
 use super::{env, params};
 use crate::actions::{Action, Effect, with_lenient_numbers};
 use crate::plan::dag::Dag;
-use crate::playbook::{
-    ACTION_KEYS, Condition, Confirm, LoadedPlaybook, OnFailure, RawStep, Risk, Rollback, Workspace,
-};
+use crate::playbook::{ACTION_KEYS, Condition, Confirm, LoadedPlaybook, OnFailure, RawStep, Risk, Rollback, Workspace};
 use crate::source::{Diagnostic, Source, Span};
 use crate::yaml::{Node, NodeKind, Sp, suggest_name};
 
@@ -77,7 +75,11 @@ pub fn compile_for(lp: &LoadedPlaybook, env: EnvInfo, opts: &Options) -> Result<
     let (playbook, dag) = result.unwrap_or_else(|| unreachable!("checked above"));
     let mut warnings = c.lints.finish(&playbook, &lp.raw, c.src, &c.used_params);
     warnings.sort_by_key(|d| d.span.map(|s| s.start).unwrap_or(usize::MAX));
-    Ok(Compiled { playbook, dag, warnings })
+    Ok(Compiled {
+        playbook,
+        dag,
+        warnings,
+    })
 }
 
 struct Compiler<'a> {
@@ -154,8 +156,13 @@ impl<'a> Compiler<'a> {
         for (list, other) in [(&on_failure, "on_failure"), (&finally, "finally")] {
             for (raw, _) in &list.raws {
                 if main_ids.contains(&raw.id.value) {
-                    self.error(format!("step id `{}` is already used in `steps`", raw.id.value), raw.id.span)
-                        .help = Some(format!("ids are shared by `steps`, `on_failure` and `finally` ({other})"));
+                    self.error(
+                        format!("step id `{}` is already used in `steps`", raw.id.value),
+                        raw.id.span,
+                    )
+                    .help = Some(format!(
+                        "ids are shared by `steps`, `on_failure` and `finally` ({other})"
+                    ));
                 }
             }
         }
@@ -208,28 +215,34 @@ impl<'a> Compiler<'a> {
             "kube_context": self.env.kube_context,
             "aws_region": self.env.aws_region,
         });
-        let mut base: IndexMap<&str, Value> = IndexMap::new();
-        base.insert("env", Value::from(minijinja::value::Serde(&env)));
-        base.insert("steps", Placeholder::value("steps", false));
-        base.insert("run", Placeholder::value("run", false));
-        base.insert("result", Placeholder::value("result", false));
-        base.insert("value", Placeholder::value("value", false));
-        base.insert("secrets", Placeholder::value("secrets", true));
-        base.insert("vars", Value::from(minijinja::value::Serde(serde_json::Map::new())));
+        let mut base: BTreeMap<String, Value> = BTreeMap::new();
+        base.insert("env".into(), Value::from(minijinja::value::Serde(&env)));
+        base.insert("steps".into(), Placeholder::value("steps", false));
+        base.insert("run".into(), Placeholder::value("run", false));
+        base.insert("result".into(), Placeholder::value("result", false));
+        base.insert("value".into(), Placeholder::value("value", false));
+        base.insert("secrets".into(), Placeholder::value("secrets", true));
+        base.insert(
+            "vars".into(),
+            Value::from(minijinja::value::Serde(serde_json::Map::new())),
+        );
         let mut display = base.clone();
         // Missing params (validate only) exist in the display context as placeholders, and
         // in the static one not at all: a template that needs them is not rendered early.
-        let mut display_params: IndexMap<String, Value> = params
+        let mut display_params: BTreeMap<String, Value> = params
             .iter()
             .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
             .collect();
         for m in &resolved.missing {
             display_params.insert(m.clone(), Placeholder::value(&format!("params.{m}"), false));
         }
-        base.insert("params", Value::from(minijinja::value::Serde(std::mem::take(&mut params))));
-        display.insert("params", Value::from_iter(display_params));
-        self.ctx = Value::from_iter(base);
-        self.display_ctx = Value::from_iter(display);
+        base.insert(
+            "params".into(),
+            Value::from(minijinja::value::Serde(std::mem::take(&mut params))),
+        );
+        display.insert("params".into(), Value::from(display_params));
+        self.ctx = Value::from(base);
+        self.display_ctx = Value::from(display);
     }
 
     fn set_vars(&mut self, vars: &IndexMap<String, Json>) {
@@ -273,8 +286,11 @@ impl<'a> Compiler<'a> {
                 };
                 self.note_params(&names);
                 if names.iter().any(|n| n.starts_with("secrets")) {
-                    self.error(format!("var `{name}` reads a secret, and vars are shown in plans"), span).help =
-                        Some("read the secret where it is used: {{ secrets.name }} in the action".into());
+                    self.error(
+                        format!("var `{name}` reads a secret, and vars are shown in plans"),
+                        span,
+                    )
+                    .help = Some("read the secret where it is used: {{ secrets.name }} in the action".into());
                     return None;
                 }
                 let scope = Scope {
@@ -302,9 +318,11 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            Json::Array(items) => {
-                items.iter().map(|i| self.render_var(name, i, span, visible, ctx)).collect::<Option<Vec<_>>>().map(Json::Array)
-            }
+            Json::Array(items) => items
+                .iter()
+                .map(|i| self.render_var(name, i, span, visible, ctx))
+                .collect::<Option<Vec<_>>>()
+                .map(Json::Array),
             Json::Object(map) => map
                 .iter()
                 .map(|(k, i)| self.render_var(name, i, span, visible, ctx).map(|r| (k.clone(), r)))
@@ -328,7 +346,11 @@ impl<'a> Compiler<'a> {
                 _ => {
                     out.insert(
                         name.clone(),
-                        SecretRef { env: spec.env.clone(), file: spec.file.clone(), optional: spec.optional },
+                        SecretRef {
+                            env: spec.env.clone(),
+                            file: spec.file.clone(),
+                            optional: spec.optional,
+                        },
                     );
                 }
             }
@@ -412,7 +434,9 @@ impl<'a> Compiler<'a> {
             };
             let known = self.known.clone();
             let scope = Scope::of(&known, Some(&steps_check), false, None);
-            let Some(planned) = self.plan_action(&action, node, &scope) else { continue };
+            let Some(planned) = self.plan_action(&action, node, &scope) else {
+                continue;
+            };
             let known = self.known.clone();
             let abort_scope = Scope::of(&known, Some(&steps_check), true, None);
             self.check_expr(&g.abort_if.value, g.abort_if.span, &abort_scope, "abort_if");
@@ -420,7 +444,11 @@ impl<'a> Compiler<'a> {
                 name: g.name.value.clone(),
                 action: planned,
                 abort_if: g.abort_if.value.clone(),
-                every: g.every.as_ref().map(|e| e.value).unwrap_or(crate::playbook::Duration::from_secs(30)),
+                every: g
+                    .every
+                    .as_ref()
+                    .map(|e| e.value)
+                    .unwrap_or(crate::playbook::Duration::from_secs(30)),
             });
         }
         out
@@ -453,7 +481,10 @@ impl<'a> Compiler<'a> {
             let id = &raw.id;
             if !valid_id(&id.value) {
                 self.error(
-                    format!("step id `{}` is not valid: use lowercase letters, digits, `-` and `_`", id.value),
+                    format!(
+                        "step id `{}` is not valid: use lowercase letters, digits, `-` and `_`",
+                        id.value
+                    ),
                     id.span,
                 );
             }
@@ -466,8 +497,8 @@ impl<'a> Compiler<'a> {
             }
         }
         let id_list: Vec<&str> = raws.iter().map(|(r, _)| r.id.value.as_str()).collect();
+        // Unknown `needs` are reported and left out, so the rest of the DAG is still checked.
         let mut deps: Vec<Vec<usize>> = Vec::with_capacity(raws.len());
-        let mut ok = true;
         for (i, (raw, _)) in raws.iter().enumerate() {
             let mut d = Vec::new();
             match &raw.needs {
@@ -482,10 +513,9 @@ impl<'a> Compiler<'a> {
                                 }
                             }
                             None => {
-                                ok = false;
                                 let help = suggest_name(&n.value, &id_list, "step");
-                                self.error(format!("`needs` names unknown step `{}`", n.value), n.span).help =
-                                    Some(help);
+                                self.error(format!("`needs` names unknown step `{}`", n.value), n.span)
+                                    .help = Some(help);
                             }
                         }
                     }
@@ -493,23 +523,19 @@ impl<'a> Compiler<'a> {
             }
             deps.push(d);
         }
-        let dag = if ok {
-            match Dag::build(deps) {
-                Ok(dag) => Some(dag),
-                Err(cycles) => {
-                    for cycle in cycles {
-                        let mut names: Vec<&str> = cycle.iter().map(|&i| raws[i].0.id.value.as_str()).collect();
-                        names.push(names[0]);
-                        let first = raws[cycle[0]].0;
-                        let span = first.needs.as_ref().map(|n| n.span).unwrap_or(first.id.span);
-                        self.error(format!("dependency cycle: {}", names.join(" -> ")), span).help =
-                            Some("each step needs the next one in this list; remove one of these `needs`".into());
-                    }
-                    None
+        let dag = match Dag::build(deps) {
+            Ok(dag) => Some(dag),
+            Err(cycles) => {
+                for cycle in cycles {
+                    let mut names: Vec<&str> = cycle.iter().map(|&i| raws[i].0.id.value.as_str()).collect();
+                    names.push(names[0]);
+                    let first = raws[cycle[0]].0;
+                    let span = first.needs.as_ref().map(|n| n.span).unwrap_or(first.id.span);
+                    self.error(format!("dependency cycle: {}", names.join(" -> ")), span)
+                        .help = Some("each step needs the next one in this list; remove one of these `needs`".into());
                 }
+                None
             }
-        } else {
-            None
         };
         StepList { raws, ids, dag }
     }
@@ -533,7 +559,10 @@ impl<'a> Compiler<'a> {
                             known.extend(main.ids.keys().map(String::as_str));
                         }
                         known.sort();
-                        Err(format!("undefined step `steps.{id}` ({})", suggest_name(id, &known, "step")))
+                        Err(format!(
+                            "undefined step `steps.{id}` ({})",
+                            suggest_name(id, &known, "step")
+                        ))
                     }
                     Some(&j) if j == i => Err(format!(
                         "step `{id}` reads its own `steps.{id}`: use `result` in `until` and `outputs`"
@@ -573,7 +602,10 @@ impl<'a> Compiler<'a> {
             }
             (Some(_), None) => Some("item".to_string()),
             (None, Some(a)) => {
-                self.error("`as` names the loop variable of `for_each`, which this step does not have", a.span);
+                self.error(
+                    "`as` names the loop variable of `for_each`, which this step does not have",
+                    a.span,
+                );
                 None
             }
             (None, None) => None,
@@ -590,7 +622,11 @@ impl<'a> Compiler<'a> {
         if actions.len() > 1 {
             let keys: Vec<String> = actions.iter().map(|a| format!("`{}`", a.key())).collect();
             self.error(
-                format!("step `{id}` has {} actions ({}): a step runs exactly one", actions.len(), keys.join(", ")),
+                format!(
+                    "step `{id}` has {} actions ({}): a step runs exactly one",
+                    actions.len(),
+                    keys.join(", ")
+                ),
                 actions[1].span,
             );
         }
@@ -613,7 +649,10 @@ impl<'a> Compiler<'a> {
         {
             let _ = msg;
             if let Some(span) = node.and_then(|n| n.key_span("message")) {
-                self.error("`message` is the failure text of an `assert` step; this step has another action", span);
+                self.error(
+                    "`message` is the failure text of an `assert` step; this step has another action",
+                    span,
+                );
             }
         }
 
@@ -629,8 +668,11 @@ impl<'a> Compiler<'a> {
         let gates = self.gates(raw, risk, steps_check, lv);
         if effect == Effect::Irreversible && gates.is_empty() {
             let what = action.as_ref().map(|a| a.summary.clone()).unwrap_or_default();
-            self.error(format!("step `{id}` is irreversible ({what}) and nothing gates it"), raw.id.span).help =
-                Some("add `confirm:` or `approval:` to the step".into());
+            self.error(
+                format!("step `{id}` is irreversible ({what}) and nothing gates it"),
+                raw.id.span,
+            )
+            .help = Some("add `confirm:` or `approval:` to the step".into());
         }
 
         let until = raw.until.as_ref().map(|u| {
@@ -642,7 +684,10 @@ impl<'a> Compiler<'a> {
         if let Some(i) = &raw.interval
             && raw.until.is_none()
         {
-            self.error("`interval` is the time between `until` polls; this step has no `until`", i.span);
+            self.error(
+                "`interval` is the time between `until` polls; this step has no `until`",
+                i.span,
+            );
         }
         let mut outputs = IndexMap::new();
         for (name, tpl) in &raw.outputs {
@@ -675,12 +720,19 @@ impl<'a> Compiler<'a> {
         if let Some(r) = &raw.retry
             && r.value.attempts == 0
         {
-            self.error("retry.attempts counts every attempt, the first included: it must be at least 1", r.span);
+            self.error(
+                "retry.attempts counts every attempt, the first included: it must be at least 1",
+                r.span,
+            );
         }
-        if raw.on_decline.is_some() && gates.iter().all(|g| g.kind != GateKind::Confirm) {
-            if let Some(span) = node.and_then(|n| n.key_span("on_decline")) {
-                self.error("`on_decline` says what a \"no\" to a confirmation does; this step asks none", span);
-            }
+        if raw.on_decline.is_some()
+            && gates.iter().all(|g| g.kind != GateKind::Confirm)
+            && let Some(span) = node.and_then(|n| n.key_span("on_decline"))
+        {
+            self.error(
+                "`on_decline` says what a \"no\" to a confirmation does; this step asks none",
+                span,
+            );
         }
         if self.diags[before..].iter().any(Diagnostic::is_error) {
             return None;
@@ -719,20 +771,30 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn when(&mut self, raw: &RawStep, steps_check: &dyn Fn(&str) -> Result<(), String>, lv: Option<&str>) -> Option<When> {
+    fn when(
+        &mut self,
+        raw: &RawStep,
+        steps_check: &dyn Fn(&str) -> Result<(), String>,
+        lv: Option<&str>,
+    ) -> Option<When> {
         let w = raw.when.as_ref()?;
         match &w.value {
             Condition::Literal(b) => {
                 if !b {
                     self.lints.when_false(&raw.id.value, w.span);
                 }
-                Some(When { expr: b.to_string(), value: Some(*b) })
+                Some(When {
+                    expr: b.to_string(),
+                    value: Some(*b),
+                })
             }
             Condition::Expr(e) => {
                 let known = self.known.clone();
                 let scope = Scope::of(&known, Some(steps_check), false, lv);
                 let names = self.check_expr(e, w.span, &scope, "when")?;
-                let value = if refs::is_runtime(&names, lv) || (self.missing_params() && names.iter().any(|n| n.starts_with("params"))) {
+                let value = if refs::is_runtime(&names, lv)
+                    || (self.missing_params() && names.iter().any(|n| n.starts_with("params")))
+                {
                     None
                 } else {
                     match self.t.eval(e, &self.ctx) {
@@ -776,14 +838,20 @@ impl<'a> Compiler<'a> {
             let a = &actions[0];
             let known = self.known.clone();
             let scope = Scope::of(&known, Some(steps_check), false, lv);
-            let Some(planned) = self.plan_action(a, pnode.and_then(|n| n.get(a.key())), &scope) else { continue };
+            let Some(planned) = self.plan_action(a, pnode.and_then(|n| n.get(a.key())), &scope) else {
+                continue;
+            };
             if planned.effect != Effect::ReadOnly {
                 let hint = match a.value {
                     Action::Shell(_) | Action::Exec(_) => "add `read_only: true` if the command only reads",
                     _ => "preconditions may only read",
                 };
                 self.error(
-                    format!("precondition `{}` is {}; preconditions must be read-only", planned.summary, planned.effect.as_str()),
+                    format!(
+                        "precondition `{}` is {}; preconditions must be read-only",
+                        planned.summary,
+                        planned.effect.as_str()
+                    ),
                     a.span,
                 )
                 .help = Some(hint.into());
@@ -799,7 +867,13 @@ impl<'a> Compiler<'a> {
         out
     }
 
-    fn gates(&mut self, raw: &RawStep, risk: Risk, steps_check: &dyn Fn(&str) -> Result<(), String>, lv: Option<&str>) -> Vec<Gate> {
+    fn gates(
+        &mut self,
+        raw: &RawStep,
+        risk: Risk,
+        steps_check: &dyn Fn(&str) -> Result<(), String>,
+        lv: Option<&str>,
+    ) -> Vec<Gate> {
         let mut gates = Vec::new();
         let policy = self.env.policy.clone();
         let env = self.env.name.clone();
@@ -813,7 +887,9 @@ impl<'a> Compiler<'a> {
                     confirm_reasons.push("step".to_string());
                     let known = self.known.clone();
                     let scope = Scope::of(&known, Some(steps_check), false, lv);
-                    question = self.check_template(q, Quoting::Plain, c.span, &scope, "confirm").map(|(rendered, _)| rendered);
+                    question = self
+                        .check_template(q, Quoting::Plain, c.span, &scope, "confirm")
+                        .map(|(rendered, _)| rendered);
                 }
             }
         }
@@ -821,14 +897,22 @@ impl<'a> Compiler<'a> {
             confirm_reasons.push(format!("policy: {env} confirms {} risk", risk.as_str()));
         }
         if !confirm_reasons.is_empty() {
-            gates.push(Gate { kind: GateKind::Confirm, reasons: confirm_reasons, question, approval: None, two_person: false });
+            gates.push(Gate {
+                kind: GateKind::Confirm,
+                reasons: confirm_reasons,
+                question,
+                approval: None,
+                two_person: false,
+            });
         }
         let two_person = policy.two_person.contains(&risk);
         if let Some(a) = &raw.approval {
             let min = a.value.min.unwrap_or(1);
             if a.value.approvers.is_empty() {
                 self.error("an approval needs at least one approver", a.span);
-            } else if min == 0 || min as usize > a.value.approvers.len() && !a.value.approvers.iter().any(|x| x.starts_with("group:")) {
+            } else if min == 0
+                || min as usize > a.value.approvers.len() && !a.value.approvers.iter().any(|x| x.starts_with("group:"))
+            {
                 self.error(
                     format!("approval needs {min} approvers but lists {}", a.value.approvers.len()),
                     a.span,
@@ -836,13 +920,25 @@ impl<'a> Compiler<'a> {
             }
             let mut reasons = vec!["step".to_string()];
             if two_person {
-                reasons.push(format!("policy: {env} requires a second person for {} risk", risk.as_str()));
+                reasons.push(format!(
+                    "policy: {env} requires a second person for {} risk",
+                    risk.as_str()
+                ));
             }
-            gates.push(Gate { kind: GateKind::Approval, reasons, question: None, approval: Some(a.value.clone()), two_person });
+            gates.push(Gate {
+                kind: GateKind::Approval,
+                reasons,
+                question: None,
+                approval: Some(a.value.clone()),
+                two_person,
+            });
         } else if two_person {
             gates.push(Gate {
                 kind: GateKind::Approval,
-                reasons: vec![format!("policy: {env} requires a second person for {} risk", risk.as_str())],
+                reasons: vec![format!(
+                    "policy: {env} requires a second person for {} risk",
+                    risk.as_str()
+                )],
                 question: None,
                 approval: None,
                 two_person: true,
@@ -864,12 +960,21 @@ impl<'a> Compiler<'a> {
         // A rollback runs after its step, so it may read the step's own outputs.
         let own = |s: &str| if s == id { Ok(()) } else { steps_check(s) };
         match &rb.value {
-            Rollback::Auto => match action.and_then(|a| a.spec.auto_rollback()) {
-                Some(d) => Some(RollbackPlan::Auto { description: d.to_string() }),
-                None => {
-                    let what = action.map(|a| format!("`{}`", a.spec.key())).unwrap_or("this step".into());
-                    self.error(format!("`rollback: auto` needs an action that can undo itself; {what} cannot"), rb.span)
-                        .help = Some("write the rollback action instead: `rollback: { shell: ... }`".into());
+            Rollback::Auto => match action.map(|a| a.spec.auto_rollback()) {
+                // The action itself did not compile; its error is reported already.
+                None if !raw.actions().is_empty() => None,
+                Some(Some(d)) => Some(RollbackPlan::Auto {
+                    description: d.to_string(),
+                }),
+                _ => {
+                    let what = action
+                        .map(|a| format!("`{}`", a.spec.key()))
+                        .unwrap_or("this step".into());
+                    self.error(
+                        format!("`rollback: auto` needs an action that can undo itself; {what} cannot"),
+                        rb.span,
+                    )
+                    .help = Some("write the rollback action instead: `rollback: { shell: ... }`".into());
                     None
                 }
             },
@@ -948,7 +1053,14 @@ impl<'a> Compiler<'a> {
     }
 
     /// Checks a template and renders it for people; returns (rendered-for-display, runtime?).
-    fn check_template(&mut self, src: &str, q: Quoting, span: Span, scope: &Scope, what: &str) -> Option<(String, bool)> {
+    fn check_template(
+        &mut self,
+        src: &str,
+        q: Quoting,
+        span: Span,
+        scope: &Scope,
+        what: &str,
+    ) -> Option<(String, bool)> {
         if !is_template(src) {
             return Some((src.to_string(), false));
         }
@@ -996,7 +1108,9 @@ impl<'a> Compiler<'a> {
         collect_strings(&exec, String::new(), &mut Vec::new(), &mut leaves);
         let mut ok = true;
         for (pointer, path, s) in leaves {
-            let span = node.map(|n| locate(n, &path[1.min(path.len())..])).unwrap_or(action.span);
+            let span = node
+                .map(|n| locate(n, &path[1.min(path.len())..]))
+                .unwrap_or(action.span);
             let field = path.last().map(String::as_str).unwrap_or(key);
             // Expressions are evaluated by the engine, not rendered.
             let is_expr = key == "assert" || (field == "expect" && matches!(key, "http" | "prometheus"));
@@ -1010,7 +1124,11 @@ impl<'a> Compiler<'a> {
             if !is_template(&s) {
                 continue;
             }
-            let q = if key == "shell" && path.len() == 2 && path[1] == "run" { Quoting::Shell } else { Quoting::Plain };
+            let q = if key == "shell" && path.len() == 2 && path[1] == "run" {
+                Quoting::Shell
+            } else {
+                Quoting::Plain
+            };
             if q == Quoting::Shell {
                 self.lints.shell_template(&s, span);
             }
@@ -1022,10 +1140,11 @@ impl<'a> Compiler<'a> {
             if let Some(slot) = display.pointer_mut(&pointer) {
                 *slot = Json::String(shown.clone());
             }
-            if !runtime && !self.missing_params() {
-                if let Some(slot) = exec.pointer_mut(&pointer) {
-                    *slot = Json::String(shown);
-                }
+            if !runtime
+                && !self.missing_params()
+                && let Some(slot) = exec.pointer_mut(&pointer)
+            {
+                *slot = Json::String(shown);
             }
         }
         if !ok {
@@ -1039,12 +1158,16 @@ impl<'a> Compiler<'a> {
             }
         };
         let shown: Action = with_lenient_numbers(|| serde_json::from_value(display)).unwrap_or_else(|_| spec.clone());
-        Some(PlannedAction { effect: spec.effect(), summary: shown.summary(), spec })
+        Some(PlannedAction {
+            effect: spec.effect(),
+            summary: shown.summary(),
+            spec,
+        })
     }
 }
 
 fn merge(ctx: &Value, key: &str, value: Value) -> Value {
-    let mut map: IndexMap<String, Value> = IndexMap::new();
+    let mut map: BTreeMap<String, Value> = BTreeMap::new();
     if let Ok(keys) = ctx.try_iter() {
         for k in keys {
             if let Some(name) = k.as_str()
@@ -1055,7 +1178,7 @@ fn merge(ctx: &Value, key: &str, value: Value) -> Value {
         }
     }
     map.insert(key.to_string(), value);
-    Value::from_iter(map)
+    Value::from(map)
 }
 
 /// Every string leaf with its JSON pointer and key path.
@@ -1100,7 +1223,9 @@ fn locate(node: &Node, path: &[String]) -> Span {
 }
 
 fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 fn valid_ident(s: &str) -> bool {

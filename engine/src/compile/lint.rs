@@ -10,10 +10,19 @@ use crate::source::{Diagnostic, Source, Span};
 
 /// The lints, by code; docs/validate.md describes each.
 pub const LINTS: &[(&str, &str)] = &[
-    ("mutating-without-rollback", "a mutating step has neither a rollback nor a gate"),
-    ("risky-without-gate", "a high or critical step has no confirmation or approval in some environment"),
+    (
+        "mutating-without-rollback",
+        "a mutating step has neither a rollback nor a gate",
+    ),
+    (
+        "risky-without-gate",
+        "a high or critical step has no confirmation or approval in some environment",
+    ),
     ("raw-in-shell", "`| raw` lets a value into a shell command unquoted"),
-    ("quoted-interpolation", "an interpolation sits inside shell quotes, so the quotes become part of the value"),
+    (
+        "quoted-interpolation",
+        "an interpolation sits inside shell quotes, so the quotes become part of the value",
+    ),
     ("unused-param", "a param no template reads"),
     ("when-false", "a step can never run because of `when: false`"),
 ];
@@ -90,7 +99,10 @@ impl Lints {
         if mutating && step.rollback.is_none() && step.gates.is_empty() {
             self.warn(
                 "mutating-without-rollback",
-                format!("step `{}` changes things but has neither a rollback nor a gate", step.id),
+                format!(
+                    "step `{}` changes things but has neither a rollback nor a gate",
+                    step.id
+                ),
                 step.span,
                 "add `rollback:` (or `rollback: auto`), or a `confirm:`/`approval:` gate",
             );

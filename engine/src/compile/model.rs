@@ -124,7 +124,9 @@ pub struct RollbackStep {
 #[serde(rename_all = "snake_case")]
 pub enum RollbackPlan {
     /// The action's own undo, from state captured before the change.
-    Auto { description: String },
+    Auto {
+        description: String,
+    },
     Steps(Vec<RollbackStep>),
 }
 

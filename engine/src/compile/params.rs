@@ -80,10 +80,13 @@ pub fn resolve(
                 missing.push(c.name.to_string());
             } else {
                 diags.push(
-                    Diagnostic::error(format!("missing required param `{}`: give it with -p {}=VALUE", c.name, c.name))
-                        .at(source, c.spec.span)
-                        .label("declared here")
-                        .help(describe_rules(c)),
+                    Diagnostic::error(format!(
+                        "missing required param `{}`: give it with -p {}=VALUE",
+                        c.name, c.name
+                    ))
+                    .at(source, c.spec.span)
+                    .label("declared here")
+                    .help(describe_rules(c)),
                 );
             }
         } else {
@@ -102,16 +105,17 @@ fn check_spec<'a>(
     let before = diags.len();
     if !valid_identifier(name) {
         diags.push(
-            Diagnostic::error(format!("param name `{name}` is not an identifier (letters, digits, `_`)"))
-                .at(source, spec.span),
+            Diagnostic::error(format!(
+                "param name `{name}` is not an identifier (letters, digits, `_`)"
+            ))
+            .at(source, spec.span),
         );
     }
     let ty = spec.ty.as_ref().map(|t| t.value).unwrap_or(ParamType::String);
     let ty_span = spec.ty.as_ref().map(|t| t.span).unwrap_or(spec.span);
     match (&spec.values, ty) {
-        (None, ParamType::Enum) => diags.push(
-            Diagnostic::error(format!("param `{name}` is an enum but lists no `values`")).at(source, ty_span),
-        ),
+        (None, ParamType::Enum) => diags
+            .push(Diagnostic::error(format!("param `{name}` is an enum but lists no `values`")).at(source, ty_span)),
         (Some(v), t) if t != ParamType::Enum => diags.push(
             Diagnostic::error(format!("param `{name}` has `values` but its type is not `enum`"))
                 .at(source, v.span)
@@ -133,16 +137,21 @@ fn check_spec<'a>(
         match regex::Regex::new(&format!("^(?:{})$", p.value)) {
             Ok(re) => pattern = Some(re),
             Err(e) => diags.push(
-                Diagnostic::error(format!("param `{name}`: invalid pattern: {}", first_line(&e.to_string())))
-                    .at(source, p.span),
+                Diagnostic::error(format!(
+                    "param `{name}`: invalid pattern: {}",
+                    first_line(&e.to_string())
+                ))
+                .at(source, p.span),
             ),
         }
     }
     for bound in [&spec.minimum, &spec.maximum].into_iter().flatten() {
         if !matches!(ty, ParamType::Integer | ParamType::Number) {
             diags.push(
-                Diagnostic::error(format!("param `{name}`: minimum/maximum apply to integer and number params"))
-                    .at(source, bound.span),
+                Diagnostic::error(format!(
+                    "param `{name}`: minimum/maximum apply to integer and number params"
+                ))
+                .at(source, bound.span),
             );
         }
     }
@@ -150,21 +159,27 @@ fn check_spec<'a>(
         && min.value > max.value
     {
         diags.push(
-            Diagnostic::error(format!("param `{name}`: minimum {} is above maximum {}", min.value, max.value))
-                .at(source, min.span),
+            Diagnostic::error(format!(
+                "param `{name}`: minimum {} is above maximum {}",
+                min.value, max.value
+            ))
+            .at(source, min.span),
         );
     }
     if diags.len() > before {
         return None;
     }
-    let c = Checked { name, spec, ty, pattern };
+    let c = Checked {
+        name,
+        spec,
+        ty,
+        pattern,
+    };
     if let Some(default) = &spec.default {
         match coerce_default(&c, source, default).and_then(|v| check_rules(&c, &v).map(|_| v)) {
             Ok(_) => {}
             Err(rule) => {
-                diags.push(
-                    Diagnostic::error(format!("param `{name}`: default {rule}")).at(source, default.span),
-                );
+                diags.push(Diagnostic::error(format!("param `{name}`: default {rule}")).at(source, default.span));
                 return None;
             }
         }
@@ -186,9 +201,9 @@ fn first_line(s: &str) -> &str {
 fn coerce_default(c: &Checked, source: &Source, default: &Sp<Json>) -> Result<Json, String> {
     match (c.ty, &default.value) {
         (ParamType::String | ParamType::Enum, Json::String(_)) => Ok(default.value.clone()),
-        (ParamType::String | ParamType::Enum, Json::Number(_) | Json::Bool(_)) => {
-            Ok(Json::String(source.slice(default.span).trim().trim_matches(['"', '\'']).to_string()))
-        }
+        (ParamType::String | ParamType::Enum, Json::Number(_) | Json::Bool(_)) => Ok(Json::String(
+            source.slice(default.span).trim().trim_matches(['"', '\'']).to_string(),
+        )),
         (ParamType::Integer, Json::Number(n)) if n.is_i64() || n.is_u64() => Ok(default.value.clone()),
         (ParamType::Number, Json::Number(_)) => Ok(default.value.clone()),
         (ParamType::Boolean, Json::Bool(_)) => Ok(default.value.clone()),
@@ -273,13 +288,16 @@ fn check_rules(c: &Checked, v: &Json) -> Result<(), String> {
 
 /// The param's type and rules in one line, for help text.
 fn describe_rules(c: &Checked) -> String {
-    let mut parts = vec![format!("type {}", match c.ty {
-        ParamType::String => "string",
-        ParamType::Integer => "integer",
-        ParamType::Number => "number",
-        ParamType::Boolean => "boolean",
-        ParamType::Enum => "enum",
-    })];
+    let mut parts = vec![format!(
+        "type {}",
+        match c.ty {
+            ParamType::String => "string",
+            ParamType::Integer => "integer",
+            ParamType::Number => "number",
+            ParamType::Boolean => "boolean",
+            ParamType::Enum => "enum",
+        }
+    )];
     if let Some(p) = &c.spec.pattern {
         parts.push(format!("pattern `{}`", p.value));
     }

@@ -15,6 +15,9 @@ pub struct Known {
     pub secrets: Vec<String>,
 }
 
+/// Says whether a step id may be read from here (`Err` explains why not).
+pub type StepCheck<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+
 /// What a template may read at the place it is written.
 #[derive(Clone, Copy)]
 pub struct Scope<'a> {
@@ -24,7 +27,7 @@ pub struct Scope<'a> {
     pub secrets: &'a [String],
     /// `None`: steps may not be read here (vars, lock). `Some(f)`: `f(id)` says whether the
     /// step exists and has surely run by then (`Err` explains why not).
-    pub steps: Option<&'a dyn Fn(&str) -> Result<(), String>>,
+    pub steps: Option<StepCheck<'a>>,
     /// `run.*` may be read (not in vars or the lock: they are fixed before the run).
     pub run: bool,
     /// `result` (and `value` for metric expressions) may be read.
@@ -34,12 +37,7 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// The scope of a step's templates.
-    pub fn of(
-        known: &'a Known,
-        steps: Option<&'a dyn Fn(&str) -> Result<(), String>>,
-        result: bool,
-        loop_var: Option<&'a str>,
-    ) -> Self {
+    pub fn of(known: &'a Known, steps: Option<StepCheck<'a>>, result: bool, loop_var: Option<&'a str>) -> Self {
         Scope {
             params: &known.params,
             vars: &known.vars,
@@ -57,7 +55,16 @@ const ROOTS: &[&str] = &["params", "vars", "env", "secrets", "steps", "run", "re
 const RUN_FIELDS: &[&str] = &["id", "user", "started_at", "playbook", "env"];
 const ENV_FIELDS: &[&str] = &["name", "vars", "kube_context", "aws_region"];
 /// Functions minijinja provides; they show up as undeclared names.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner", "loop"];
+const GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "loop",
+];
 
 /// One problem: the message and a hint.
 pub type Problem = (String, String);
@@ -83,7 +90,10 @@ fn check_one(name: &str, s: &Scope) -> Option<Problem> {
             return None;
         }
         let known: Vec<&str> = known.iter().map(String::as_str).collect();
-        Some((format!("undefined {kind} `{root}.{field}`"), suggest_name(field, &known, kind)))
+        Some((
+            format!("undefined {kind} `{root}.{field}`"),
+            suggest_name(field, &known, kind),
+        ))
     };
     match root {
         "params" => member("param", s.params),
@@ -92,7 +102,10 @@ fn check_one(name: &str, s: &Scope) -> Option<Problem> {
         "env" => {
             let field = second?;
             if !ENV_FIELDS.contains(&field) {
-                return Some((format!("undefined name `env.{field}`"), suggest_name(field, ENV_FIELDS, "field")));
+                return Some((
+                    format!("undefined name `env.{field}`"),
+                    suggest_name(field, ENV_FIELDS, "field"),
+                ));
             }
             if field == "vars"
                 && let Some(key) = parts.get(2)
@@ -111,7 +124,10 @@ fn check_one(name: &str, s: &Scope) -> Option<Problem> {
             if RUN_FIELDS.contains(&field) {
                 None
             } else {
-                Some((format!("undefined name `run.{field}`"), suggest_name(field, RUN_FIELDS, "field")))
+                Some((
+                    format!("undefined name `run.{field}`"),
+                    suggest_name(field, RUN_FIELDS, "field"),
+                ))
             }
         }
         "run" => Some((
@@ -156,5 +172,8 @@ pub fn is_runtime(names: &BTreeSet<String>, loop_var: Option<&str>) -> bool {
 
 /// The params a template reads.
 pub fn params_read(names: &BTreeSet<String>) -> impl Iterator<Item = &str> {
-    names.iter().filter_map(|n| n.strip_prefix("params.")).map(|rest| rest.split('.').next().unwrap_or(rest))
+    names
+        .iter()
+        .filter_map(|n| n.strip_prefix("params."))
+        .map(|rest| rest.split('.').next().unwrap_or(rest))
 }

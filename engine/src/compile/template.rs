@@ -82,7 +82,11 @@ impl Templates {
         env.set_fuel(Some(200_000));
         env.set_recursion_limit(64);
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".sh") { AutoEscape::Custom("shell".into()) } else { AutoEscape::None }
+            if name.ends_with(".sh") {
+                AutoEscape::Custom("shell".into())
+            } else {
+                AutoEscape::None
+            }
         });
         env.set_formatter(|out, state, value| {
             if let Some(p) = value.downcast_object_ref::<Placeholder>() {
@@ -165,10 +169,17 @@ pub struct Placeholder {
 
 impl Placeholder {
     pub fn value(path: &str, secret: bool) -> Value {
-        Value::from_object(Placeholder { path: path.to_string(), secret })
+        Value::from_object(Placeholder {
+            path: path.to_string(),
+            secret,
+        })
     }
     fn shown(&self) -> String {
-        if self.secret { "***".to_string() } else { format!("<{}>", self.path) }
+        if self.secret {
+            "***".to_string()
+        } else {
+            format!("<{}>", self.path)
+        }
     }
 }
 
@@ -181,7 +192,10 @@ impl Object for Placeholder {
             Some(s) => s.to_string(),
             None => key.to_string(),
         };
-        Some(Value::from_object(Placeholder { path: format!("{}.{key}", self.path), secret: self.secret }))
+        Some(Value::from_object(Placeholder {
+            path: format!("{}.{key}", self.path),
+            secret: self.secret,
+        }))
     }
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown())
@@ -193,13 +207,17 @@ mod tests {
     use super::*;
 
     fn ctx() -> Value {
-        Value::from(minijinja::value::Serde(serde_json::json!({ "params": { "v": "v1; touch /tmp/pwned", "n": 3 } })))
+        Value::from(minijinja::value::Serde(
+            serde_json::json!({ "params": { "v": "v1; touch /tmp/pwned", "n": 3 } }),
+        ))
     }
 
     #[test]
     fn shell_interpolations_are_one_quoted_word() {
         let t = Templates::new();
-        let out = t.render("echo {{ params.v }} {{ params.n }}", Quoting::Shell, &ctx()).unwrap();
+        let out = t
+            .render("echo {{ params.v }} {{ params.n }}", Quoting::Shell, &ctx())
+            .unwrap();
         assert_eq!(out, "echo 'v1; touch /tmp/pwned' 3");
         let raw = t.render("echo {{ params.v | raw }}", Quoting::Shell, &ctx()).unwrap();
         assert_eq!(raw, "echo v1; touch /tmp/pwned");
@@ -211,8 +229,13 @@ mod tests {
     fn undefined_names_are_errors() {
         let t = Templates::new();
         assert!(t.render("{{ params.nope }}", Quoting::Plain, &ctx()).is_err());
-        let names = t.names("{{ params.v }} {{ steps.a.value | upper }}", Quoting::Plain).unwrap();
-        assert!(names.contains("params.v") && names.contains("steps.a.value"), "{names:?}");
+        let names = t
+            .names("{{ params.v }} {{ steps.a.value | upper }}", Quoting::Plain)
+            .unwrap();
+        assert!(
+            names.contains("params.v") && names.contains("steps.a.value"),
+            "{names:?}"
+        );
     }
 
     #[test]
@@ -222,14 +245,22 @@ mod tests {
         map.insert("steps", Placeholder::value("steps", false));
         map.insert("secrets", Placeholder::value("secrets", true));
         let ctx = Value::from(map);
-        let out = t.render("x={{ steps.base.value }} k={{ secrets.token }}", Quoting::Shell, &ctx).unwrap();
+        let out = t
+            .render("x={{ steps.base.value }} k={{ secrets.token }}", Quoting::Shell, &ctx)
+            .unwrap();
         assert_eq!(out, "x=<steps.base.value> k=***");
     }
 
     #[test]
     fn a_single_expression_keeps_its_type() {
         let t = Templates::new();
-        assert_eq!(t.render_value("{{ params.n * 2 }}", &ctx()).unwrap(), serde_json::json!(6));
-        assert_eq!(t.render_value("n={{ params.n }}", &ctx()).unwrap(), serde_json::json!("n=3"));
+        assert_eq!(
+            t.render_value("{{ params.n * 2 }}", &ctx()).unwrap(),
+            serde_json::json!(6)
+        );
+        assert_eq!(
+            t.render_value("n={{ params.n }}", &ctx()).unwrap(),
+            serde_json::json!("n=3")
+        );
     }
 }

@@ -51,7 +51,12 @@ impl Dag {
         for (p, &i) in order.iter().enumerate() {
             position[i] = p;
         }
-        Ok(Dag { deps, order, position, wave })
+        Ok(Dag {
+            deps,
+            order,
+            position,
+            wave,
+        })
     }
 
     /// Steps grouped by wave, each wave in written order.

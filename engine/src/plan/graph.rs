@@ -59,7 +59,10 @@ pub fn mermaid(plan: &Plan) -> String {
 }
 
 pub fn dot(plan: &Plan) -> String {
-    let mut out = format!("digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=rounded];\n", esc(&plan.playbook.name));
+    let mut out = format!(
+        "digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=rounded];\n",
+        esc(&plan.playbook.name)
+    );
     for s in &plan.steps {
         let style = match kind(s) {
             Kind::Gated => ", color=\"#b8860b\", penwidth=2, style=\"rounded,filled\", fillcolor=\"#fff3cd\"",

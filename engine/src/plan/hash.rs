@@ -1,8 +1,8 @@
 //! The plan hash: sha256 over the plan's canonical JSON (keys sorted, no whitespace),
 //! without the `hash` field itself.
 
-use sha2::{Digest, Sha256};
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 
 use super::model::Plan;
 

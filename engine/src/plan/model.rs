@@ -84,7 +84,11 @@ impl Plan {
     }
 
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().chain(&self.on_failure).chain(&self.finally).find(|s| s.id == id)
+        self.steps
+            .iter()
+            .chain(&self.on_failure)
+            .chain(&self.finally)
+            .find(|s| s.id == id)
     }
 
     /// The hash as recomputed from the content (differs from `hash` if the plan was edited).

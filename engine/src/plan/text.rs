@@ -30,17 +30,33 @@ pub fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "lock {} · concurrency {}", plan.lock, plan.concurrency);
     for g in &plan.guards {
-        let _ = writeln!(out, "guard {}: {} every {}, aborts if {}", g.name, g.action.summary, g.every, g.abort_if);
+        let _ = writeln!(
+            out,
+            "guard {}: {} every {}, aborts if {}",
+            g.name, g.action.summary, g.every, g.abort_if
+        );
     }
     for (i, wave) in plan.waves.iter().enumerate() {
-        let _ = writeln!(out, "\nwave {}{}", i + 1, if wave.len() > 1 { format!(" ({} in parallel)", wave.len()) } else { String::new() });
+        let _ = writeln!(
+            out,
+            "\nwave {}{}",
+            i + 1,
+            if wave.len() > 1 {
+                format!(" ({} in parallel)", wave.len())
+            } else {
+                String::new()
+            }
+        );
         for id in wave {
             if let Some(step) = plan.steps.iter().find(|s| &s.id == id) {
                 step_block(&mut out, step);
             }
         }
     }
-    for (title, steps) in [("on failure (after rollback)", &plan.on_failure), ("finally (every run)", &plan.finally)] {
+    for (title, steps) in [
+        ("on failure (after rollback)", &plan.on_failure),
+        ("finally (every run)", &plan.finally),
+    ] {
         if !steps.is_empty() {
             let _ = writeln!(out, "\n{title}");
             for step in steps {
@@ -88,9 +104,12 @@ fn step_block(out: &mut String, step: &Step) {
         facts.push("idempotent".into());
     }
     if step.on_failure != crate::playbook::OnFailure::Rollback {
-        facts.push(format!("on failure {}", format!("{:?}", step.on_failure).to_lowercase()));
+        facts.push(format!(
+            "on failure {}",
+            format!("{:?}", step.on_failure).to_lowercase()
+        ));
     }
-    field(out, "", &facts.join(" · "));
+    let _ = writeln!(out, "      {}", facts.join(" · "));
     if let Some(w) = &step.when {
         let v = match w.value {
             Some(true) => " (true: runs)",
@@ -100,17 +119,26 @@ fn step_block(out: &mut String, step: &Step) {
         field(out, "when", &format!("{}{v}", w.expr));
     }
     if let Some(f) = &step.for_each {
-        field(out, "for each", &format!("{} in {} (at most {} at once)", f.as_, f.items, f.max_parallel));
+        field(
+            out,
+            "for each",
+            &format!("{} in {} (at most {} at once)", f.as_, f.items, f.max_parallel),
+        );
     }
     for (i, c) in step.preconditions.iter().enumerate() {
-        let text = if c.name == c.action.summary { c.name.clone() } else { format!("{}: {}", c.name, c.action.summary) };
+        let action = format!("{}: {}", c.action.spec.key(), c.action.summary);
+        let text = if c.name == c.action.summary {
+            action
+        } else {
+            format!("{} ({action})", c.name)
+        };
         field(out, if i == 0 { "checks" } else { "" }, &text);
     }
     for (i, g) in step.gates.iter().enumerate() {
         field(out, if i == 0 { "gates" } else { "" }, &gate(g));
     }
     if let Some(a) = &step.action {
-        field(out, step_action_label(&a.spec), &a.summary);
+        field(out, "action", &format!("{}: {}", a.spec.key(), a.summary));
     } else {
         field(out, "action", "none (a gate)");
     }
@@ -136,15 +164,15 @@ fn step_block(out: &mut String, step: &Step) {
         Some(RollbackPlan::Auto { description }) => field(out, "rollback", &format!("auto: {description}")),
         Some(RollbackPlan::Steps(steps)) => {
             for (i, r) in steps.iter().enumerate() {
-                field(out, if i == 0 { "rollback" } else { "" }, &r.action.summary);
+                field(
+                    out,
+                    if i == 0 { "rollback" } else { "" },
+                    &format!("{}: {}", r.action.spec.key(), r.action.summary),
+                );
             }
         }
         None => {}
     }
-}
-
-fn step_action_label(a: &crate::actions::Action) -> &'static str {
-    a.key()
 }
 
 fn gate(g: &Gate) -> String {
@@ -176,17 +204,21 @@ fn gate(g: &Gate) -> String {
 fn field(out: &mut String, label: &str, value: &str) {
     let mut lines = value.lines();
     let first = lines.next().unwrap_or("");
-    let _ = writeln!(out, "      {label:<9}{first}");
+    let _ = writeln!(out, "      {label:<10}{first}");
     for l in lines {
-        let _ = writeln!(out, "      {:<9}{l}", "");
+        let _ = writeln!(out, "      {:<10}{l}", "");
     }
 }
 
 fn summary(plan: &Plan) -> String {
     let all = || plan.steps.iter();
     let count = |e: Effect| all().filter(|s| s.effect == e).count();
-    let confirms = all().filter(|s| s.gates.iter().any(|g| g.kind == GateKind::Confirm)).count();
-    let approvals = all().filter(|s| s.gates.iter().any(|g| g.kind == GateKind::Approval)).count();
+    let confirms = all()
+        .filter(|s| s.gates.iter().any(|g| g.kind == GateKind::Confirm))
+        .count();
+    let approvals = all()
+        .filter(|s| s.gates.iter().any(|g| g.kind == GateKind::Approval))
+        .count();
     let rollbacks = all().filter(|s| s.rollback.is_some()).count();
     format!(
         "{} read-only · {} mutating · {} irreversible · {} external | {confirms} to confirm · {approvals} to approve | {rollbacks} with rollback",

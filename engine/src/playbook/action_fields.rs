@@ -78,6 +78,17 @@ pub(crate) use with_action_keys;
 
 /// The action keys, for messages.
 pub const ACTION_KEYS: &[&str] = &[
-    "shell", "exec", "http", "prometheus", "k8s", "rds", "wait", "manual", "input", "notify", "playbook",
-    "assert", "log",
+    "shell",
+    "exec",
+    "http",
+    "prometheus",
+    "k8s",
+    "rds",
+    "wait",
+    "manual",
+    "input",
+    "notify",
+    "playbook",
+    "assert",
+    "log",
 ];

@@ -90,7 +90,13 @@ mod tests {
 
     #[test]
     fn parses_and_prints_the_usual_forms() {
-        for (text, shown) in [("30s", "30s"), ("5m", "5m"), ("1h30m", "1h30m"), ("500ms", "500ms"), ("90", "1m30s")] {
+        for (text, shown) in [
+            ("30s", "30s"),
+            ("5m", "5m"),
+            ("1h30m", "1h30m"),
+            ("500ms", "500ms"),
+            ("90", "1m30s"),
+        ] {
             let d: Duration = text.parse().unwrap();
             assert_eq!(d.to_string(), shown, "{text}");
         }

@@ -64,9 +64,12 @@ fn load_workspace(root: &Path) -> Result<Workspace, Vec<Diagnostic>> {
     {
         let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
         diags.push(
-            Diagnostic::error(format!("default_env `{}` is not one of the environments", default.value))
-                .at(&source, default.span)
-                .help(yaml::suggest_name(&default.value, &names, "environment")),
+            Diagnostic::error(format!(
+                "default_env `{}` is not one of the environments",
+                default.value
+            ))
+            .at(&source, default.span)
+            .help(yaml::suggest_name(&default.value, &names, "environment")),
         );
     }
     if !diags.is_empty() {
@@ -87,7 +90,10 @@ fn load_workspace(root: &Path) -> Result<Workspace, Vec<Diagnostic>> {
 /// Reads and parses a YAML file into its source and node tree.
 pub fn read_yaml(path: &Path) -> Result<(Arc<Source>, Node), Vec<Diagnostic>> {
     let text = std::fs::read(path).map_err(|e| {
-        vec![Diagnostic::error(format!("cannot read {}: {e}", crate::source::display_path(path)))]
+        vec![Diagnostic::error(format!(
+            "cannot read {}: {e}",
+            crate::source::display_path(path)
+        ))]
     })?;
     let text = String::from_utf8(text).map_err(|e| {
         vec![Diagnostic::error(format!(
@@ -122,8 +128,11 @@ pub fn load_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
     let (source, node) = read_yaml(path)?;
     if !matches!(node.kind, yaml::NodeKind::Map(_)) {
         return Err(vec![
-            Diagnostic::error(format!("a playbook is a mapping (name, steps, ...), found {}", node.describe()))
-                .at(&source, node.span),
+            Diagnostic::error(format!(
+                "a playbook is a mapping (name, steps, ...), found {}",
+                node.describe()
+            ))
+            .at(&source, node.span),
         ]);
     }
     let (raw, errors) = yaml::from_node_collecting::<RawPlaybook>(&node);
@@ -132,9 +141,15 @@ pub fn load_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         if raw.name.value != stem {
             diags.push(
-                Diagnostic::error(format!("playbook name `{}` differs from its file name `{stem}`", raw.name.value))
-                    .at(&source, raw.name.span)
-                    .help(format!("name it `{stem}`, or rename the file to `{}.yaml`", raw.name.value)),
+                Diagnostic::error(format!(
+                    "playbook name `{}` differs from its file name `{stem}`",
+                    raw.name.value
+                ))
+                .at(&source, raw.name.span)
+                .help(format!(
+                    "name it `{stem}`, or rename the file to `{}.yaml`",
+                    raw.name.value
+                )),
             );
         }
     }

@@ -351,11 +351,14 @@ impl<'de> Deserialize<'de> for Rollback {
                 if v == "auto" {
                     Ok(Rollback::Auto)
                 } else {
-                    Err(E::custom(format!("expected `auto`, an action, or a list of actions, found `{v}`")))
+                    Err(E::custom(format!(
+                        "expected `auto`, an action, or a list of actions, found `{v}`"
+                    )))
                 }
             }
             fn visit_map<A: de::MapAccess<'de>>(self, m: A) -> Result<Rollback, A::Error> {
-                RollbackAction::deserialize(de::value::MapAccessDeserializer::new(m)).map(|a| Rollback::One(Box::new(a)))
+                RollbackAction::deserialize(de::value::MapAccessDeserializer::new(m))
+                    .map(|a| Rollback::One(Box::new(a)))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, s: A) -> Result<Rollback, A::Error> {
                 Vec::deserialize(de::value::SeqAccessDeserializer::new(s)).map(Rollback::Many)

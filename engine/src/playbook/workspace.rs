@@ -72,7 +72,10 @@ impl Policy {
 impl Default for Policy {
     /// Prod-like safety is the default, never the opt-in.
     fn default() -> Self {
-        Policy { confirm: Policy::default_confirm(), two_person: Vec::new() }
+        Policy {
+            confirm: Policy::default_confirm(),
+            two_person: Vec::new(),
+        }
     }
 }
 

@@ -5,8 +5,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
-    VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
 
 use super::node::{Node, NodeKind};
@@ -23,7 +22,11 @@ pub struct DeError {
 
 impl DeError {
     pub fn new(message: impl Into<String>, span: Span) -> Self {
-        DeError { message: message.into(), span: Some(span), help: None }
+        DeError {
+            message: message.into(),
+            span: Some(span),
+            help: None,
+        }
     }
     fn at(mut self, span: Span) -> Self {
         if self.span.is_none() {
@@ -32,7 +35,11 @@ impl DeError {
         self
     }
     fn collected() -> Self {
-        DeError { message: COLLECTED.to_string(), span: None, help: None }
+        DeError {
+            message: COLLECTED.to_string(),
+            span: None,
+            help: None,
+        }
     }
     fn is_collected(&self) -> bool {
         self.message == COLLECTED
@@ -49,7 +56,11 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError { message: msg.to_string(), span: None, help: None }
+        DeError {
+            message: msg.to_string(),
+            span: None,
+            help: None,
+        }
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
@@ -123,20 +134,28 @@ struct Ctx {
 
 /// Reads a `T` from a node; the first error ends it.
 pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, DeError> {
-    let ctx = Ctx { collected: RefCell::new(Vec::new()) };
+    let ctx = Ctx {
+        collected: RefCell::new(Vec::new()),
+    };
     let result = T::deserialize(NodeDe { node, ctx: &ctx });
     let mut collected = ctx.collected.into_inner();
     match result {
         Ok(v) if collected.is_empty() => Ok(v),
         Ok(_) => Err(collected.remove(0)),
-        Err(e) => Err(if e.is_collected() && !collected.is_empty() { collected.remove(0) } else { e }),
+        Err(e) => Err(if e.is_collected() && !collected.is_empty() {
+            collected.remove(0)
+        } else {
+            e
+        }),
     }
 }
 
 /// Reads a `T` whose `Collect<_>` parts store their errors: returns what could be read and
 /// every error, in source order.
 pub fn from_node_collecting<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<DeError>) {
-    let ctx = Ctx { collected: RefCell::new(Vec::new()) };
+    let ctx = Ctx {
+        collected: RefCell::new(Vec::new()),
+    };
     let result = T::deserialize(NodeDe { node, ctx: &ctx });
     let mut errors = ctx.collected.into_inner();
     let value = match result {
@@ -166,7 +185,10 @@ impl<'a> NodeDe<'a> {
         r.map_err(|e| e.at(self.node.span))
     }
     fn wrong<T>(&self, exp: &dyn de::Expected) -> Result<T, DeError> {
-        Err(DeError::new(format!("expected {exp}, found {}", self.node.describe()), self.node.span))
+        Err(DeError::new(
+            format!("expected {exp}, found {}", self.node.describe()),
+            self.node.span,
+        ))
     }
 }
 
@@ -191,8 +213,16 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             NodeKind::Int { value, .. } => v.visit_i64(*value),
             NodeKind::Float { value, .. } => v.visit_f64(*value),
             NodeKind::Str(s) => v.visit_str(s),
-            NodeKind::Seq(items) => v.visit_seq(Seq { de: self, items: items.iter(), index: 0 }),
-            NodeKind::Map(entries) => v.visit_map(Map { de: self, entries: entries.iter(), value: None }),
+            NodeKind::Seq(items) => v.visit_seq(Seq {
+                de: self,
+                items: items.iter(),
+                index: 0,
+            }),
+            NodeKind::Map(entries) => v.visit_map(Map {
+                de: self,
+                entries: entries.iter(),
+                value: None,
+            }),
         };
         self.locate(r)
     }
@@ -269,7 +299,11 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.node.kind {
-            NodeKind::Seq(items) => self.locate(v.visit_seq(Seq { de: self, items: items.iter(), index: 0 })),
+            NodeKind::Seq(items) => self.locate(v.visit_seq(Seq {
+                de: self,
+                items: items.iter(),
+                index: 0,
+            })),
             _ => self.wrong(&v),
         }
     }
@@ -284,12 +318,21 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.node.kind {
-            NodeKind::Map(entries) => self.locate(v.visit_map(Map { de: self, entries: entries.iter(), value: None })),
+            NodeKind::Map(entries) => self.locate(v.visit_map(Map {
+                de: self,
+                entries: entries.iter(),
+                value: None,
+            })),
             _ => self.wrong(&v),
         }
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(self, _: &'static str, _: &'static [&'static str], v: V) -> Result<V::Value, DeError> {
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_map(v)
     }
 
@@ -302,7 +345,11 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         match &self.node.kind {
             NodeKind::Map(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
-                self.locate(v.visit_enum(Enum { de: self, key, value: Some(value) }))
+                self.locate(v.visit_enum(Enum {
+                    de: self,
+                    key,
+                    value: Some(value),
+                }))
             }
             NodeKind::Map(entries) => {
                 let keys: Vec<String> = entries
@@ -313,12 +360,20 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 let msg = if keys.is_empty() {
                     format!("expected exactly one of {}, found an empty mapping", names.join(", "))
                 } else {
-                    format!("expected exactly one of {}, found {}", names.join(", "), keys.join(", "))
+                    format!(
+                        "expected exactly one of {}, found {}",
+                        names.join(", "),
+                        keys.join(", ")
+                    )
                 };
                 Err(DeError::new(msg, self.node.span))
             }
             NodeKind::Str(_) | NodeKind::Bool { .. } | NodeKind::Int { .. } | NodeKind::Float { .. } => {
-                self.locate(v.visit_enum(Enum { de: self, key: self.node, value: None }))
+                self.locate(v.visit_enum(Enum {
+                    de: self,
+                    key: self.node,
+                    value: None,
+                }))
             }
             _ => self.wrong(&v),
         }
@@ -382,11 +437,21 @@ impl<'de> de::Deserializer<'de> for Catching<'_> {
         let r = self.0.deserialize_tuple_struct(n, l, v);
         self.catch(r)
     }
-    fn deserialize_struct<V: Visitor<'de>>(self, n: &'static str, f: &'static [&'static str], v: V) -> Result<V::Value, DeError> {
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        n: &'static str,
+        f: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
         let r = self.0.deserialize_struct(n, f, v);
         self.catch(r)
     }
-    fn deserialize_enum<V: Visitor<'de>>(self, n: &'static str, f: &'static [&'static str], v: V) -> Result<V::Value, DeError> {
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        n: &'static str,
+        f: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
         let r = self.0.deserialize_enum(n, f, v);
         self.catch(r)
     }
@@ -465,7 +530,10 @@ impl<'de, 'a, I: Iterator<Item = &'a (Node, Node)>> MapAccess<'de> for Map<'a, I
         }
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self.value.take().ok_or_else(|| de::Error::custom("a value was read before its key"))?;
+        let node = self
+            .value
+            .take()
+            .ok_or_else(|| de::Error::custom("a value was read before its key"))?;
         let child = self.de.child(node);
         child.locate(seed.deserialize(child))
     }
@@ -483,7 +551,14 @@ impl<'de, 'a> EnumAccess<'de> for Enum<'a> {
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Variant<'a>), DeError> {
         let key = self.de.child(self.key);
         let variant = key.locate(seed.deserialize(key))?;
-        Ok((variant, Variant { de: self.de, key: self.key, value: self.value }))
+        Ok((
+            variant,
+            Variant {
+                de: self.de,
+                key: self.key,
+                value: self.value,
+            },
+        ))
     }
 }
 
@@ -494,7 +569,10 @@ struct Variant<'a> {
 }
 
 /// An empty mapping, for a struct variant written as its bare name (`check: nodes-ready`).
-static EMPTY_MAP: Node = Node { span: Span { start: 0, end: 0 }, kind: NodeKind::Map(Vec::new()) };
+static EMPTY_MAP: Node = Node {
+    span: Span { start: 0, end: 0 },
+    kind: NodeKind::Map(Vec::new()),
+};
 
 impl<'de> VariantAccess<'de> for Variant<'_> {
     type Error = DeError;
@@ -531,7 +609,10 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
             Some(n) if n.kind != NodeKind::Null => de::Deserializer::deserialize_struct(self.de.child(n), "", f, v),
             // A bare name, or `name:` with nothing after it, means "with no options".
             _ => {
-                let empty = NodeDe { node: &EMPTY_MAP, ctx: self.de.ctx };
+                let empty = NodeDe {
+                    node: &EMPTY_MAP,
+                    ctx: self.de.ctx,
+                };
                 de::Deserializer::deserialize_struct(empty, "", f, v).map_err(|e| DeError {
                     span: Some(self.key.span),
                     ..e

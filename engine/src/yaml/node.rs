@@ -20,9 +20,18 @@ pub enum NodeKind {
     Null,
     /// A scalar that YAML resolved to a boolean or a number; `raw` keeps its spelling so a
     /// string field reads `1.10` as "1.10" and a key `n` as "n", not `false`.
-    Bool { value: bool, raw: String },
-    Int { value: i64, raw: String },
-    Float { value: f64, raw: String },
+    Bool {
+        value: bool,
+        raw: String,
+    },
+    Int {
+        value: i64,
+        raw: String,
+    },
+    Float {
+        value: f64,
+        raw: String,
+    },
     Str(String),
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
@@ -89,13 +98,17 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     };
     match serde_saphyr::from_str_with_options::<Option<Spanned<Raw>>>(text, options) {
         Ok(Some(root)) => Ok(convert(text, root)),
-        Ok(None) => Ok(Node { span: Span::new(0, 0), kind: NodeKind::Null }),
+        Ok(None) => Ok(Node {
+            span: Span::new(0, 0),
+            kind: NodeKind::Null,
+        }),
         Err(err) => {
             let span = err
                 .location()
                 .and_then(|l| {
                     let s = l.span();
-                    s.byte_offset().map(|o| Span::new(o as usize, (o + s.byte_len().unwrap_or(0)) as usize))
+                    s.byte_offset()
+                        .map(|o| Span::new(o as usize, (o + s.byte_len().unwrap_or(0)) as usize))
                 })
                 .unwrap_or(Span::new(0, 0));
             let inner = err.without_snippet().to_string();
@@ -104,7 +117,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 Some(i) => inner[..i].to_string(),
                 None => inner,
             };
-            Err(SyntaxError { message, span: span.clamp(text.len()) })
+            Err(SyntaxError {
+                message,
+                span: span.clamp(text.len()),
+            })
         }
     }
 }

@@ -87,7 +87,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SpVisitor<T> {
         let value = a
             .next_element_seed(PhantomData::<T>)?
             .ok_or_else(|| de::Error::custom("span value"))?;
-        Ok(Sp { span: Span::new(start, end), value })
+        Ok(Sp {
+            span: Span::new(start, end),
+            value,
+        })
     }
 }
 

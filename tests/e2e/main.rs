@@ -1,0 +1,9 @@
+//! End-to-end tests: every test drives the built `runbook` binary.
+
+mod compile_errors;
+mod invalid;
+mod lints;
+mod params;
+mod plan_output;
+mod plans;
+mod schema;

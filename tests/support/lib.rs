@@ -1,0 +1,116 @@
+//! Test support: runs the built `runbook` binary in a directory and captures what it says;
+//! builds throwaway workspaces.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The `runbook` binary of this build, built first if the test run did not build it.
+pub fn binary() -> PathBuf {
+    static BUILD: Once = Once::new();
+    // Test executables live in target/<profile>/deps; the binary one level up.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let bin = profile_dir.join("runbook");
+    BUILD.call_once(|| {
+        if !bin.exists() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-p", "runbook", "--bin", "runbook"])
+                .current_dir(repo_root())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the runbook binary failed");
+        }
+    });
+    bin
+}
+
+/// What one invocation did.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Exit code, stdout and stderr in one text, for snapshots.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `runbook ARGS` in `dir`, without colors and with a clean environment for our vars.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(binary())
+        .args(["--color", "never"])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUNBOOK_STATE_DIR")
+        .env_remove("RUNBOOK_USER")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the runbook binary runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A throwaway workspace in its own temp dir.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating its folders).
+    pub fn file(self, rel: &str, text: &str) -> Self {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, text).expect("write");
+        self
+    }
+
+    /// Writes `playbooks/NAME.yaml`.
+    pub fn playbook(self, name: &str, text: &str) -> Self {
+        self.file(&format!("playbooks/{name}.yaml"), text)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(self.path(), args)
+    }
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
