@@ -26,7 +26,6 @@ impl Span {
 }
 
 /// A file's text, with the name it is shown under.
-#[derive(Debug)]
 pub struct Source {
     /// The path as shown to users (relative to the working directory where possible).
     pub name: String,
@@ -57,6 +56,13 @@ impl Source {
     pub fn slice(&self, span: Span) -> &str {
         let span = span.clamp(self.text.len());
         self.text.get(span.start..span.end).unwrap_or("")
+    }
+}
+
+// The text can be megabytes: debug output names the file only.
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Source({})", self.name)
     }
 }
 

@@ -60,7 +60,7 @@ pub fn build(
         allow_missing_params: false,
     };
     match compile::compile(&ws, &lp, &opts) {
-        Ok(c) => Ok(Plan::new(&c)),
+        Ok(c) => Ok(Plan::new(c)),
         Err(diags) => {
             g.print(&diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();

@@ -66,6 +66,9 @@ pub fn is_template(s: &str) -> bool {
 /// The template engine, configured once.
 pub struct Templates {
     env: Environment<'static>,
+    /// Names read by each template or expression seen so far: finding them parses the
+    /// source, and playbooks repeat the same small templates (`{{ vars.app }}`) often.
+    names: std::cell::RefCell<std::collections::HashMap<(String, bool), Result<BTreeSet<String>, TemplateError>>>,
 }
 
 impl Default for Templates {
@@ -101,7 +104,10 @@ impl Templates {
         });
         // `| raw` lets a value through a shell command unquoted; `validate` warns about it.
         env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
-        Templates { env }
+        Templates {
+            env,
+            names: Default::default(),
+        }
     }
 
     fn name(q: Quoting) -> &'static str {
@@ -113,14 +119,33 @@ impl Templates {
 
     /// Checks a template's syntax and returns the dotted names it reads (`params.version`).
     pub fn names(&self, src: &str, q: Quoting) -> Result<BTreeSet<String>, TemplateError> {
-        let t = self.env.template_from_named_str(Self::name(q), src).map_err(convert)?;
-        Ok(sorted(t.undeclared_variables(true)))
+        self.cached(src, false, || {
+            let t = self.env.template_from_named_str(Self::name(q), src).map_err(convert)?;
+            Ok(sorted(t.undeclared_variables(true)))
+        })
     }
 
     /// Checks an expression's syntax and returns the dotted names it reads.
     pub fn expr_names(&self, src: &str) -> Result<BTreeSet<String>, TemplateError> {
-        let e = self.env.compile_expression(src).map_err(convert)?;
-        Ok(sorted(e.undeclared_variables(true)))
+        self.cached(src, true, || {
+            let e = self.env.compile_expression(src).map_err(convert)?;
+            Ok(sorted(e.undeclared_variables(true)))
+        })
+    }
+
+    fn cached(
+        &self,
+        src: &str,
+        expr: bool,
+        f: impl FnOnce() -> Result<BTreeSet<String>, TemplateError>,
+    ) -> Result<BTreeSet<String>, TemplateError> {
+        let key = (src.to_string(), expr);
+        if let Some(hit) = self.names.borrow().get(&key) {
+            return hit.clone();
+        }
+        let r = f();
+        self.names.borrow_mut().insert(key, r.clone());
+        r
     }
 
     pub fn render(&self, src: &str, q: Quoting, ctx: &Value) -> Result<String, TemplateError> {

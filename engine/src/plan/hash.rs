@@ -1,22 +1,32 @@
-//! The plan hash: sha256 over the plan's canonical JSON (keys sorted, no whitespace),
-//! without the `hash` field itself.
+//! The plan hash: sha256 over the plan body's compact JSON. Struct fields serialize in
+//! declaration order and maps in playbook order, so the bytes depend only on what the plan
+//! says, never on comments or layout of the YAML.
 
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::model::Plan;
+use super::model::PlanBody;
 
-pub fn plan_hash(plan: &Plan) -> String {
-    let mut v = serde_json::to_value(plan).unwrap_or(Json::Null);
-    if let Json::Object(map) = &mut v {
-        map.remove("hash");
-    }
-    let mut text = String::new();
-    canonical(&v, &mut text);
-    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+pub fn plan_hash(body: &PlanBody) -> String {
+    // Streams into the hasher: no intermediate JSON value or string.
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = serde_json::to_writer(&mut hasher, body);
+    format!("sha256:{}", hex::encode(hasher.0.finalize()))
 }
 
-/// Writes JSON with object keys sorted, so the same plan always hashes the same.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes JSON with object keys sorted (what the hash is computed over), for tools and tests.
 pub fn canonical(v: &Json, out: &mut String) {
     match v {
         Json::Object(map) => {
@@ -50,6 +60,13 @@ pub fn canonical(v: &Json, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_serialize_with_sorted_keys() {
+        // The hash relies on it: serde_json must not be built with `preserve_order`.
+        let v: Json = serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"a":2,"b":1}"#);
+    }
 
     #[test]
     fn key_order_does_not_matter() {

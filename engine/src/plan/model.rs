@@ -12,8 +12,26 @@ use crate::playbook::Risk;
 /// Version of the plan's JSON format; part of the hash.
 pub const PLAN_FORMAT: u32 = 1;
 
+/// A plan: its hash, then everything the hash covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// `sha256:<hex>` of the body's compact JSON.
+    pub hash: String,
+    #[serde(flatten)]
+    pub body: PlanBody,
+}
+
+impl std::ops::Deref for Plan {
+    type Target = PlanBody;
+    fn deref(&self) -> &PlanBody {
+        &self.body
+    }
+}
+
+/// What a run will do. Its compact JSON (fields in this order, maps in playbook order) is
+/// the canonical form the hash is computed over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanBody {
     pub format: u32,
     pub playbook: PlaybookInfo,
     pub env: EnvInfo,
@@ -34,8 +52,6 @@ pub struct Plan {
     pub on_failure: Vec<Step>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub finally: Vec<Step>,
-    /// `sha256:<hex>` of the plan's canonical JSON without this field.
-    pub hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,37 +66,38 @@ pub struct PlaybookInfo {
 
 impl Plan {
     /// Builds the plan of a compiled playbook and computes its hash.
-    pub fn new(c: &Compiled) -> Plan {
-        let pb = &c.playbook;
+    pub fn new(c: Compiled) -> Plan {
+        let pb = c.playbook;
         let waves = c
             .dag
             .waves()
             .into_iter()
             .map(|w| w.into_iter().map(|i| pb.steps[i].id.clone()).collect())
             .collect();
-        let mut plan = Plan {
+        let body = PlanBody {
             format: PLAN_FORMAT,
             playbook: PlaybookInfo {
-                name: pb.name.clone(),
-                description: pb.description.clone(),
-                owner: pb.owner.clone(),
+                name: pb.name,
+                description: pb.description,
+                owner: pb.owner,
                 risk: pb.risk,
             },
-            env: pb.env.clone(),
-            params: pb.params.clone(),
-            vars: pb.vars.clone(),
-            secrets: pb.secrets.clone(),
-            lock: pb.lock.clone(),
+            env: pb.env,
+            params: pb.params,
+            vars: pb.vars,
+            secrets: pb.secrets,
+            lock: pb.lock,
             concurrency: pb.concurrency,
-            guards: pb.guards.clone(),
+            guards: pb.guards,
             waves,
-            steps: pb.steps.clone(),
-            on_failure: pb.on_failure.clone(),
-            finally: pb.finally.clone(),
-            hash: String::new(),
+            steps: pb.steps,
+            on_failure: pb.on_failure,
+            finally: pb.finally,
         };
-        plan.hash = plan_hash(&plan);
-        plan
+        Plan {
+            hash: plan_hash(&body),
+            body,
+        }
     }
 
     pub fn step(&self, id: &str) -> Option<&Step> {
@@ -93,6 +110,6 @@ impl Plan {
 
     /// The hash as recomputed from the content (differs from `hash` if the plan was edited).
     pub fn recompute_hash(&self) -> String {
-        plan_hash(self)
+        plan_hash(&self.body)
     }
 }

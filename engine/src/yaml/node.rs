@@ -91,13 +91,20 @@ pub struct SyntaxError {
 
 /// Parses one YAML document. An empty document is a null node.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    // Deep nesting has no use in a playbook; node and event counts are raised from the
+    // defaults so that generated playbooks of 100,000 steps still load.
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: 64,
+            max_nodes: 20_000_000,
+            max_events: 40_000_000,
         },
     };
-    match serde_saphyr::from_str_with_options::<Option<Spanned<Raw>>>(text, options) {
-        Ok(Some(root)) => Ok(convert(text, root)),
+    match serde_saphyr::from_str_with_options::<Option<Node>>(text, options) {
+        Ok(Some(mut root)) => {
+            fill_raw(text, &mut root);
+            Ok(root)
+        }
         Ok(None) => Ok(Node {
             span: Span::new(0, 0),
             kind: NodeKind::Null,
@@ -125,104 +132,113 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
 }
 
-fn convert(text: &str, node: Spanned<Raw>) -> Node {
-    let s = node.referenced.span();
-    let start = s.byte_offset().unwrap_or(0) as usize;
-    let end = start + s.byte_len().unwrap_or(0) as usize;
-    let span = Span::new(start, end).clamp(text.len());
-    let raw = || text.get(span.start..span.end).unwrap_or("").trim().to_string();
-    let kind = match node.value {
-        Raw::Null => NodeKind::Null,
-        Raw::Bool(value) => NodeKind::Bool { value, raw: raw() },
-        Raw::Int(value) => NodeKind::Int { value, raw: raw() },
-        Raw::Float(value) => NodeKind::Float { value, raw: raw() },
-        Raw::Str(s) => NodeKind::Str(s),
-        Raw::Seq(items) => NodeKind::Seq(items.into_iter().map(|n| convert(text, n)).collect()),
-        Raw::Map(entries) => NodeKind::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (convert(text, k), convert(text, v)))
-                .collect(),
-        ),
+/// Spans are clamped to the text and non-string scalars get their spelling, once the whole
+/// tree exists (the visitor that builds it cannot see the text).
+fn fill_raw(text: &str, node: &mut Node) {
+    node.span = node.span.clamp(text.len());
+    let spelling = || {
+        text.get(node.span.start..node.span.end)
+            .unwrap_or("")
+            .trim()
+            .to_string()
     };
-    Node { span, kind }
-}
-
-/// What serde-saphyr hands us; converted to [`Node`] once spans are attached.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RawVisitor)
+    match &mut node.kind {
+        NodeKind::Bool { raw, .. } | NodeKind::Int { raw, .. } | NodeKind::Float { raw, .. } => *raw = spelling(),
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| fill_raw(text, n)),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            fill_raw(text, k);
+            fill_raw(text, v);
+        }),
+        _ => {}
     }
 }
 
-struct RawVisitor;
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let sp = Spanned::<NodeKind>::deserialize(d)?;
+        let s = sp.referenced.span();
+        let start = s.byte_offset().unwrap_or(0) as usize;
+        let end = start + s.byte_len().unwrap_or(0) as usize;
+        Ok(Node {
+            span: Span::new(start, end),
+            kind: sp.value,
+        })
+    }
+}
 
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
+impl<'de> Deserialize<'de> for NodeKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(KindVisitor)
+    }
+}
+
+struct KindVisitor;
+
+fn int<E: de::Error>(v: impl TryInto<i64> + std::fmt::Display + Copy) -> Result<NodeKind, E> {
+    v.try_into()
+        .map(|value| NodeKind::Int {
+            value,
+            raw: String::new(),
+        })
+        .map_err(|_| E::custom(format!("integer {v} is too large")))
+}
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = NodeKind;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any YAML value")
     }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    fn visit_unit<E>(self) -> Result<NodeKind, E> {
+        Ok(NodeKind::Null)
     }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
+    fn visit_none<E>(self) -> Result<NodeKind, E> {
+        Ok(NodeKind::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        Raw::deserialize(d)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeKind, D::Error> {
+        NodeKind::deserialize(d)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
+    fn visit_bool<E>(self, value: bool) -> Result<NodeKind, E> {
+        Ok(NodeKind::Bool {
+            value,
+            raw: String::new(),
+        })
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeKind, E> {
+        int(v)
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
-        i64::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeKind, E> {
+        int(v)
     }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
-        i64::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<NodeKind, E> {
+        int(v)
     }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-        i64::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<NodeKind, E> {
+        int(v)
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
+    fn visit_f64<E>(self, value: f64) -> Result<NodeKind, E> {
+        Ok(NodeKind::Float {
+            value,
+            raw: String::new(),
+        })
     }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_string()))
+    fn visit_str<E>(self, v: &str) -> Result<NodeKind, E> {
+        Ok(NodeKind::Str(v.to_string()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
+    fn visit_string<E>(self, v: String) -> Result<NodeKind, E> {
+        Ok(NodeKind::Str(v))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<NodeKind, A::Error> {
         let mut items = Vec::with_capacity(a.size_hint().unwrap_or(0));
         while let Some(item) = a.next_element()? {
             items.push(item);
         }
-        Ok(Raw::Seq(items))
+        Ok(NodeKind::Seq(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<NodeKind, A::Error> {
         let mut entries = Vec::with_capacity(a.size_hint().unwrap_or(0));
         while let Some(key) = a.next_key()? {
             entries.push((key, a.next_value()?));
         }
-        Ok(Raw::Map(entries))
+        Ok(NodeKind::Map(entries))
     }
 }
