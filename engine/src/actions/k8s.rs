@@ -14,7 +14,7 @@ pub enum K8sSpec {
     /// Read any object (or a list by selector); the result is its JSON.
     Get(K8sGet),
     /// A read-only health check.
-    Check(K8sCheck),
+    Check(#[schemars(with = "CheckSchema")] K8sCheck),
     /// Wait for a rollout to complete or a condition to hold.
     Wait(K8sWait),
     /// Set a deployment's replicas; rollback restores the previous count.
@@ -53,6 +53,23 @@ pub struct K8sGet {
     /// `group/version` for kinds outside the core and apps groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+}
+
+/// The schema of `check`: the checks, or a bare name for the one whose options are all
+/// optional (`check: nodes-ready`), which the deserializer accepts too.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CheckSchema {
+    Bare(BareCheck),
+    Full(K8sCheck),
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum BareCheck {
+    NodesReady,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

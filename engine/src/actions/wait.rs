@@ -8,6 +8,6 @@ impl ActionKind for Duration {
         Effect::ReadOnly
     }
     fn summary(&self) -> String {
-        format!("wait {self}")
+        self.to_string()
     }
 }

@@ -103,7 +103,7 @@ fn files(ws: &Workspace, paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> 
 }
 
 /// Every problem of one playbook file, across environments, each reported once.
-pub fn check_file(_ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec<Diagnostic> {
+pub fn check_file(ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec<Diagnostic> {
     let lp = match playbook::load_playbook(file) {
         Ok(lp) => lp,
         Err(d) => return d,
@@ -117,7 +117,11 @@ pub fn check_file(_ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Ve
     let mut out = Vec::new();
     for env in envs {
         let diags = match compile::compile_for(&lp, env.clone(), &opts) {
-            Ok(c) => c.warnings,
+            Ok(c) => {
+                let mut d = compile::check_subplaybooks(ws, &c);
+                d.extend(c.warnings);
+                d
+            }
             Err(d) => d,
         };
         for mut d in diags {
@@ -171,6 +175,31 @@ fn check_schedules(g: &Global, ws: &Workspace) -> usize {
                 .at(src, e.span)
                 .help(crate::yaml::suggest_name(&e.value, &envs, "environment")),
             );
+        }
+        if let Ok(lp) = ws
+            .playbook_path(&s.playbook.value)
+            .and_then(|p| playbook::load_playbook(&p).map_err(|mut d| d.remove(0)))
+        {
+            let ids: Vec<&str> = lp
+                .raw
+                .steps
+                .iter()
+                .chain(&lp.raw.on_failure)
+                .chain(&lp.raw.finally)
+                .filter_map(|st| st.0.as_ref().map(|st| st.id.value.as_str()))
+                .collect();
+            for a in &s.approve {
+                if !ids.contains(&a.value.as_str()) {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "schedule `{}` pre-approves `{}`, which is not a step of `{}`",
+                            s.name.value, a.value, s.playbook.value
+                        ))
+                        .at(src, a.span)
+                        .help(crate::yaml::suggest_name(&a.value, &ids, "step")),
+                    );
+                }
+            }
         }
         let fields = s.cron.value.split_whitespace().count();
         if fields != 5 {

@@ -44,7 +44,13 @@ const DEFAULT_CONCURRENCY: u32 = 4;
 /// Compiles for the environment chosen by `opts.env`.
 pub fn compile(ws: &Workspace, lp: &LoadedPlaybook, opts: &Options) -> Result<Compiled, Vec<Diagnostic>> {
     let env = env::select(ws, opts.env).map_err(|d| vec![d])?;
-    compile_for(lp, env, opts)
+    let compiled = compile_for(lp, env, opts)?;
+    let problems = super::subplaybook::check(ws, &compiled);
+    if problems.is_empty() {
+        Ok(compiled)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Compiles for a given environment.
@@ -206,7 +212,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn build_context(&mut self, resolved: &params::Resolved) {
-        self.has_missing_params = !resolved.missing.is_empty();
+        self.has_missing_params = !resolved.missing.is_empty() || !resolved.invalid.is_empty();
         let mut params: serde_json::Map<String, Json> =
             resolved.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let env = serde_json::json!({
@@ -233,7 +239,7 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
             .collect();
-        for m in &resolved.missing {
+        for m in resolved.missing.iter().chain(&resolved.invalid) {
             display_params.insert(m.clone(), Placeholder::value(&format!("params.{m}"), false));
         }
         base.insert(
@@ -734,6 +740,7 @@ impl<'a> Compiler<'a> {
                 span,
             );
         }
+        let timeout = self.timeout(raw, action.as_ref());
         if self.diags[before..].iter().any(Diagnostic::is_error) {
             return None;
         }
@@ -750,11 +757,7 @@ impl<'a> Compiler<'a> {
             preconditions,
             action,
             for_each,
-            timeout: raw
-                .timeout
-                .as_ref()
-                .map(|t| t.value)
-                .unwrap_or(crate::playbook::Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
+            timeout,
             retry: raw.retry.as_ref().map(|r| r.value.clone()),
             until,
             interval: match (&raw.interval, &raw.until) {
@@ -769,6 +772,35 @@ impl<'a> Compiler<'a> {
             message: raw.message.clone(),
             span: raw.span,
         })
+    }
+
+    /// The step's time limit: as written, else one that fits the action (a `wait` gets its
+    /// duration and a minute, people get a day, everything else 10 minutes).
+    fn timeout(&mut self, raw: &RawStep, action: Option<&PlannedAction>) -> crate::playbook::Duration {
+        use crate::playbook::Duration;
+        let waited = match action.map(|a| &a.spec) {
+            Some(Action::Wait(d)) => Some(*d),
+            _ => None,
+        };
+        match (&raw.timeout, waited) {
+            (Some(t), Some(w)) if t.value < w => {
+                self.error(
+                    format!(
+                        "this step waits {w} but its timeout is {}: it would always time out",
+                        t.value
+                    ),
+                    t.span,
+                )
+                .help = Some("raise `timeout`, or remove it: a `wait` step gets its duration plus a minute".into());
+                t.value
+            }
+            (Some(t), _) => t.value,
+            (None, Some(w)) => Duration(w.std() + std::time::Duration::from_secs(60)),
+            (None, None) => match action.map(|a| &a.spec) {
+                Some(Action::Manual(_) | Action::Input(_)) | None => Duration::from_secs(24 * 3600),
+                _ => Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            },
+        }
     }
 
     fn when(
@@ -1080,7 +1112,20 @@ impl<'a> Compiler<'a> {
             return None;
         }
         let runtime = refs::is_runtime(&names, scope.loop_var);
-        match self.t.render(src, q, &self.display_ctx) {
+        let shown_src = if runtime {
+            let loop_var = scope.loop_var;
+            super::template::mark_runtime_expressions(src, |expr| {
+                let names = self.t.expr_names(expr).ok()?;
+                if names.iter().any(|n| n.starts_with("secrets")) {
+                    Some("***".to_string())
+                } else {
+                    refs::is_runtime(&names, loop_var).then(|| format!("<{expr}>"))
+                }
+            })
+        } else {
+            src.to_string()
+        };
+        match self.t.render(&shown_src, q, &self.display_ctx) {
             Ok(s) => Some((s, runtime)),
             // A run-time value may not support what the template does with it before the run
             // (a filter over a list): show the template as written.

@@ -14,6 +14,9 @@ use crate::yaml::{Sp, suggest_name};
 pub struct Resolved {
     pub values: IndexMap<String, Json>,
     pub missing: Vec<String>,
+    /// Params whose value was rejected (already reported); templates that read them are
+    /// not rendered, so one bad value gives one error.
+    pub invalid: Vec<String>,
 }
 
 struct Checked<'a> {
@@ -57,18 +60,22 @@ pub fn resolve(
 
     let mut values = IndexMap::new();
     let mut missing = Vec::new();
+    let mut invalid = Vec::new();
     for c in &checked {
         if let Some(text) = given_map.get(c.name) {
             match parse_cli(c, text).and_then(|v| check_rules(c, &v).map(|_| v)) {
                 Ok(v) => {
                     values.insert(c.name.to_string(), v);
                 }
-                Err(rule) => diags.push(
-                    Diagnostic::error(format!("param `{}`: {rule}", c.name))
-                        .at(source, c.spec.span)
-                        .label("declared here")
-                        .help(describe_rules(c)),
-                ),
+                Err(rule) => {
+                    invalid.push(c.name.to_string());
+                    diags.push(
+                        Diagnostic::error(format!("param `{}`: {rule}", c.name))
+                            .at(source, c.spec.span)
+                            .label("declared here")
+                            .help(describe_rules(c)),
+                    )
+                }
             }
         } else if let Some(default) = &c.spec.default {
             // A wrong default is reported where it is declared, by check_spec.
@@ -93,7 +100,17 @@ pub fn resolve(
             values.insert(c.name.to_string(), Json::Null);
         }
     }
-    Resolved { values, missing }
+    // Params whose declaration is wrong have no value either.
+    for (name, spec) in &raw.params {
+        if !values.contains_key(name) && !missing.contains(name) && !invalid.contains(name) && spec.0.is_some() {
+            invalid.push(name.clone());
+        }
+    }
+    Resolved {
+        values,
+        missing,
+        invalid,
+    }
 }
 
 fn check_spec<'a>(

@@ -95,6 +95,13 @@ impl Templates {
             if let Some(p) = value.downcast_object_ref::<Placeholder>() {
                 return out.write_str(&p.shown()).map_err(minijinja::Error::from);
             }
+            // YAML, JSON and shell spell booleans in lowercase; minijinja's `True` would make
+            // `test {{ params.flag }} = true` silently false.
+            if value.kind() == minijinja::value::ValueKind::Bool {
+                return out
+                    .write_str(if value.is_true() { "true" } else { "false" })
+                    .map_err(minijinja::Error::from);
+            }
             if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == "shell") && !value.is_safe() {
                 let text = value.to_string();
                 let quoted = shell_escape::unix::escape(text.into());
@@ -173,6 +180,31 @@ impl Templates {
 
 fn sorted(names: HashSet<String>) -> BTreeSet<String> {
     names.into_iter().collect()
+}
+
+/// The template with every `{{ … }}` for which `shown` gives a text (run-time values:
+/// `<steps.a.value | upper>`, secrets: `***`) replaced by that text, so a plan never shows a
+/// filter applied to a placeholder.
+pub fn mark_runtime_expressions(src: &str, shown: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else { break };
+        let inner = &rest[start + 2..start + len];
+        let expr = inner.trim().trim_start_matches('-').trim_end_matches('-').trim();
+        out.push_str(&rest[..start]);
+        match shown(expr).filter(|_| !expr.contains("{%") && !expr.contains("%}")) {
+            Some(text) => {
+                out.push_str("{% raw %}");
+                out.push_str(&text);
+                out.push_str("{% endraw %}");
+            }
+            None => out.push_str(&rest[start..start + len + 2]),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `{{ expr }}` with nothing around it → `expr`.
@@ -274,6 +306,24 @@ mod tests {
             .render("x={{ steps.base.value }} k={{ secrets.token }}", Quoting::Shell, &ctx)
             .unwrap();
         assert_eq!(out, "x=<steps.base.value> k=***");
+    }
+
+    #[test]
+    fn booleans_render_in_lowercase() {
+        let t = Templates::new();
+        let ctx = Value::from(minijinja::value::Serde(serde_json::json!({ "f": true, "g": false })));
+        assert_eq!(t.render("{{ f }} {{ g }}", Quoting::Shell, &ctx).unwrap(), "true false");
+    }
+
+    #[test]
+    fn runtime_expressions_are_shown_whole() {
+        let marked = mark_runtime_expressions("a {{ steps.x.v | replace('.', '-') }} b {{ params.p }}", |e| {
+            e.starts_with("steps").then(|| format!("<{e}>"))
+        });
+        assert_eq!(
+            marked,
+            "a {% raw %}<steps.x.v | replace('.', '-')>{% endraw %} b {{ params.p }}"
+        );
     }
 
     #[test]

@@ -190,9 +190,9 @@ fn gate(g: &Gate) -> String {
                     a.min.unwrap_or(1),
                     a.timeout.map(|t| format!(", timeout {t}")).unwrap_or_default()
                 ),
-                None => "approval by anyone but the runner".to_string(),
+                None => "approval by another person".to_string(),
             };
-            if g.two_person {
+            if g.two_person && g.approval.is_some() {
                 t.push_str(", not the runner");
             }
             format!("{t} ({why})")
