@@ -63,12 +63,15 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
+/// What finding a template's names gave, by (source, is-expression).
+type NameCache = std::cell::RefCell<std::collections::HashMap<(String, bool), Result<BTreeSet<String>, TemplateError>>>;
+
 /// The template engine, configured once.
 pub struct Templates {
     env: Environment<'static>,
     /// Names read by each template or expression seen so far: finding them parses the
     /// source, and playbooks repeat the same small templates (`{{ vars.app }}`) often.
-    names: std::cell::RefCell<std::collections::HashMap<(String, bool), Result<BTreeSet<String>, TemplateError>>>,
+    names: NameCache,
 }
 
 impl Default for Templates {
