@@ -392,12 +392,22 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Renders a template that must be known before the run (lock, confirm question).
+    /// Renders a template that must be known before the run (the lock): its scope allows
+    /// no run-time names, so `check_template` renders it completely.
     fn render_static(&mut self, src: &str, q: Quoting, scope: &Scope, span: Span, what: &str) -> Option<String> {
-        if !is_template(src) {
-            return Some(src.to_string());
-        }
-        let names = match self.t.names(src, q) {
+        self.check_template(src, q, span, scope, what).map(|(s, _)| s)
+    }
+
+    /// Checks the names a template or expression reads, reporting each problem; `None`
+    /// when there was one.
+    fn checked_names(
+        &mut self,
+        names: Result<BTreeSet<String>, super::template::TemplateError>,
+        scope: &Scope,
+        span: Span,
+        what: &str,
+    ) -> Option<BTreeSet<String>> {
+        let names = match names {
             Ok(n) => n,
             Err(e) => {
                 self.error(format!("{what}: {e}"), span);
@@ -406,19 +416,11 @@ impl<'a> Compiler<'a> {
         };
         self.note_params(&names);
         let problems = refs::check(&names, scope);
-        if !problems.is_empty() {
-            for (m, h) in problems {
-                self.error(format!("{what}: {m}"), span).help = Some(h);
-            }
-            return None;
+        let ok = problems.is_empty();
+        for (m, h) in problems {
+            self.error(format!("{what}: {m}"), span).help = Some(h);
         }
-        match self.t.render(src, q, &self.display_ctx) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.error(format!("{what}: {e}"), span);
-                None
-            }
-        }
+        ok.then_some(names)
     }
 
     fn note_params(&mut self, names: &BTreeSet<String>) {
@@ -1068,20 +1070,8 @@ impl<'a> Compiler<'a> {
 
     /// Checks an expression; returns the names it reads.
     fn check_expr(&mut self, src: &str, span: Span, scope: &Scope, what: &str) -> Option<BTreeSet<String>> {
-        let names = match self.t.expr_names(src) {
-            Ok(n) => n,
-            Err(e) => {
-                self.error(format!("{what}: {e}"), span);
-                return None;
-            }
-        };
-        self.note_params(&names);
-        let problems = refs::check(&names, scope);
-        let ok = problems.is_empty();
-        for (m, h) in problems {
-            self.error(format!("{what}: {m}"), span).help = Some(h);
-        }
-        ok.then_some(names)
+        let names = self.t.expr_names(src);
+        self.checked_names(names, scope, span, what)
     }
 
     /// Checks a template and renders it for people; returns (rendered-for-display, runtime?).
@@ -1096,21 +1086,8 @@ impl<'a> Compiler<'a> {
         if !is_template(src) {
             return Some((src.to_string(), false));
         }
-        let names = match self.t.names(src, q) {
-            Ok(n) => n,
-            Err(e) => {
-                self.error(format!("{what}: {e}"), span);
-                return None;
-            }
-        };
-        self.note_params(&names);
-        let problems = refs::check(&names, scope);
-        if !problems.is_empty() {
-            for (m, h) in problems {
-                self.error(format!("{what}: {m}"), span).help = Some(h);
-            }
-            return None;
-        }
+        let names = self.t.names(src, q);
+        let names = self.checked_names(names, scope, span, what)?;
         let runtime = refs::is_runtime(&names, scope.loop_var);
         let shown_src = if runtime {
             let loop_var = scope.loop_var;
