@@ -110,12 +110,15 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             kind: NodeKind::Null,
         }),
         Err(err) => {
+            // Parser errors carry a line and column but not always a byte offset.
             let span = err
                 .location()
                 .and_then(|l| {
                     let s = l.span();
-                    s.byte_offset()
-                        .map(|o| Span::new(o as usize, (o + s.byte_len().unwrap_or(0)) as usize))
+                    match s.byte_offset() {
+                        Some(o) => Some(Span::new(o as usize, (o + s.byte_len().unwrap_or(0)) as usize)),
+                        None => offset_of(text, l.line() as usize, l.column() as usize).map(|o| Span::new(o, o)),
+                    }
                 })
                 .unwrap_or(Span::new(0, 0));
             let inner = err.without_snippet().to_string();
@@ -124,12 +127,40 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 Some(i) => inner[..i].to_string(),
                 None => inner,
             };
-            Err(SyntaxError {
-                message,
-                span: span.clamp(text.len()),
-            })
+            Err(SyntaxError { message: plain_message(&message), span: span.clamp(text.len()) })
         }
     }
+}
+
+/// The byte offset of a 1-based line and character column.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    let start = if line == 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)?
+    };
+    let line_text = &text[start..];
+    let within = line_text
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| line_text.find('\n').unwrap_or(line_text.len()));
+    Some(start + within)
+}
+
+/// Rewrites parser messages that speak to Rust programmers rather than playbook authors.
+fn plain_message(m: &str) -> String {
+    if let Some(rest) = m.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return format!("key `{key}` is given twice in this mapping");
+    }
+    if m.starts_with("multiple YAML documents detected") {
+        return "a second YAML document (`---`): a playbook file holds exactly one".to_string();
+    }
+    m.to_string()
 }
 
 /// Spans are clamped to the text and non-string scalars get their spelling, once the whole
@@ -240,5 +271,19 @@ impl<'de> Visitor<'de> for KindVisitor {
             entries.push((key, a.next_value()?));
         }
         Ok(NodeKind::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_point_at_their_line() {
+        let text = "name: x\nsteps:\n  - id: a\n     shell: b\n    c: d\n";
+        let err = parse(text).unwrap_err();
+        assert!(err.span.start > 8, "{err:?}");
+        assert_eq!(offset_of("ab\ncd\n", 2, 2), Some(4));
+        assert_eq!(offset_of("ab\ncd", 1, 1), Some(0));
     }
 }
