@@ -230,6 +230,27 @@ impl ActionKind for K8sSpec {
         }
     }
 
+    fn problems(&self) -> Vec<String> {
+        // Templates are checked here once rendered; run-time ones by the engine.
+        let at_least = |n: &Option<&Num>, min: i64, what: &str| -> Option<String> {
+            match n.map(Num::get) {
+                Some(Ok(v)) if v < min => Some(format!("`{what}` must be at least {min}, not {v}")),
+                _ => None,
+            }
+        };
+        let mut out = Vec::new();
+        match self {
+            K8sSpec::Scale(s) => out.extend(at_least(&Some(&s.replicas), 0, "replicas")),
+            K8sSpec::Check(K8sCheck::DeploymentAvailable { min_replicas, .. }) => {
+                out.extend(at_least(&min_replicas.as_ref(), 0, "min_replicas"))
+            }
+            K8sSpec::Undo(u) => out.extend(at_least(&u.to_revision.as_ref(), 1, "to_revision")),
+            K8sSpec::Logs(l) => out.extend(at_least(&l.tail.as_ref(), 0, "tail")),
+            _ => {}
+        }
+        out
+    }
+
     fn auto_rollback(&self) -> Option<&'static str> {
         match self {
             K8sSpec::Scale(_) => Some("restore the previous replica count"),

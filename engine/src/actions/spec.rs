@@ -41,6 +41,10 @@ pub trait ActionKind {
     fn auto_rollback(&self) -> Option<&'static str> {
         None
     }
+    /// What is wrong with values the types alone cannot rule out (a negative replica count).
+    fn problems(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// One action, as written in a step, a precondition or a rollback (templates not yet rendered).
@@ -100,6 +104,21 @@ impl Action {
         }
     }
 
+    /// The key and, for actions with verbs, the verb: `k8s delete`, `shell`.
+    pub fn verb(&self) -> String {
+        let inner = serde_json::to_value(self).ok().and_then(|v| {
+            let spec = v.get(self.key())?.clone();
+            match (self, spec) {
+                (Action::K8s(_) | Action::Rds(_), serde_json::Value::Object(m)) => m.keys().next().cloned(),
+                _ => None,
+            }
+        });
+        match inner {
+            Some(verb) => format!("{} {verb}", self.key()),
+            None => self.key().to_string(),
+        }
+    }
+
     pub fn effect(&self) -> Effect {
         self.kind().effect()
     }
@@ -110,5 +129,9 @@ impl Action {
 
     pub fn auto_rollback(&self) -> Option<&'static str> {
         self.kind().auto_rollback()
+    }
+
+    pub fn problems(&self) -> Vec<String> {
+        self.kind().problems()
     }
 }

@@ -1,6 +1,5 @@
 //! `runbook validate`: checks runbook.yaml and playbooks in every environment, with lints.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::common::{Global, count};
@@ -104,7 +103,7 @@ fn files(ws: &Workspace, paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> 
 
 /// Every problem of one playbook file, across environments, each reported once.
 pub fn check_file(ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec<Diagnostic> {
-    let lp = match playbook::load_playbook(file) {
+    let lp = match playbook::read_playbook(file) {
         Ok(lp) => lp,
         Err(d) => return d,
     };
@@ -113,8 +112,8 @@ pub fn check_file(ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec
         params: &[],
         allow_missing_params: true,
     };
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+    // Each problem once, with the environments it holds in.
+    let mut found: Vec<(Diagnostic, Vec<String>)> = Vec::new();
     for env in envs {
         let diags = match compile::compile_for(&lp, env.clone(), &opts) {
             Ok(c) => {
@@ -124,22 +123,27 @@ pub fn check_file(ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec
             }
             Err(d) => d,
         };
-        for mut d in diags {
-            let key = (d.message.clone(), d.span.map(|s| s.start));
-            if seen.insert(key) {
-                if envs.len() > 1 && env_specific(&d) {
-                    d.message = format!("{} (environment `{}`)", d.message, env.name);
-                }
-                out.push(d);
+        for d in diags {
+            match found
+                .iter_mut()
+                .find(|(f, _)| f.message == d.message && f.span == d.span)
+            {
+                Some((_, in_envs)) => in_envs.push(env.name.clone()),
+                None => found.push((d, vec![env.name.clone()])),
             }
         }
     }
-    out
-}
-
-/// Messages that name a value of the environment, worth saying which one.
-fn env_specific(d: &Diagnostic) -> bool {
-    d.message.contains("env.vars.")
+    found
+        .into_iter()
+        .map(|(mut d, in_envs)| {
+            // Only worth saying when the problem is not everywhere.
+            if in_envs.len() < envs.len() {
+                let plural = if in_envs.len() == 1 { "" } else { "s" };
+                d.message = format!("{} (environment{plural} {})", d.message, in_envs.join(", "));
+            }
+            d
+        })
+        .collect()
 }
 
 /// Schedules must name existing playbooks and environments, and valid cron lines.

@@ -71,9 +71,11 @@ pub fn compile_for(lp: &LoadedPlaybook, env: EnvInfo, opts: &Options) -> Result<
         secret_names: lp.raw.secrets.keys().cloned().collect(),
         env,
         known: Rc::new(Known::default()),
+        failed_vars: Vec::new(),
     };
     let result = c.run(opts);
-    let mut diags = c.diags;
+    let mut diags = lp.errors.clone();
+    diags.append(&mut c.diags);
     if diags.iter().any(Diagnostic::is_error) || result.is_none() {
         diags.sort_by_key(|d| d.span.map(|s| s.start).unwrap_or(usize::MAX));
         return Err(diags);
@@ -106,6 +108,8 @@ struct Compiler<'a> {
     env: EnvInfo,
     /// What templates of steps may read; set once vars are known.
     known: Rc<Known>,
+    /// Vars whose value was rejected: known by name, rendered as placeholders.
+    failed_vars: Vec<String>,
 }
 
 /// Which step list a step belongs to: they have separate DAGs.
@@ -130,6 +134,9 @@ impl List {
 struct StepList<'r> {
     raws: Vec<(&'r Sp<RawStep>, Option<&'r Node>)>,
     ids: HashMap<String, usize>,
+    /// Ids of steps that could not be read (their error is reported): references to them
+    /// are not errors of their own.
+    broken: HashSet<String>,
     dag: Option<Dag>,
 }
 
@@ -145,7 +152,7 @@ impl<'a> Compiler<'a> {
         let resolved = params::resolve(raw, self.src, opts.params, opts.allow_missing_params, &mut self.diags);
         self.build_context(&resolved);
         let vars = self.vars();
-        self.var_names = vars.keys().cloned().collect();
+        self.var_names = vars.keys().chain(&self.failed_vars).cloned().collect();
         self.set_vars(&vars);
         self.known = Rc::new(Known {
             params: self.param_names.clone(),
@@ -252,7 +259,15 @@ impl<'a> Compiler<'a> {
     }
 
     fn set_vars(&mut self, vars: &IndexMap<String, Json>) {
-        let v = Value::from(minijinja::value::Serde(vars));
+        let mut map: BTreeMap<String, Value> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
+            .collect();
+        for f in &self.failed_vars {
+            map.insert(f.clone(), Placeholder::value(&format!("vars.{f}"), false));
+            self.has_missing_params = true;
+        }
+        let v = Value::from(map);
         self.ctx = merge(&self.ctx, "vars", v.clone());
         self.display_ctx = merge(&self.display_ctx, "vars", v);
     }
@@ -272,8 +287,12 @@ impl<'a> Compiler<'a> {
             }
             let visible: Vec<String> = out.keys().cloned().collect();
             let ctx = merge(&self.display_ctx, "vars", Value::from(minijinja::value::Serde(&out)));
-            if let Some(v) = self.render_var(name, &value.value, value.span, &visible, &ctx) {
-                out.insert(name.clone(), v);
+            match self.render_var(name, &value.value, value.span, &visible, &ctx) {
+                Some(v) => {
+                    out.insert(name.clone(), v);
+                }
+                // Reported already; later uses of it are not errors of their own.
+                None => self.failed_vars.push(name.clone()),
             }
         }
         out
@@ -475,12 +494,19 @@ impl<'a> Compiler<'a> {
             _ => Vec::new(),
         };
         let mut raws = Vec::new();
+        let mut broken = HashSet::new();
         for (i, e) in entries.iter().enumerate() {
-            if let Some(step) = &e.0 {
-                raws.push((step, nodes.get(i).copied()));
+            match &e.0 {
+                Some(step) => raws.push((step, nodes.get(i).copied())),
+                None => {
+                    if let Some(id) = nodes.get(i).and_then(|n| n.get("id")).and_then(Node::as_scalar_text) {
+                        broken.insert(id.to_string());
+                    }
+                }
             }
         }
-        if list == List::Main && entries.is_empty() {
+        // With errors in the file already (a misspelled `steps:`), "no steps" would only repeat them.
+        if list == List::Main && entries.is_empty() && lp.errors.is_empty() {
             let span = lp.node.key_span("steps").unwrap_or(lp.raw.name.span);
             self.error("the playbook has no steps", span);
         }
@@ -520,6 +546,7 @@ impl<'a> Compiler<'a> {
                                     d.push(j);
                                 }
                             }
+                            None if broken.contains(&n.value) => {}
                             None => {
                                 let help = suggest_name(&n.value, &id_list, "step");
                                 self.error(format!("`needs` names unknown step `{}`", n.value), n.span)
@@ -538,14 +565,25 @@ impl<'a> Compiler<'a> {
                     let mut names: Vec<&str> = cycle.iter().map(|&i| raws[i].0.id.value.as_str()).collect();
                     names.push(names[0]);
                     let first = raws[cycle[0]].0;
-                    let span = first.needs.as_ref().map(|n| n.span).unwrap_or(first.id.span);
-                    self.error(format!("dependency cycle: {}", names.join(" -> ")), span)
-                        .help = Some("each step needs the next one in this list; remove one of these `needs`".into());
+                    // Point at the `needs` entry that closes the cycle.
+                    let closing = names[1];
+                    let span = first
+                        .needs
+                        .as_ref()
+                        .and_then(|n| n.value.iter().find(|e| e.value == closing).map(|e| e.span))
+                        .unwrap_or(first.id.span);
+                    let msg = if cycle.len() == 1 {
+                        format!("step `{}` needs itself", names[0])
+                    } else {
+                        format!("dependency cycle: {}", names.join(" -> "))
+                    };
+                    self.error(msg, span).help =
+                        Some("each step needs the next one in this list; remove one of these `needs`".into());
                 }
                 None
             }
         };
-        StepList { raws, ids, dag }
+        StepList { raws, ids, broken, dag }
     }
 
     fn compile_list(&mut self, list: &StepList, which: List, main: &StepList) -> Vec<Step> {
@@ -558,6 +596,9 @@ impl<'a> Compiler<'a> {
                     && let Some(&j) = main.ids.get(id)
                 {
                     let _ = j;
+                    return Ok(());
+                }
+                if list.broken.contains(id) || main.broken.contains(id) {
                     return Ok(());
                 }
                 match list.ids.get(id) {
@@ -635,7 +676,8 @@ impl<'a> Compiler<'a> {
                     actions.len(),
                     keys.join(", ")
                 ),
-                actions[1].span,
+                node.and_then(|n| n.key_span(actions[1].key()))
+                    .unwrap_or(actions[1].span),
             );
         }
         let action_node = |key: &str| node.and_then(|n| n.get(key));
@@ -675,9 +717,9 @@ impl<'a> Compiler<'a> {
         let preconditions = self.preconditions(raw, node, steps_check, lv);
         let gates = self.gates(raw, risk, steps_check, lv);
         if effect == Effect::Irreversible && gates.is_empty() {
-            let what = action.as_ref().map(|a| a.summary.clone()).unwrap_or_default();
+            let what = action.as_ref().map(|a| a.spec.verb()).unwrap_or_default();
             self.error(
-                format!("step `{id}` is irreversible ({what}) and nothing gates it"),
+                format!("step `{id}` is irreversible (`{what}`) and nothing gates it"),
                 raw.id.span,
             )
             .help = Some("add `confirm:` or `approval:` to the step".into());
@@ -724,14 +766,21 @@ impl<'a> Compiler<'a> {
                 },
             }
         });
-        let rollback = self.rollback(raw, node, action.as_ref(), steps_check, lv, &id);
-        if let Some(r) = &raw.retry
-            && r.value.attempts == 0
-        {
-            self.error(
-                "retry.attempts counts every attempt, the first included: it must be at least 1",
-                r.span,
-            );
+        // With several actions the rollback cannot be judged against "the" action.
+        let rollback = if actions.len() > 1 {
+            None
+        } else {
+            self.rollback(raw, node, action.as_ref(), steps_check, lv, &id)
+        };
+        if let Some(r) = &raw.retry {
+            self.check_retry(&r.value, r.span);
+        }
+        for (what, d) in [("timeout", &raw.timeout), ("interval", &raw.interval)] {
+            if let Some(d) = d
+                && d.value.std().is_zero()
+            {
+                self.error(format!("`{what}` must be longer than 0s"), d.span);
+            }
         }
         if raw.on_decline.is_some()
             && gates.iter().all(|g| g.kind != GateKind::Confirm)
@@ -774,6 +823,23 @@ impl<'a> Compiler<'a> {
             message: raw.message.clone(),
             span: raw.span,
         })
+    }
+
+    fn check_retry(&mut self, r: &crate::playbook::Retry, span: Span) {
+        if r.attempts == 0 {
+            self.error(
+                "retry.attempts counts every attempt, the first included: it must be at least 1",
+                span,
+            );
+        }
+        if let Some(b) = r.backoff
+            && !(b.is_finite() && b > 0.0)
+        {
+            self.error(
+                format!("retry.backoff multiplies the delay after each attempt: it must be above 0, not {b}"),
+                span,
+            );
+        }
     }
 
     /// The step's time limit: as written, else one that fits the action (a `wait` gets its
@@ -1060,6 +1126,9 @@ impl<'a> Compiler<'a> {
         let known = self.known.clone();
         let scope = Scope::of(&known, Some(steps_check), false, lv);
         let planned = self.plan_action(a, node.and_then(|n| n.get(a.key())), &scope)?;
+        if let Some(rt) = &r.retry {
+            self.check_retry(&rt.value, rt.span);
+        }
         Some(RollbackStep {
             name: r.name.clone(),
             action: planned,
@@ -1179,6 +1248,13 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
+        let problems = spec.problems();
+        if !problems.is_empty() {
+            for p in problems {
+                self.error(format!("`{}`: {p}", spec.verb()), action.span);
+            }
+            return None;
+        }
         let shown: Action = with_lenient_numbers(|| serde_json::from_value(display)).unwrap_or_else(|_| spec.clone());
         Some(PlannedAction {
             effect: spec.effect(),

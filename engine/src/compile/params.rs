@@ -101,8 +101,8 @@ pub fn resolve(
         }
     }
     // Params whose declaration is wrong have no value either.
-    for (name, spec) in &raw.params {
-        if !values.contains_key(name) && !missing.contains(name) && !invalid.contains(name) && spec.0.is_some() {
+    for name in raw.params.keys() {
+        if !values.contains_key(name) && !missing.contains(name) && !invalid.contains(name) {
             invalid.push(name.clone());
         }
     }

@@ -147,13 +147,26 @@ fn check_one(name: &str, s: &Scope) -> Option<Problem> {
         "result" if s.result => None,
         "value" if s.result => None,
         "result" => Some((
-            "`result` can only be read in `until`, `outputs` and `expect`".to_string(),
+            "`result` can only be read in `until`, `outputs`, `expect` and a guard's `abort_if`".to_string(),
             "to read an earlier step's result, use steps.<id>.<field>".to_string(),
         )),
         _ if Some(root) == s.loop_var => None,
         _ if GLOBALS.contains(&root) => None,
         _ => {
-            let mut known: Vec<&str> = ROOTS.to_vec();
+            // Suggest only names that may be read here.
+            let mut known: Vec<&str> = ROOTS
+                .iter()
+                .copied()
+                .filter(|r| match *r {
+                    "steps" => s.steps.is_some(),
+                    "run" => s.run,
+                    "result" => s.result,
+                    _ => true,
+                })
+                .collect();
+            if s.result {
+                known.push("value");
+            }
             if let Some(v) = s.loop_var {
                 known.push(v);
             }

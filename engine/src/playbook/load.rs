@@ -28,6 +28,9 @@ pub struct LoadedPlaybook {
     pub source: Arc<Source>,
     pub node: Node,
     pub raw: RawPlaybook,
+    /// What was wrong in the file although the playbook could still be read (unknown keys,
+    /// a step that did not read): compiling reports these first, then its own findings.
+    pub errors: Vec<Diagnostic>,
 }
 
 /// Walks up from `start` to the first directory holding `runbook.yaml`; without one, `start`
@@ -123,9 +126,21 @@ pub fn de_diagnostic(source: &Arc<Source>, e: DeError) -> Diagnostic {
     }
 }
 
-/// Loads one playbook file; every error of the file is returned together.
+/// Loads one playbook file and fails on any error in it (every error returned together).
 pub fn load_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
+    let lp = read_playbook(path)?;
+    if lp.errors.is_empty() { Ok(lp) } else { Err(lp.errors) }
+}
+
+/// Reads a playbook file as far as it can be read: `Err` only when nothing usable is left
+/// (bad YAML, not a mapping, no `name`); other errors travel in `errors`.
+pub fn read_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
     let (source, node) = read_yaml(path)?;
+    if node.kind == yaml::NodeKind::Null {
+        return Err(vec![
+            Diagnostic::error("the file is empty: a playbook needs at least `name` and `steps`").in_file(&source),
+        ]);
+    }
     if !matches!(node.kind, yaml::NodeKind::Map(_)) {
         return Err(vec![
             Diagnostic::error(format!(
@@ -154,8 +169,13 @@ pub fn load_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
         }
     }
     match raw {
-        Some(raw) if diags.is_empty() => Ok(LoadedPlaybook { source, node, raw }),
-        _ => Err(diags),
+        Some(raw) => Ok(LoadedPlaybook {
+            source,
+            node,
+            raw,
+            errors: diags,
+        }),
+        None => Err(diags),
     }
 }
 

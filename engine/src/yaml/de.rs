@@ -64,11 +64,19 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format!("expected {exp}, found {}", describe_unexpected(&unexp)))
+        DeError::custom(format!(
+            "expected {}, found {}",
+            plain_expected(exp),
+            describe_unexpected(&unexp)
+        ))
     }
 
     fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format!("invalid value {}: expected {exp}", describe_unexpected(&unexp)))
+        DeError::custom(format!(
+            "invalid value {}: expected {}",
+            describe_unexpected(&unexp),
+            plain_expected(exp)
+        ))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -89,6 +97,20 @@ impl de::Error for DeError {
 
     fn duplicate_field(field: &'static str) -> Self {
         DeError::custom(format!("key `{field}` is given twice"))
+    }
+}
+
+/// serde's expectations in playbook words: `u32` → "a whole number (0 or more)".
+fn plain_expected(exp: &dyn de::Expected) -> String {
+    let e = exp.to_string();
+    match e.as_str() {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping".into(),
+        "a boolean" | "a string" => e,
+        _ => e,
     }
 }
 
@@ -113,19 +135,39 @@ pub fn suggest(got: &str, expected: &[&str], what: &str) -> String {
 
 /// Like [`suggest`], for names known only at run time (params, steps, playbooks).
 pub fn suggest_name(got: &str, expected: &[&str], what: &str) -> String {
+    // Close by Jaro-Winkler (good on long names), or one edit away (short ones: rn → run).
     let best = expected
         .iter()
-        .map(|e| (strsim::jaro_winkler(got, e), *e))
+        .map(|e| {
+            let close = strsim::levenshtein(got, e) <= 1 && got.len() > 1;
+            let score = if close { 1.0 } else { strsim::jaro_winkler(got, e) };
+            (score, *e)
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
         Some((_, name)) => format!("did you mean `{name}`?"),
-        None if expected.is_empty() => format!("no {what}s are allowed here"),
+        None if expected.is_empty() => format!("there are no {what}s to choose from here"),
         None => format!(
             "expected one of: {}",
             expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
         ),
     }
+}
+
+/// Is `e` a "missing required key `x`" where an unknown key of the same mapping is a near
+/// miss of `x`?
+fn explained_by(e: &DeError, unknown: &[String], fields: &[&str]) -> bool {
+    let Some(missing) = e
+        .message
+        .strip_prefix("missing required key `")
+        .and_then(|m| m.strip_suffix('`'))
+    else {
+        return false;
+    };
+    unknown
+        .iter()
+        .any(|u| suggest_name(u, fields, "key") == format!("did you mean `{missing}`?"))
 }
 
 struct Ctx {
@@ -184,9 +226,32 @@ impl<'a> NodeDe<'a> {
     fn locate<T>(&self, r: Result<T, DeError>) -> Result<T, DeError> {
         r.map_err(|e| e.at(self.node.span))
     }
+    fn read_map<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        let NodeKind::Map(entries) = &self.node.kind else {
+            return self.wrong(&v);
+        };
+        let unknown = RefCell::new(Vec::new());
+        let r = v.visit_map(Map {
+            de: self,
+            entries: entries.iter(),
+            value: None,
+            fields,
+            unknown: &unknown,
+        });
+        match r {
+            // A required key that a reported unknown key was surely meant to be.
+            Err(e) if fields.is_some_and(|f| explained_by(&e, &unknown.borrow(), f)) => Err(DeError::collected()),
+            r => self.locate(r),
+        }
+    }
+
     fn wrong<T>(&self, exp: &dyn de::Expected) -> Result<T, DeError> {
         Err(DeError::new(
-            format!("expected {exp}, found {}", self.node.describe()),
+            format!("expected {}, found {}", plain_expected(exp), self.node.describe()),
             self.node.span,
         ))
     }
@@ -222,6 +287,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 de: self,
                 entries: entries.iter(),
                 value: None,
+                fields: None,
+                unknown: &RefCell::new(Vec::new()),
             }),
         };
         self.locate(r)
@@ -317,23 +384,16 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match &self.node.kind {
-            NodeKind::Map(entries) => self.locate(v.visit_map(Map {
-                de: self,
-                entries: entries.iter(),
-                value: None,
-            })),
-            _ => self.wrong(&v),
-        }
+        self.read_map(None, v)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _: &'static str,
-        _: &'static [&'static str],
+        fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
-        self.deserialize_map(v)
+        self.read_map(Some(fields), v)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -515,18 +575,32 @@ struct Map<'a, I> {
     de: NodeDe<'a>,
     entries: I,
     value: Option<&'a Node>,
+    /// The fields of the struct being read: an unknown key is reported, collected and
+    /// skipped, so the struct's other keys are still read and checked.
+    fields: Option<&'static [&'static str]>,
+    /// The unknown keys seen, so that "missing `replicas`" is not said beside "unknown
+    /// `replica`, did you mean `replicas`?".
+    unknown: &'a RefCell<Vec<String>>,
 }
 
 impl<'de, 'a, I: Iterator<Item = &'a (Node, Node)>> MapAccess<'de> for Map<'a, I> {
     type Error = DeError;
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
-        match self.entries.next() {
-            Some((key, value)) => {
-                self.value = Some(value);
-                let child = self.de.child(key);
-                child.locate(seed.deserialize(child)).map(Some)
+        loop {
+            let Some((key, value)) = self.entries.next() else {
+                return Ok(None);
+            };
+            if let (Some(fields), Some(name)) = (self.fields, key.as_scalar_text())
+                && !fields.contains(&name)
+            {
+                let e = <DeError as de::Error>::unknown_field(name, fields);
+                self.de.ctx.collected.borrow_mut().push(e.at(key.span));
+                self.unknown.borrow_mut().push(name.to_string());
+                continue;
             }
-            None => Ok(None),
+            self.value = Some(value);
+            let child = self.de.child(key);
+            return child.locate(seed.deserialize(child)).map(Some);
         }
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {

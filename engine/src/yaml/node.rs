@@ -127,7 +127,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 Some(i) => inner[..i].to_string(),
                 None => inner,
             };
-            Err(SyntaxError { message: plain_message(&message), span: span.clamp(text.len()) })
+            Err(SyntaxError {
+                message: plain_message(&message),
+                span: span.clamp(text.len()),
+            })
         }
     }
 }
