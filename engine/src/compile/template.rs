@@ -20,15 +20,10 @@ pub enum Quoting {
 }
 
 /// A template or expression error, with the detail minijinja gave.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct TemplateError {
     pub message: String,
-}
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(&self.message)
-    }
 }
 
 fn convert(e: minijinja::Error) -> TemplateError {

@@ -13,7 +13,8 @@ use super::spanned::{COLLECT, COLLECTED, SPANNED};
 use crate::source::Span;
 
 /// A deserialization error: what is wrong, where, and an optional hint.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
 pub struct DeError {
     pub message: String,
     pub span: Option<Span>,
@@ -45,14 +46,6 @@ impl DeError {
         self.message == COLLECTED
     }
 }
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {

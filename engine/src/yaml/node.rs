@@ -83,7 +83,8 @@ impl Node {
 }
 
 /// A YAML syntax error, with the position serde-saphyr reported.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct SyntaxError {
     pub message: String,
     pub span: Span,
