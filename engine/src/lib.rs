@@ -8,10 +8,13 @@
 #![allow(clippy::result_large_err)]
 
 pub mod actions;
+pub mod approve;
 pub mod cli;
 pub mod compile;
 pub mod error;
+pub mod exec;
 pub mod plan;
 pub mod playbook;
+pub mod report;
 pub mod source;
 pub mod yaml;

@@ -55,3 +55,22 @@ impl ActionKind for ExecSpec {
             .join(" ")
     }
 }
+
+impl ExecSpec {
+    pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
+        let Some((program, args)) = self.argv.split_first() else {
+            return super::Outcome::fail("`exec` needs at least the program");
+        };
+        let spec = crate::exec::process::ProcessSpec {
+            program: program.clone(),
+            args: args.to_vec(),
+            env: self.env.clone(),
+            dir: self
+                .dir
+                .as_ref()
+                .map(|d| cx.workdir.join(d))
+                .unwrap_or_else(|| cx.workdir.clone()),
+        };
+        super::process_outcome(&spec, self.expect_exit.as_deref(), cx).await
+    }
+}

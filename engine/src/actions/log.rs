@@ -18,3 +18,10 @@ impl ActionKind for LogLine {
         self.0.clone()
     }
 }
+
+impl LogLine {
+    pub fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
+        (cx.log)(self.0.clone());
+        super::Outcome::ok(serde_json::json!({ "message": self.0 }))
+    }
+}

@@ -43,3 +43,33 @@ pub(crate) fn first_line(s: &str) -> String {
         first
     }
 }
+
+impl ManualSpec {
+    /// Shows the instructions and waits for the operator's "done"; without a terminal,
+    /// `--input STEP=done` says it was done.
+    pub fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
+        let text = self.instructions.as_deref().or(cx.doc).unwrap_or("(no instructions)");
+        if let Some(answer) = cx.inputs.get(cx.step) {
+            return if answer == "done" {
+                super::Outcome::ok(serde_json::json!({ "done": true, "how": "--input" }))
+            } else {
+                super::Outcome::fail(format!("--input {}={answer}: a manual step takes `done`", cx.step))
+            };
+        }
+        match cx
+            .prompter
+            .confirm("Done?", &format!("Manual step `{}`:\n{text}", cx.step))
+        {
+            Ok(true) => super::Outcome::ok(serde_json::json!({ "done": true, "how": "terminal" })),
+            Ok(false) => super::Outcome::fail("the operator did not confirm the manual step as done"),
+            Err(why) => super::Outcome {
+                refused: true,
+                error: Some(format!(
+                    "manual step `{}` needs an operator and {why}: when it is done, run with --input {}=done",
+                    cx.step, cx.step
+                )),
+                ..Default::default()
+            },
+        }
+    }
+}

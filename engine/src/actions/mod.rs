@@ -1,6 +1,7 @@
 //! The action kinds: one file each, behind the [`ActionKind`] trait, gathered in [`Action`].
 
 mod assert;
+mod cx;
 mod exec;
 mod http;
 mod input;
@@ -9,6 +10,7 @@ mod log;
 mod manual;
 mod notify;
 mod playbook;
+mod process_run;
 mod prometheus;
 mod rds;
 mod shell;
@@ -17,6 +19,7 @@ mod util;
 mod wait;
 
 pub use assert::AssertExpr;
+pub use cx::{ActionCx, Outcome};
 pub use exec::ExecSpec;
 pub use http::{HttpMethod, HttpSpec};
 pub use input::InputSpec;
@@ -30,3 +33,5 @@ pub use rds::*;
 pub use shell::ShellSpec;
 pub use spec::{Action, ActionKind, Effect};
 pub use util::{Form, Num, ShortForm, with_lenient_numbers};
+
+use process_run::process_outcome;

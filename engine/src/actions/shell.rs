@@ -55,3 +55,19 @@ impl ActionKind for ShellSpec {
         s
     }
 }
+
+impl ShellSpec {
+    pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
+        let spec = crate::exec::process::ProcessSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), self.run.clone()],
+            env: self.env.clone(),
+            dir: self
+                .dir
+                .as_ref()
+                .map(|d| cx.workdir.join(d))
+                .unwrap_or_else(|| cx.workdir.clone()),
+        };
+        super::process_outcome(&spec, self.expect_exit.as_deref(), cx).await
+    }
+}

@@ -104,6 +104,36 @@ impl Action {
         }
     }
 
+    /// Why this build cannot run the action, if it cannot.
+    pub fn unsupported(&self) -> Option<&'static str> {
+        match self {
+            Action::K8s(_) => Some("the Kubernetes client"),
+            Action::Rds(_) => Some("the AWS RDS client"),
+            Action::Playbook(_) => Some("sub-playbook runs"),
+            _ => None,
+        }
+    }
+
+    /// Runs the action. `message` is the step's failure text for `assert`.
+    pub async fn execute(&self, cx: &ActionCx<'_>, message: Option<&str>) -> Outcome {
+        match self {
+            Action::Shell(s) => s.execute(cx).await,
+            Action::Exec(s) => s.execute(cx).await,
+            Action::Http(s) => s.execute(cx).await,
+            Action::Prometheus(s) => s.execute(cx).await,
+            Action::Wait(d) => d.execute(cx).await,
+            Action::Manual(s) => s.execute(cx),
+            Action::Input(s) => s.execute(cx),
+            Action::Notify(s) => s.execute(cx).await,
+            Action::Assert(e) => e.execute(cx, message),
+            Action::Log(l) => l.execute(cx),
+            // `run` refuses plans with these before anything runs (see `unsupported`).
+            Action::K8s(_) | Action::Rds(_) | Action::Playbook(_) => {
+                Outcome::fail(format!("this build cannot run `{}` actions", self.key()))
+            }
+        }
+    }
+
     /// The key and, for actions with verbs, the verb: `k8s delete`, `shell`.
     pub fn verb(&self) -> String {
         let inner = serde_json::to_value(self).ok().and_then(|v| {

@@ -11,3 +11,14 @@ impl ActionKind for Duration {
         self.to_string()
     }
 }
+
+impl Duration {
+    /// Sleeps for the duration, or until the run is interrupted.
+    pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
+        let mut cancel = cx.cancel.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(self.std()) => super::Outcome::ok(serde_json::Value::Null),
+            _ = cancel.wait_for(|c| *c) => super::Outcome::fail("interrupted"),
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{completions, list, plan, schema, show, validate};
+use super::{completions, list, plan, run, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -41,6 +41,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Compile a playbook into its plan: waves of steps, gates, rollbacks, hash.
     Plan(plan::Args),
+    /// Run a playbook: steps as a DAG, with gates, timeouts, retries and rollback.
+    Run(run::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -74,6 +76,7 @@ pub fn main() -> i32 {
         Command::Show(a) => show::exec(&g, a),
         Command::Validate(a) => validate::exec(&g, a),
         Command::Plan(a) => plan::exec(&g, a),
+        Command::Run(a) => run::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }

@@ -5,6 +5,7 @@ mod common;
 mod completions;
 mod list;
 mod plan;
+mod run;
 mod schema;
 mod show;
 mod validate;

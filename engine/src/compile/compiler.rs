@@ -979,6 +979,7 @@ impl<'a> Compiler<'a> {
         let env = self.env.name.clone();
         let mut confirm_reasons = Vec::new();
         let mut question = None;
+        let mut question_template = None;
         if let Some(c) = &raw.confirm {
             match &c.value {
                 Confirm::Flag(true) => confirm_reasons.push("step".to_string()),
@@ -987,9 +988,11 @@ impl<'a> Compiler<'a> {
                     confirm_reasons.push("step".to_string());
                     let known = self.known.clone();
                     let scope = Scope::of(&known, Some(steps_check), false, lv);
-                    question = self
-                        .check_template(q, Quoting::Plain, c.span, &scope, "confirm")
-                        .map(|(rendered, _)| rendered);
+                    if let Some((rendered, runtime)) = self.check_template(q, Quoting::Plain, c.span, &scope, "confirm")
+                    {
+                        question = Some(rendered);
+                        question_template = runtime.then(|| q.clone());
+                    }
                 }
             }
         }
@@ -1001,6 +1004,7 @@ impl<'a> Compiler<'a> {
                 kind: GateKind::Confirm,
                 reasons: confirm_reasons,
                 question,
+                question_template,
                 approval: None,
                 two_person: false,
             });
@@ -1029,6 +1033,7 @@ impl<'a> Compiler<'a> {
                 kind: GateKind::Approval,
                 reasons,
                 question: None,
+                question_template: None,
                 approval: Some(a.value.clone()),
                 two_person,
             });
@@ -1040,6 +1045,7 @@ impl<'a> Compiler<'a> {
                     risk.as_str()
                 )],
                 question: None,
+                question_template: None,
                 approval: None,
                 two_person: true,
             });
@@ -1196,6 +1202,7 @@ impl<'a> Compiler<'a> {
         };
         let mut display = exec.clone();
         let mut leaves = Vec::new();
+        let mut templates = Vec::new();
         collect_strings(&exec, String::new(), &mut Vec::new(), &mut leaves);
         let mut ok = true;
         for (pointer, path, s) in leaves {
@@ -1231,10 +1238,9 @@ impl<'a> Compiler<'a> {
             if let Some(slot) = display.pointer_mut(&pointer) {
                 *slot = Json::String(shown.clone());
             }
-            if !runtime
-                && !self.missing_params()
-                && let Some(slot) = exec.pointer_mut(&pointer)
-            {
+            if runtime || self.missing_params() {
+                templates.push(pointer);
+            } else if let Some(slot) = exec.pointer_mut(&pointer) {
                 *slot = Json::String(shown);
             }
         }
@@ -1260,6 +1266,7 @@ impl<'a> Compiler<'a> {
             effect: spec.effect(),
             summary: shown.summary(),
             spec,
+            templates,
         })
     }
 }

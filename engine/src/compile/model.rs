@@ -63,6 +63,11 @@ pub struct PlannedAction {
     pub effect: Effect,
     pub summary: String,
     pub spec: Action,
+    /// JSON pointers into `spec` of the strings that are still templates, rendered when the
+    /// step runs. Only these are: a value rendered before the run is never read as a
+    /// template again, even if it contains `{{`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub templates: Vec<String>,
 }
 
 /// A read-only check before a step's action.
@@ -91,9 +96,12 @@ pub struct Gate {
     pub kind: GateKind,
     /// `step`, `policy` or both, e.g. ["step", "policy: prod confirms high"].
     pub reasons: Vec<String>,
-    /// The rendered question (confirm).
+    /// The rendered question (confirm), with run-time values as placeholders.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub question: Option<String>,
+    /// The question's template when it reads run-time values, rendered when asked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub question_template: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub approval: Option<Approval>,
     /// The approver must differ from the runner.

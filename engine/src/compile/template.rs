@@ -59,7 +59,7 @@ pub fn is_template(s: &str) -> bool {
 }
 
 /// What finding a template's names gave, by (source, is-expression).
-type NameCache = std::cell::RefCell<std::collections::HashMap<(String, bool), Result<BTreeSet<String>, TemplateError>>>;
+type NameCache = std::sync::Mutex<std::collections::HashMap<(String, bool), Result<BTreeSet<String>, TemplateError>>>;
 
 /// The template engine, configured once.
 pub struct Templates {
@@ -145,11 +145,13 @@ impl Templates {
         f: impl FnOnce() -> Result<BTreeSet<String>, TemplateError>,
     ) -> Result<BTreeSet<String>, TemplateError> {
         let key = (src.to_string(), expr);
-        if let Some(hit) = self.names.borrow().get(&key) {
-            return hit.clone();
+        if let Some(hit) = self.names.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return hit;
         }
         let r = f();
-        self.names.borrow_mut().insert(key, r.clone());
+        if let Ok(mut c) = self.names.lock() {
+            c.insert(key, r.clone());
+        }
         r
     }
 

@@ -1,0 +1,69 @@
+//! What an action gets to run with, and what running it gives back.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tokio::sync::watch;
+
+use crate::approve::Prompter;
+
+/// Evaluates an expression with extra names (`result`, `value`) added to the run's.
+pub type Eval<'a> = &'a (dyn Fn(&str, &[(&str, Json)]) -> Result<Json, String> + Sync);
+
+/// The run's means, lent to one action.
+pub struct ActionCx<'a> {
+    /// The step (or iteration) being run, for prompts and messages.
+    pub step: &'a str,
+    pub doc: Option<&'a str>,
+    /// Working directory of commands: the workspace root.
+    pub workdir: PathBuf,
+    pub timeout: Duration,
+    /// Turns true when the run is interrupted: long actions stop.
+    pub cancel: watch::Receiver<bool>,
+    pub http: &'a reqwest::Client,
+    /// Evaluates an expression with extra names (`result`, `value`).
+    pub eval: Eval<'a>,
+    /// Writes a line to the run's events (`log`).
+    pub log: &'a (dyn Fn(String) + Sync),
+    pub prompter: &'a dyn Prompter,
+    /// `--input STEP=VALUE` answers, for runs without a terminal.
+    pub inputs: &'a HashMap<String, String>,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub ok: bool,
+    /// The result later steps read as `steps.<id>.*` and `until`/`outputs` as `result`.
+    pub result: Json,
+    pub error: Option<String>,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    /// The operator refused (manual/input without an answer): the run ends refused.
+    pub refused: bool,
+    /// What it printed, for the display and the journal (redacted by the engine).
+    pub output: String,
+}
+
+impl Outcome {
+    pub fn ok(result: Json) -> Self {
+        Outcome {
+            ok: true,
+            result,
+            ..Default::default()
+        }
+    }
+    pub fn fail(error: impl Into<String>) -> Self {
+        Outcome {
+            ok: false,
+            error: Some(error.into()),
+            ..Default::default()
+        }
+    }
+    pub fn with_result(mut self, result: Json) -> Self {
+        self.result = result;
+        self
+    }
+}

@@ -1,0 +1,80 @@
+//! Decides each gate: pre-approved with `--approve STEP`, asked at the terminal, or failed
+//! closed. There is no blanket yes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::Prompter;
+use crate::compile::{Gate, GateKind};
+
+/// A gate's answer and how it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Yes {
+        by: String,
+        how: String,
+    },
+    No {
+        by: String,
+        how: String,
+    },
+    /// Nobody could be asked: the run must not go on past this step.
+    Closed {
+        why: String,
+    },
+}
+
+pub struct Gatekeeper {
+    pub approved: HashSet<String>,
+    pub prompter: Arc<dyn Prompter>,
+    pub user: String,
+}
+
+impl Gatekeeper {
+    /// Answers one gate of a step. `id` is the step id (iterations share their step's
+    /// pre-approval); `question` and `detail` are what the person is shown.
+    pub fn decide(&self, id: &str, gate: &Gate, question: &str, detail: &str) -> Answer {
+        match gate.kind {
+            GateKind::Confirm => {
+                if self.approved.contains(id) {
+                    return Answer::Yes {
+                        by: self.user.clone(),
+                        how: "--approve".into(),
+                    };
+                }
+                match self.prompter.confirm(question, detail) {
+                    Ok(true) => Answer::Yes {
+                        by: self.user.clone(),
+                        how: "terminal".into(),
+                    },
+                    Ok(false) => Answer::No {
+                        by: self.user.clone(),
+                        how: "terminal".into(),
+                    },
+                    Err(why) => Answer::Closed {
+                        why: format!(
+                            "step `{id}` needs a yes ({}) and {why}: approve it ahead with --approve {id}",
+                            gate.reasons.join("; ")
+                        ),
+                    },
+                }
+            }
+            // Other people answer approvals (`runbook approve RUN_ID STEP`), which needs the
+            // run journal; until then an approval gate fails closed rather than letting the
+            // runner approve their own step.
+            GateKind::Approval => {
+                let who = gate
+                    .approval
+                    .as_ref()
+                    .map(|a| a.approvers.join(", "))
+                    .unwrap_or_else(|| "someone other than the runner".into());
+                Answer::Closed {
+                    why: format!(
+                        "step `{id}` needs an approval by {who} ({}); approvals by other people are answered with `runbook approve`, which this build does not have yet",
+                        gate.reasons.join("; ")
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Where answers to gates come from: the terminal, `--approve` flags; and the rules that
+//! decide each gate (fail closed without a terminal).
+
+mod gatekeeper;
+mod prompter;
+
+pub use gatekeeper::{Answer, Gatekeeper};
+pub use prompter::{NoTerminal, Prompter, Terminal};

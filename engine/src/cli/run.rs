@@ -1,0 +1,255 @@
+//! `runbook run`: compile the plan, then run it with gates, rollback and live progress.
+
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+use indexmap::IndexMap;
+
+use super::common::{Global, parse_param};
+use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
+use crate::error;
+use crate::exec::{Emitter, Engine, RunInfo, RunOptions, Sink};
+use crate::plan::{self, Plan};
+use crate::report::{JsonLines, Progress};
+use crate::yaml::suggest_name;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The playbook's name.
+    #[arg(required_unless_present = "file")]
+    pub name: Option<String>,
+    /// Run a playbook file directly.
+    #[arg(long, value_name = "PATH", conflicts_with = "name")]
+    pub file: Option<PathBuf>,
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Option<String>,
+    #[arg(short, long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Show the plan and run nothing (the same as `runbook plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Answer yes to this step's confirmation ahead of time; repeat for several. There is no
+    /// blanket yes.
+    #[arg(long = "approve", value_name = "STEP")]
+    pub approve: Vec<String>,
+    /// Answer an `input` step (or `STEP=done` for a `manual` step) ahead of time.
+    #[arg(long = "input", value_name = "STEP=VALUE", value_parser = parse_param)]
+    pub inputs: Vec<(String, String)>,
+    /// Never prompt: steps that need a yes fail closed unless approved with --approve.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// `text`: progress on stderr; `json`: one event per line on stdout as well.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+pub fn exec(g: &Global, a: Args) -> i32 {
+    let ws = match g.workspace() {
+        Ok(ws) => ws,
+        Err(d) => {
+            g.print(&d);
+            return error::INVALID;
+        }
+    };
+    let plan = match super::plan::build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if a.dry_run {
+        print!("{}", plan::render_text(&plan));
+        eprintln!("dry run: nothing was run");
+        return error::SUCCESS;
+    }
+    if let Err(msg) = check_names(&plan, &a) {
+        eprintln!("error: {msg}");
+        return error::INVALID;
+    }
+    if let Err(msg) = check_supported(&plan) {
+        eprintln!("error: {msg}");
+        return error::INVALID;
+    }
+    let secrets = match read_secrets(&plan, &ws.root) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return error::INVALID;
+        }
+    };
+    let run = run_info(&plan);
+
+    let progress = Progress::new(std::io::stderr().is_terminal());
+    let prompter: Arc<dyn Prompter> = match (a.non_interactive, Terminal::detect(progress.multi())) {
+        (false, Some(t)) => Arc::new(t),
+        _ => Arc::new(NoTerminal),
+    };
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(progress)];
+    if a.output == Output::Json {
+        sinks.push(Box::new(JsonLines));
+    }
+    let gates = Gatekeeper {
+        approved: a.approve.iter().cloned().collect(),
+        prompter: prompter.clone(),
+        user: run.user.clone(),
+    };
+    let opts = RunOptions {
+        workdir: ws.root.clone(),
+        inputs: a.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+    };
+    let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks));
+
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the engine: {e}");
+            return error::INVALID;
+        }
+    };
+    let status = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        let ask = || {
+            prompter
+                .confirm("Roll back the steps that completed?", "The run was interrupted.")
+                .unwrap_or(false)
+        };
+        engine.run(&run, rx, &ask).await
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    status.exit_code()
+}
+
+/// `--approve` and `--input` must name steps of the plan: a typo must not silently leave a
+/// gate closed or, worse, look like an approval of something else.
+fn check_names(plan: &Plan, a: &Args) -> Result<(), String> {
+    let ids: Vec<&str> = plan
+        .steps
+        .iter()
+        .chain(&plan.on_failure)
+        .chain(&plan.finally)
+        .map(|s| s.id.as_str())
+        .collect();
+    let known: HashSet<&str> = ids.iter().copied().collect();
+    for (flag, name) in a
+        .approve
+        .iter()
+        .map(|s| ("--approve", s))
+        .chain(a.inputs.iter().map(|(k, _)| ("--input", k)))
+    {
+        if !known.contains(name.as_str()) {
+            return Err(format!(
+                "{flag} {name}: no step `{name}` in this plan ({})",
+                suggest_name(name, &ids, "step")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before anything runs, a plan with actions this build cannot perform.
+fn check_supported(plan: &Plan) -> Result<(), String> {
+    let mut missing: IndexMap<&str, Vec<String>> = IndexMap::new();
+    for s in plan.steps.iter().chain(&plan.on_failure).chain(&plan.finally) {
+        let actions = s
+            .action
+            .iter()
+            .chain(s.preconditions.iter().map(|c| &c.action))
+            .chain(match &s.rollback {
+                Some(crate::compile::RollbackPlan::Steps(r)) => r.iter().map(|r| &r.action).collect::<Vec<_>>(),
+                _ => Vec::new(),
+            });
+        for a in actions {
+            if let Some(why) = a.spec.unsupported() {
+                missing.entry(why).or_default().push(s.id.clone());
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|(why, steps)| format!("{why} (steps {})", steps.join(", ")))
+        .collect();
+    Err(format!(
+        "this build cannot run this plan; nothing was run. It needs {}. `runbook plan` shows what it would do.",
+        parts.join("; ")
+    ))
+}
+
+/// Reads each declared secret from its environment variable or file.
+fn read_secrets(plan: &Plan, root: &std::path::Path) -> Result<IndexMap<String, String>, String> {
+    let mut out = IndexMap::new();
+    for (name, s) in &plan.secrets {
+        let value = match (&s.env, &s.file) {
+            (Some(var), _) => std::env::var(var).ok(),
+            (None, Some(file)) => std::fs::read_to_string(root.join(file))
+                .ok()
+                .map(|v| v.trim_end_matches('\n').to_string()),
+            (None, None) => None,
+        };
+        match value {
+            Some(v) => {
+                out.insert(name.clone(), v);
+            }
+            None if s.optional => {
+                out.insert(name.clone(), String::new());
+            }
+            None => {
+                let from = s
+                    .env
+                    .as_ref()
+                    .map(|v| format!("environment variable {v}"))
+                    .or(s.file.as_ref().map(|f| format!("file {f}")));
+                return Err(format!(
+                    "secret `{name}` is not set: {} is missing",
+                    from.unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn run_info(plan: &Plan) -> RunInfo {
+    let now = chrono::Utc::now();
+    let user = std::env::var("RUNBOOK_USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into());
+    // Sortable by time, unique enough for one machine: the time and 4 hex digits of the pid.
+    let id = format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id() & 0xffff);
+    RunInfo {
+        id,
+        user,
+        host,
+        started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        playbook: plan.playbook.name.clone(),
+        env: plan.env.name.clone(),
+    }
+}

@@ -1,0 +1,185 @@
+//! What templates see while a run goes: params, vars, env, run info, secret values, and the
+//! results of finished steps; rendering of an action's run-time templates; redaction.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use indexmap::IndexMap;
+use minijinja::value::Value;
+use serde_json::Value as Json;
+
+use crate::actions::Action;
+use crate::compile::PlannedAction;
+use crate::compile::template::{Quoting, Templates};
+use crate::plan::Plan;
+
+/// Who runs, where, since when.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunInfo {
+    pub id: String,
+    pub user: String,
+    pub host: String,
+    pub started_at: String,
+    pub playbook: String,
+    pub env: String,
+}
+
+/// The run's values. Shared by the step tasks; step results are added as steps finish.
+pub struct Runtime {
+    templates: Templates,
+    base: BTreeMap<String, Value>,
+    secrets: IndexMap<String, String>,
+    steps: Mutex<BTreeMap<String, Json>>,
+}
+
+impl Runtime {
+    pub fn new(plan: &Plan, run: &RunInfo, secrets: IndexMap<String, String>) -> Runtime {
+        let mut base = BTreeMap::new();
+        base.insert("params".into(), to_value(&plan.params));
+        base.insert("vars".into(), to_value(&plan.vars));
+        base.insert(
+            "env".into(),
+            to_value(&serde_json::json!({
+                "name": plan.env.name,
+                "vars": plan.env.vars,
+                "kube_context": plan.env.kube_context,
+                "aws_region": plan.env.aws_region,
+            })),
+        );
+        base.insert("run".into(), to_value(run));
+        Runtime {
+            templates: Templates::new(),
+            base,
+            secrets,
+            steps: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records a finished step: `steps.<id>` is its result's fields, its outputs, `status`
+    /// and `outputs`.
+    pub fn record_step(&self, id: &str, status: &str, result: &Json, outputs: &serde_json::Map<String, Json>) {
+        let mut entry = match result {
+            Json::Object(m) => m.clone(),
+            Json::Null => serde_json::Map::new(),
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), other.clone());
+                m
+            }
+        };
+        for (k, v) in outputs {
+            entry.insert(k.clone(), v.clone());
+        }
+        entry.insert("status".into(), Json::String(status.into()));
+        entry.insert("outputs".into(), Json::Object(outputs.clone()));
+        if let Ok(mut steps) = self.steps.lock() {
+            steps.insert(id.to_string(), Json::Object(entry));
+        }
+    }
+
+    fn context(&self, extra: &[(&str, Json)]) -> Value {
+        let mut ctx = self.base.clone();
+        let steps = self.steps.lock().map(|s| s.clone()).unwrap_or_default();
+        ctx.insert("steps".into(), Value::from(minijinja::value::Serde(steps)));
+        ctx.insert("secrets".into(), Value::from(minijinja::value::Serde(&self.secrets)));
+        for (k, v) in extra {
+            ctx.insert((*k).to_string(), Value::from(minijinja::value::Serde(v)));
+        }
+        Value::from(ctx)
+    }
+
+    /// Renders the action's run-time templates (only those the plan lists).
+    pub fn render_action(&self, a: &PlannedAction, extra: &[(&str, Json)]) -> Result<Action, String> {
+        if a.templates.is_empty() {
+            return Ok(a.spec.clone());
+        }
+        let mut spec = serde_json::to_value(&a.spec).map_err(|e| e.to_string())?;
+        let ctx = self.context(extra);
+        for pointer in &a.templates {
+            let Some(Json::String(src)) = spec.pointer(pointer).cloned() else {
+                continue;
+            };
+            let q = if pointer == "/shell/run" {
+                Quoting::Shell
+            } else {
+                Quoting::Plain
+            };
+            let rendered = self
+                .templates
+                .render(&src, q, &ctx)
+                .map_err(|e| self.redact(&e.to_string()))?;
+            if let Some(slot) = spec.pointer_mut(pointer) {
+                *slot = Json::String(rendered);
+            }
+        }
+        serde_json::from_value(spec).map_err(|e| format!("after rendering: {e}"))
+    }
+
+    /// Renders a template (outputs, a run-time confirmation question).
+    pub fn render(&self, src: &str, extra: &[(&str, Json)]) -> Result<String, String> {
+        self.templates
+            .render(src, Quoting::Plain, &self.context(extra))
+            .map_err(|e| self.redact(&e.to_string()))
+    }
+
+    /// Renders a value: `{{ expr }}` alone keeps its type.
+    pub fn render_value(&self, src: &str, extra: &[(&str, Json)]) -> Result<Json, String> {
+        self.templates
+            .render_value(src, &self.context(extra))
+            .map_err(|e| self.redact(&e.to_string()))
+    }
+
+    /// Evaluates an expression (`when`, `until`, `assert`, `expect`, `for_each`).
+    pub fn eval(&self, expr: &str, extra: &[(&str, Json)]) -> Result<Json, String> {
+        let v = self
+            .templates
+            .eval(expr, &self.context(extra))
+            .map_err(|e| self.redact(&e.to_string()))?;
+        serde_json::to_value(&v).map_err(|e| e.to_string())
+    }
+
+    /// Hides secrets: a line that contains a secret's value becomes `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let values: Vec<&str> = self
+            .secrets
+            .values()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .collect();
+        if values.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            if values.iter().any(|v| line.contains(v)) {
+                out.push_str("***");
+            } else {
+                out.push_str(line);
+            }
+        }
+        out
+    }
+
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secrets.values().filter(|v| !v.is_empty()).cloned().collect()
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// The truth of a JSON value as an expression result.
+pub fn truthy(v: &Json) -> bool {
+    match v {
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Json::String(s) => !s.is_empty(),
+        Json::Array(a) => !a.is_empty(),
+        Json::Object(o) => !o.is_empty(),
+    }
+}

@@ -1,0 +1,385 @@
+//! The dispatcher: one task owns the run's state; steps start when their `needs` are done
+//! or skipped and a concurrency slot is free, and report back when they end. On failure it
+//! stops starting steps, lets running ones finish, rolls back in reverse completion order,
+//! then runs `on_failure` and `finally` steps.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{mpsc, watch};
+
+use super::context::{RunInfo, Runtime};
+use super::event::{RunEvent, RunStatus, StepStatus};
+use super::sink::Emitter;
+use super::step::{StepReport, Unit, run_step};
+use crate::approve::Gatekeeper;
+use crate::compile::{RollbackPlan, Step};
+use crate::plan::Plan;
+use crate::playbook::OnFailure;
+
+/// How to run.
+pub struct RunOptions {
+    /// Commands run here (the workspace root).
+    pub workdir: PathBuf,
+    /// `--input STEP=VALUE`.
+    pub inputs: HashMap<String, String>,
+}
+
+/// The run's shared means; step tasks borrow it.
+pub struct Engine {
+    pub(super) plan: Arc<Plan>,
+    pub(super) rt: Arc<Runtime>,
+    pub(super) gates: Gatekeeper,
+    pub(super) opts: RunOptions,
+    pub(super) http: reqwest::Client,
+    emitter: Emitter,
+    cancel: watch::Sender<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Pending,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+impl Engine {
+    pub fn new(
+        plan: Plan,
+        run: &RunInfo,
+        secrets: indexmap::IndexMap<String, String>,
+        gates: Gatekeeper,
+        opts: RunOptions,
+        emitter: Emitter,
+    ) -> Engine {
+        let rt = Arc::new(Runtime::new(&plan, run, secrets));
+        Engine {
+            plan: Arc::new(plan),
+            rt,
+            gates,
+            opts,
+            http: reqwest::Client::new(),
+            emitter,
+            cancel: watch::channel(false).0,
+        }
+    }
+
+    pub(super) fn emit(&self, kind: RunEvent) {
+        self.emitter.emit(kind);
+    }
+
+    pub(super) fn cancel_rx(&self) -> watch::Receiver<bool> {
+        self.cancel.subscribe()
+    }
+
+    pub(super) fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Sleeps, or returns early when the run is interrupted.
+    pub(super) async fn sleep(&self, d: Duration) {
+        let mut rx = self.cancel_rx();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = rx.wait_for(|c| *c) => {}
+        }
+    }
+
+    /// Runs the plan. `interrupts` delivers Ctrl-C presses; `ask_rollback` asks the operator
+    /// whether to roll back after the first one (no terminal: never).
+    pub async fn run(
+        self,
+        run: &RunInfo,
+        mut interrupts: mpsc::UnboundedReceiver<()>,
+        ask_rollback: &(dyn Fn() -> bool + Sync),
+    ) -> RunStatus {
+        let started = Instant::now();
+        self.emit(RunEvent::RunStarted {
+            run: run.id.clone(),
+            playbook: self.plan.playbook.name.clone(),
+            env: self.plan.env.name.clone(),
+            plan_hash: self.plan.hash.clone(),
+            user: run.user.clone(),
+            host: run.host.clone(),
+            dry_run: false,
+        });
+        let plan = self.plan.clone();
+        let steps = &plan.steps;
+        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let deps: Vec<Vec<usize>> = steps
+            .iter()
+            .map(|s| s.needs.iter().filter_map(|n| index.get(n.as_str()).copied()).collect())
+            .collect();
+        let mut state = vec![State::Pending; steps.len()];
+        // What finished, in order, for the rollback.
+        let mut completed: Vec<(usize, Unit)> = Vec::new();
+        let mut failed: Option<(usize, Option<Unit>)> = None;
+        let mut any_failure = false;
+        let mut refused = false;
+        let mut abort = false;
+        let mut interrupted = false;
+        let mut running = FuturesUnordered::new();
+
+        loop {
+            let stopping = failed.is_some() || refused || interrupted;
+            if !stopping {
+                // Skip steps whose dependency failed (on_failure: continue), then start what is ready.
+                loop {
+                    let mut changed = false;
+                    for i in 0..steps.len() {
+                        if state[i] == State::Pending && deps[i].iter().any(|&d| state[d] == State::Failed) {
+                            state[i] = State::Failed;
+                            self.emit(RunEvent::StepSkipped {
+                                step: steps[i].id.clone(),
+                                reason: "a step it needs failed".into(),
+                            });
+                            changed = true;
+                        }
+                    }
+                    if !changed {
+                        break;
+                    }
+                }
+                for i in 0..steps.len() {
+                    if running.len() >= plan.concurrency as usize {
+                        break;
+                    }
+                    if state[i] == State::Pending
+                        && deps[i]
+                            .iter()
+                            .all(|&d| matches!(state[d], State::Done | State::Skipped))
+                    {
+                        state[i] = State::Running;
+                        let step = &steps[i];
+                        let me = &self;
+                        running.push(async move { (i, run_step(me, step).await) });
+                    }
+                }
+            }
+            if running.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some((i, report)) = running.next() => {
+                    let report: StepReport = report;
+                    match report.status {
+                        StepStatus::Ok => {
+                            state[i] = State::Done;
+                            completed.extend(report.done.into_iter().map(|u| (i, u)));
+                        }
+                        StepStatus::Skipped => state[i] = State::Skipped,
+                        StepStatus::Declined if !report.refused => state[i] = State::Skipped,
+                        StepStatus::Declined => {
+                            state[i] = State::Failed;
+                            refused = true;
+                        }
+                        StepStatus::Failed | StepStatus::TimedOut => {
+                            state[i] = State::Failed;
+                            any_failure = true;
+                            // Iterations that finished before the failure are undone too.
+                            completed.extend(report.done.into_iter().map(|u| (i, u)));
+                            match steps[i].on_failure {
+                                OnFailure::Continue => {}
+                                OnFailure::Rollback => {
+                                    // A failure before the action began (a precondition)
+                                    // changed nothing: that step itself is not undone.
+                                    failed.get_or_insert((i, report.failed_unit.filter(|_| report.action_started)));
+                                }
+                                OnFailure::Abort => {
+                                    abort = true;
+                                    failed.get_or_insert((i, None));
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(()) = interrupts.recv() => {
+                    if interrupted {
+                        // Second Ctrl-C: kill what runs and leave.
+                        let _ = self.cancel.send(true);
+                    } else {
+                        interrupted = true;
+                        self.emit(RunEvent::Log { step: None, message: "interrupted: no new steps start; Ctrl-C again kills the running ones".into() });
+                    }
+                }
+            }
+        }
+        drop(running);
+        let ended = Ended {
+            completed,
+            failed,
+            any_failure,
+            refused,
+            abort,
+            interrupted,
+        };
+        let status = self.conclude(started, ended, ask_rollback).await;
+        self.emitter.finish();
+        status
+    }
+
+    /// Rolls back if the run must, runs `on_failure` and `finally`, and says how it ended.
+    async fn conclude(&self, started: Instant, e: Ended, ask_rollback: &(dyn Fn() -> bool + Sync)) -> RunStatus {
+        let killed = self.cancelled();
+        let rollback = if e.interrupted {
+            let yes = !killed && !e.completed.is_empty() && tokio::task::block_in_place(ask_rollback);
+            self.emit(RunEvent::Interrupted { rollback: yes });
+            yes
+        } else {
+            e.failed.is_some() && !e.abort
+        };
+        // The failed step first (its effect may be partial), then the finished ones, newest
+        // first.
+        let mut units: Vec<(usize, Unit)> = Vec::new();
+        if let Some((i, Some(u))) = &e.failed {
+            units.push((*i, u.clone()));
+        }
+        units.extend(e.completed.iter().rev().cloned());
+        units.retain(|(i, _)| self.plan.steps[*i].rollback.is_some());
+
+        let mut remaining: Vec<String> = Vec::new();
+        if rollback {
+            for (k, (i, unit)) in units.iter().enumerate() {
+                let step = &self.plan.steps[*i];
+                if !self.rollback_unit(step, unit).await {
+                    remaining = units[k..]
+                        .iter()
+                        .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
+                        .collect();
+                    break;
+                }
+            }
+        } else if killed || (e.interrupted && !units.is_empty()) {
+            remaining = units
+                .iter()
+                .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
+                .collect();
+        }
+
+        let status = if !remaining.is_empty() && rollback {
+            RunStatus::RollbackFailed
+        } else if e.interrupted {
+            RunStatus::Interrupted
+        } else if e.refused {
+            RunStatus::Refused
+        } else if e.any_failure {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        if !killed {
+            if matches!(status, RunStatus::Failed | RunStatus::RollbackFailed) {
+                self.run_list(&self.plan.on_failure).await;
+            }
+            self.run_list(&self.plan.finally).await;
+        }
+        self.emit(RunEvent::RunFinished {
+            status,
+            exit_code: status.exit_code(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            remaining_undo: remaining,
+        });
+        status
+    }
+
+    /// Runs one unit's rollback actions in order, each with its own retry. False when one
+    /// still fails.
+    async fn rollback_unit(&self, step: &Step, unit: &Unit) -> bool {
+        let Some(RollbackPlan::Steps(actions)) = &step.rollback else {
+            self.emit(RunEvent::RollbackFinished {
+                step: unit.label.clone(),
+                ok: false,
+                duration_ms: 0,
+                error: Some("automatic rollback needs the action's client, which this build does not have".into()),
+            });
+            return false;
+        };
+        let extra = unit.extra();
+        for rb in actions {
+            let start = Instant::now();
+            self.emit(RunEvent::RollbackStarted {
+                step: unit.label.clone(),
+                summary: self.shown(&unit.label, &rb.action, &extra),
+            });
+            let attempts = rb.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
+            let mut delay = rb
+                .retry
+                .as_ref()
+                .and_then(|r| r.delay)
+                .map(|d| d.std())
+                .unwrap_or(Duration::from_secs(1));
+            let backoff = rb.retry.as_ref().and_then(|r| r.backoff).unwrap_or(1.0);
+            let timeout = rb.timeout.unwrap_or(step.timeout).std();
+            let mut outcome = None;
+            for attempt in 1..=attempts {
+                let o = self.run_action(&unit.label, step, &rb.action, &extra, timeout).await;
+                let ok = o.ok;
+                outcome = Some(o);
+                if ok || attempt == attempts {
+                    break;
+                }
+                self.sleep(delay).await;
+                delay = delay.mul_f64(backoff);
+            }
+            let o = outcome.unwrap_or_else(|| crate::actions::Outcome::fail("not run"));
+            self.emit(RunEvent::RollbackFinished {
+                step: unit.label.clone(),
+                ok: o.ok,
+                duration_ms: start.elapsed().as_millis() as u64,
+                error: o.error.as_deref().map(|e| self.rt.redact(e)),
+            });
+            if !o.ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// What a human must still undo for one unit, in words.
+    fn undo_text(&self, step: &Step, unit: &Unit) -> String {
+        match &step.rollback {
+            Some(RollbackPlan::Steps(actions)) => {
+                let what: Vec<String> = actions
+                    .iter()
+                    .map(|a| self.shown(&unit.label, &a.action, &unit.extra()))
+                    .collect();
+                format!("{}: {}", unit.label, what.join("; then "))
+            }
+            Some(RollbackPlan::Auto { description }) => format!("{}: {description}", unit.label),
+            None => unit.label.clone(),
+        }
+    }
+
+    /// `on_failure` and `finally` steps: in order, each once its `needs` are done.
+    async fn run_list(&self, list: &[Step]) {
+        let mut done: HashMap<&str, bool> = HashMap::new();
+        for step in list {
+            if step.needs.iter().any(|n| done.get(n.as_str()) == Some(&false)) {
+                self.emit(RunEvent::StepSkipped {
+                    step: step.id.clone(),
+                    reason: "a step it needs failed".into(),
+                });
+                done.insert(&step.id, false);
+                continue;
+            }
+            let r = run_step(self, step).await;
+            done.insert(&step.id, matches!(r.status, StepStatus::Ok | StepStatus::Skipped));
+        }
+    }
+}
+
+/// What the dispatch loop leaves for the conclusion.
+struct Ended {
+    completed: Vec<(usize, Unit)>,
+    failed: Option<(usize, Option<Unit>)>,
+    any_failure: bool,
+    refused: bool,
+    abort: bool,
+    interrupted: bool,
+}

@@ -1,0 +1,151 @@
+//! The events a run emits. The engine never prints: progress, `--output json` and the
+//! journal are sinks of this one stream.
+
+use serde::Serialize;
+
+/// How a step (or a rollback) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    TimedOut,
+    Skipped,
+    /// The operator said no (with `on_decline: skip`) or a gate failed closed.
+    Declined,
+}
+
+/// How the run ended; each maps to one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    /// A step failed and every rollback completed (exit 1).
+    Failed,
+    /// A rollback failed: a human must finish (exit 3).
+    RollbackFailed,
+    /// A confirmation or approval was refused or could not be asked (exit 4).
+    Refused,
+    /// Interrupted (exit 130).
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn exit_code(&self) -> i32 {
+        use crate::error::*;
+        match self {
+            RunStatus::Succeeded => SUCCESS,
+            RunStatus::Failed => STEP_FAILED,
+            RunStatus::RollbackFailed => ROLLBACK_FAILED,
+            RunStatus::Refused => REFUSED,
+            RunStatus::Interrupted => INTERRUPTED,
+        }
+    }
+}
+
+/// One thing that happened, with when (RFC 3339, UTC).
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub ts: String,
+    #[serde(flatten)]
+    pub kind: RunEvent,
+}
+
+impl Event {
+    pub fn now(kind: RunEvent) -> Self {
+        Event {
+            ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            kind,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    RunStarted {
+        run: String,
+        playbook: String,
+        env: String,
+        plan_hash: String,
+        user: String,
+        host: String,
+        dry_run: bool,
+    },
+    /// A step (or an iteration `id[i]`) begins; `attempt` counts retries from 1.
+    StepStarted {
+        step: String,
+        name: String,
+        attempt: u32,
+        summary: String,
+    },
+    /// A precondition was checked.
+    Precondition {
+        step: String,
+        name: String,
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A gate was answered (or failed closed).
+    Gate {
+        step: String,
+        kind: String,
+        approved: bool,
+        by: String,
+        /// What the person was shown.
+        question: String,
+        how: String,
+    },
+    /// `until` did not hold yet; the action will run again.
+    Poll {
+        step: String,
+        attempt: u32,
+    },
+    /// A line for people: a `log` action, or a notice from the engine.
+    Log {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        message: String,
+    },
+    StepFinished {
+        step: String,
+        status: StepStatus,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+        outputs: serde_json::Map<String, serde_json::Value>,
+        /// The last lines the action printed (redacted).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tail: Vec<String>,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    RollbackStarted {
+        step: String,
+        summary: String,
+    },
+    RollbackFinished {
+        step: String,
+        ok: bool,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    Interrupted {
+        rollback: bool,
+    },
+    RunFinished {
+        status: RunStatus,
+        exit_code: i32,
+        duration_ms: u64,
+        /// Undo steps a human must still do (rollback failed or interrupted).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        remaining_undo: Vec<String>,
+    },
+}

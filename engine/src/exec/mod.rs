@@ -1,0 +1,14 @@
+//! The engine: runs a plan's steps as a DAG on tokio, with gates, timeouts, retries,
+//! rollback and events.
+
+mod context;
+mod engine;
+mod event;
+pub mod process;
+mod sink;
+mod step;
+
+pub use context::{RunInfo, Runtime, truthy};
+pub use engine::{Engine, RunOptions};
+pub use event::{Event, RunEvent, RunStatus, StepStatus};
+pub use sink::{Emitter, Sink};
