@@ -6,4 +6,5 @@ mod lints;
 mod params;
 mod plan_output;
 mod plans;
+mod run;
 mod schema;

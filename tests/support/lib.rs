@@ -13,7 +13,9 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// The `runbook` binary of this build, built first if the test run did not build it.
+/// The `runbook` binary, built from the current sources. Cargo does not rebuild another
+/// package's binary for this crate's tests, so the first call in each test process asks it
+/// to (a no-op when up to date; cargo's lock serializes concurrent calls).
 pub fn binary() -> PathBuf {
     static BUILD: Once = Once::new();
     // Test executables live in target/<profile>/deps; the binary one level up.
@@ -25,14 +27,12 @@ pub fn binary() -> PathBuf {
         .unwrap_or_default();
     let bin = profile_dir.join("runbook");
     BUILD.call_once(|| {
-        if !bin.exists() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "runbook", "--bin", "runbook"])
-                .current_dir(repo_root())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the runbook binary failed");
-        }
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "runbook", "--bin", "runbook"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the runbook binary failed");
     });
     bin
 }

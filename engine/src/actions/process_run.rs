@@ -24,9 +24,11 @@ pub async fn process_outcome(spec: &ProcessSpec, expect_exit: Option<&[i32]>, cx
     };
     if r.timed_out {
         outcome.timed_out = true;
+        // The time left of the step's limit, shown to the tenth of a second.
+        let shown = std::time::Duration::from_millis((cx.timeout.as_millis() as u64).div_ceil(100) * 100);
         outcome.error = Some(format!(
             "timed out after {}; its process group was killed",
-            crate::playbook::Duration(cx.timeout)
+            crate::playbook::Duration(shown)
         ));
     } else if r.cancelled {
         outcome.error = Some("interrupted; its process group was killed".into());

@@ -1,0 +1,430 @@
+//! `runbook run`: scheduling, gates, rollback, timeouts, actions and output, driven through
+//! the binary against real processes and a real HTTP server.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use runbook_tests::{Output, Workspace, binary};
+
+/// Runs `runbook` with stdin closed (no terminal) and extra environment variables.
+fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(binary())
+        .args(["--color", "never"])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUNBOOK_USER")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn events(out: &Output) -> Vec<serde_json::Value> {
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+// a → {b, c} → d → e → f: each step writes its id, fails when `fail` names it, and its
+// rollback writes undo-<id>.
+const DIAMOND: &str = r#"
+name: diamond
+params:
+  fail: { type: enum, values: [none, a, b, c, d, e, f], default: none }
+steps:
+  - id: a
+    shell: "echo a >> log; test {{ params.fail }} != a"
+    rollback: { shell: "echo undo-a >> log" }
+  - id: b
+    needs: [a]
+    shell: "echo b >> log; test {{ params.fail }} != b"
+    rollback: { shell: "echo undo-b >> log" }
+  - id: c
+    needs: [a]
+    shell: "echo c >> log; test {{ params.fail }} != c"
+    rollback: { shell: "echo undo-c >> log" }
+  - id: d
+    needs: [b, c]
+    shell: "echo d >> log; test {{ params.fail }} != d"
+    rollback: { shell: "echo undo-d >> log" }
+  - id: e
+    shell: "echo e >> log; test {{ params.fail }} != e"
+    rollback: { shell: "echo undo-e >> log" }
+  - id: f
+    shell: "echo f >> log; test {{ params.fail }} != f"
+    rollback: { shell: "echo undo-f >> log" }
+"#;
+
+#[test]
+fn rollback_undoes_exactly_what_ran_newest_first_for_a_failure_at_every_step() {
+    let needs: &[(&str, &[&str])] = &[
+        ("b", &["a"]),
+        ("c", &["a"]),
+        ("d", &["b", "c"]),
+        ("e", &["d"]),
+        ("f", &["e"]),
+    ];
+    for fail in ["a", "b", "c", "d", "e", "f"] {
+        let w = Workspace::new().playbook("diamond", DIAMOND);
+        let out = run_env(w.path(), &["run", "diamond", "-p", &format!("fail={fail}")], &[]);
+        assert_eq!(out.code, 1, "failure at {fail} ends with exit 1:\n{}", out.transcript());
+        let log = std::fs::read_to_string(w.path().join("log")).expect("log");
+        let lines: Vec<&str> = log.lines().collect();
+        let ran: Vec<&str> = lines.iter().copied().filter(|l| !l.starts_with("undo-")).collect();
+        let undone: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("undo-")).collect();
+        // Every step that ran (the failed one included) is undone once, and nothing else.
+        let mut a = ran.clone();
+        let mut b = undone.clone();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "failure at {fail}: ran {ran:?}, undone {undone:?}");
+        assert_eq!(
+            undone.first(),
+            Some(&fail),
+            "the failed step is undone first: {undone:?}"
+        );
+        // A step is undone before anything it needs.
+        for (step, deps) in needs {
+            for dep in *deps {
+                if let (Some(s), Some(d)) = (
+                    undone.iter().position(|x| x == step),
+                    undone.iter().position(|x| x == dep),
+                ) {
+                    assert!(
+                        s < d,
+                        "failure at {fail}: undo-{step} must come before undo-{dep}: {undone:?}"
+                    );
+                }
+            }
+        }
+        // Nothing runs after the failure is seen: the steps after the failed one never start.
+        let order = ["a", "b", "c", "d", "e", "f"];
+        let fi = order.iter().position(|x| *x == fail).unwrap_or(0);
+        for later in &order[fi.max(3) + 1..] {
+            assert!(!ran.contains(later), "failure at {fail}: {later} must not run: {ran:?}");
+        }
+    }
+}
+
+#[test]
+fn a_failed_rollback_ends_with_exit_3_and_lists_what_remains() {
+    let w = Workspace::new().playbook(
+        "bad-undo",
+        "name: bad-undo\nsteps:\n  - id: one\n    shell: 'true'\n    rollback: { shell: 'echo undo-one' }\n  - id: two\n    shell: 'true'\n    rollback: { shell: 'exit 7', retry: { attempts: 2, delay: 10ms } }\n  - id: three\n    shell: 'false'\n",
+    );
+    let out = run_env(w.path(), &["run", "bad-undo"], &[]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("still to undo by hand, in this order:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("- two: shell: exit 7") && out.stderr.contains("- one: shell: echo undo-one"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn gates_fail_closed_without_a_terminal_and_approve_opens_exactly_one() {
+    let pb = "name: gated\nsteps:\n  - id: safe\n    shell: 'echo safe >> log'\n    rollback: { shell: 'true' }\n  - id: risky\n    risk: high\n    shell: 'echo risky >> log'\n    rollback: { shell: 'true' }\n  - id: also-risky\n    confirm: 'Really?'\n    shell: 'echo also >> log'\n    rollback: { shell: 'true' }\n";
+    let w = Workspace::new().playbook("gated", pb);
+    let out = run_env(w.path(), &["run", "gated"], &[]);
+    assert_eq!(out.code, 4, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("approve it ahead with --approve risky"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
+        "safe\n"
+    );
+
+    let w = Workspace::new().playbook("gated", pb);
+    let out = run_env(w.path(), &["run", "gated", "--approve", "risky"], &[]);
+    assert_eq!(
+        out.code,
+        4,
+        "--approve risky does not approve also-risky:\n{}",
+        out.transcript()
+    );
+    assert!(out.stderr.contains("--approve also-risky"), "{}", out.stderr);
+
+    let w = Workspace::new().playbook("gated", pb);
+    let out = run_env(
+        w.path(),
+        &["run", "gated", "--approve", "risky", "--approve", "also-risky"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let typo = run_env(w.path(), &["run", "gated", "--approve", "riksy"], &[]);
+    assert_eq!(typo.code, 2, "{}", typo.transcript());
+    assert!(typo.stderr.contains("did you mean `risky`?"), "{}", typo.stderr);
+}
+
+#[test]
+fn on_decline_skip_and_input_without_a_terminal() {
+    let w = Workspace::new().playbook(
+        "ask",
+        "name: ask\nsteps:\n  - id: pick\n    input: { prompt: 'Which?', choices: [left, right] }\n  - id: show\n    log: \"picked {{ steps.pick.value }}\"\n",
+    );
+    let refused = run_env(w.path(), &["run", "ask"], &[]);
+    assert_eq!(refused.code, 4, "{}", refused.transcript());
+    assert!(refused.stderr.contains("--input pick=VALUE"), "{}", refused.stderr);
+    let ok = run_env(
+        w.path(),
+        &["run", "ask", "--input", "pick=right", "--output", "json"],
+        &[],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.transcript());
+    assert!(
+        events(&ok)
+            .iter()
+            .any(|e| e["type"] == "log" && e["message"] == "picked right"),
+        "{}",
+        ok.stdout
+    );
+    let bad = run_env(w.path(), &["run", "ask", "--input", "pick=up"], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.transcript());
+    assert!(bad.stderr.contains("`up` is not one of: left, right"), "{}", bad.stderr);
+}
+
+/// Processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    // Sleep lengths unique to this test run, to find the processes again.
+    let n = 1000 + std::process::id() % 9000;
+    let pb = format!(
+        "name: slow\nsteps:\n  - id: hang\n    timeout: 1s\n    shell: 'sleep {n}.1 & sleep {n}.2'\n    rollback: {{ shell: 'true' }}\n"
+    );
+    let w = Workspace::new().playbook("slow", &pb);
+    let out = run_env(w.path(), &["run", "slow"], &[]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("timed out after 1s; its process group was killed"),
+        "{}",
+        out.stderr
+    );
+    // The engine waits for the group to die before it exits; allow the kernel a moment to reap.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = processes_with(&format!("sleep {n}."));
+        if left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "orphans left behind: {left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_param_is_never_shell_code() {
+    let marker = std::env::temp_dir().join(format!("runbook-pwned-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let w = Workspace::new().playbook(
+        "echo",
+        "name: echo\nparams:\n  v: {}\nsteps:\n  - id: say\n    shell: { run: 'echo {{ params.v }}', read_only: true }\n    outputs: { said: '{{ result.stdout | trim }}' }\n",
+    );
+    let value = format!("x; touch {}", marker.display());
+    let out = run_env(
+        w.path(),
+        &["run", "echo", "-p", &format!("v={value}"), "--output", "json"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(!marker.exists(), "the param ran as code");
+    let finished = events(&out)
+        .into_iter()
+        .find(|e| e["type"] == "step_finished")
+        .expect("step_finished");
+    assert_eq!(finished["outputs"]["said"], value);
+}
+
+/// A tiny HTTP server on 127.0.0.1: `/health` answers JSON, `/broken` 500; every request is
+/// recorded. It stops after `max` requests.
+fn http_server(max: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for stream in listener.incoming().take(max) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen.push(format!("{} {}", request_line.trim(), String::from_utf8_lossy(&body)));
+            let (status, text) = if request_line.contains("/health") {
+                ("200 OK", r#"{"ok": true, "ready": 3}"#)
+            } else if request_line.contains("/broken") {
+                ("500 Internal Server Error", "boom")
+            } else {
+                ("201 Created", "{}")
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+        seen
+    });
+    (port, handle)
+}
+
+#[test]
+fn http_steps_talk_to_a_real_server() {
+    let (port, server) = http_server(3);
+    let pb = format!(
+        r#"name: web
+steps:
+  - id: health
+    http: {{ url: "http://127.0.0.1:{port}/health", expect: "result.json.ok" }}
+    outputs: {{ ready: "{{{{ result.json.ready }}}}" }}
+  - id: enough
+    assert: "steps.health.ready == 3"
+  - id: deploy
+    http: {{ url: "http://127.0.0.1:{port}/deploy", method: POST, json: {{ version: "v1" }}, expect_status: [201] }}
+    rollback: {{ shell: "true" }}
+  - id: broken
+    http: {{ url: "http://127.0.0.1:{port}/broken" }}
+"#
+    );
+    let w = Workspace::new().playbook("web", &pb);
+    let out = run_env(w.path(), &["run", "web"], &[]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains(&format!("GET http://127.0.0.1:{port}/broken answered 500")),
+        "{}",
+        out.stderr
+    );
+    let seen = server.join().expect("server");
+    assert!(seen[0].starts_with("GET /health"), "{seen:?}");
+    assert!(
+        seen[1].starts_with("POST /deploy") && seen[1].contains(r#""version":"v1""#),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn json_events_and_the_concurrency_limit() {
+    let mut pb = String::from("name: par\nconcurrency: 3\nsteps:\n");
+    for i in 0..9 {
+        pb.push_str(&format!("  - id: s{i}\n    needs: []\n    wait: 200ms\n"));
+    }
+    let w = Workspace::new().playbook("par", &pb);
+    let out = run_env(w.path(), &["run", "par", "--output", "json"], &[]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let evs = events(&out);
+    assert_eq!(evs.first().map(|e| e["type"].clone()), Some("run_started".into()));
+    let last = evs.last().expect("events");
+    assert_eq!(last["type"], "run_finished");
+    assert_eq!(last["status"], "succeeded");
+    let (mut now, mut most) = (0i32, 0i32);
+    for e in &evs {
+        match e["type"].as_str() {
+            Some("step_started") => now += 1,
+            Some("step_finished") => now -= 1,
+            _ => {}
+        }
+        most = most.max(now);
+    }
+    assert_eq!(most, 3, "at most `concurrency` steps run at once, and that many do");
+}
+
+#[test]
+fn secrets_never_show_in_output() {
+    let secret = "s3cr3t-4242";
+    let w = Workspace::new().playbook(
+        "leak",
+        "name: leak\nsecrets:\n  token: { env: LEAK_TOKEN }\nsteps:\n  - id: echo\n    shell: { run: 'echo token={{ secrets.token }}; echo {{ secrets.token }} >&2', read_only: true }\n    outputs: { t: '{{ result.stdout }}' }\n  - id: fail\n    shell: 'echo failing with {{ secrets.token }} >&2; exit 1'\n",
+    );
+    let out = run_env(
+        w.path(),
+        &["run", "leak", "--output", "json"],
+        &[("LEAK_TOKEN", secret)],
+    );
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        !out.stdout.contains(secret) && !out.stderr.contains(secret),
+        "{}",
+        out.transcript()
+    );
+    assert!(out.stdout.contains("***"), "{}", out.stdout);
+    let missing = run_env(w.path(), &["run", "leak"], &[]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("secret `token` is not set: environment variable LEAK_TOKEN is missing"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn dry_run_is_the_plan_and_runs_nothing() {
+    let w = Workspace::new().playbook(
+        "touchy",
+        "name: touchy\nsteps:\n  - id: t\n    shell: 'touch ran'\n    rollback: { shell: 'rm -f ran' }\n",
+    );
+    let out = run_env(w.path(), &["run", "touchy", "--dry-run"], &[]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.contains("plan touchy") && out.stdout.contains("shell: touch ran"),
+        "{}",
+        out.stdout
+    );
+    assert!(!w.path().join("ran").exists());
+}
+
+#[test]
+fn plans_this_build_cannot_run_are_refused_before_anything_runs() {
+    let w = Workspace::new().playbook(
+        "k",
+        "name: k\nsteps:\n  - id: first\n    shell: 'touch ran'\n    rollback: { shell: 'rm -f ran' }\n  - id: scale\n    k8s: { scale: { deployment: web, replicas: 2 } }\n    rollback: auto\n",
+    );
+    let out = run_env(w.path(), &["run", "k"], &[]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("nothing was run") && out.stderr.contains("the Kubernetes client (steps scale)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!w.path().join("ran").exists());
+}
