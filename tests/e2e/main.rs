@@ -1,6 +1,7 @@
 //! End-to-end tests: every test drives the built `runbook` binary.
 
 mod compile_errors;
+mod interactive;
 mod invalid;
 mod lints;
 mod params;

@@ -200,7 +200,7 @@ fn on_decline_skip_and_input_without_a_terminal() {
 }
 
 /// Processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
+pub fn processes_with(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
