@@ -29,7 +29,9 @@ pub struct Runtime {
     templates: Templates,
     base: BTreeMap<String, Value>,
     secrets: IndexMap<String, String>,
-    steps: Mutex<BTreeMap<String, Json>>,
+    /// `steps.<id>`, as template values: cheap to clone (reference-counted) into each
+    /// render's context, so a long run does not copy every result for every template.
+    steps: Mutex<BTreeMap<String, Value>>,
 }
 
 impl Runtime {
@@ -73,14 +75,14 @@ impl Runtime {
         entry.insert("status".into(), Json::String(status.into()));
         entry.insert("outputs".into(), Json::Object(outputs.clone()));
         if let Ok(mut steps) = self.steps.lock() {
-            steps.insert(id.to_string(), Json::Object(entry));
+            steps.insert(id.to_string(), to_value(&Json::Object(entry)));
         }
     }
 
     fn context(&self, extra: &[(&str, Json)]) -> Value {
         let mut ctx = self.base.clone();
         let steps = self.steps.lock().map(|s| s.clone()).unwrap_or_default();
-        ctx.insert("steps".into(), Value::from(minijinja::value::Serde(steps)));
+        ctx.insert("steps".into(), Value::from(steps));
         ctx.insert("secrets".into(), Value::from(minijinja::value::Serde(&self.secrets)));
         for (k, v) in extra {
             ctx.insert((*k).to_string(), Value::from(minijinja::value::Serde(v)));

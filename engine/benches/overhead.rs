@@ -1,0 +1,100 @@
+//! Engine overhead: 1,000 sequential `/bin/true` steps run by the engine, against a plain
+//! shell script running the same 1,000 commands, in one run. Run with
+//! `cargo bench -p runbook --bench overhead`; figures go to docs/performance.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use runbook::approve::{Gatekeeper, NoTerminal};
+use runbook::compile::{self, Options};
+use runbook::exec::{Emitter, Engine, RunInfo, RunOptions};
+use runbook::plan::Plan;
+use runbook::playbook;
+
+const STEPS: usize = 1000;
+const ROUNDS: usize = 5;
+
+fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
+    let lp = playbook::load_playbook(&dir.join(format!("playbooks/{name}.yaml"))).expect("loads");
+    let ws = playbook::find_workspace(dir).expect("workspace");
+    let opts = Options { env: None, params: &[], allow_missing_params: false };
+    let plan = Plan::new(compile::compile(&ws, &lp, &opts).expect("compiles"));
+    let run = RunInfo {
+        id: "bench".into(),
+        user: "bench".into(),
+        host: "bench".into(),
+        started_at: String::new(),
+        playbook: name.into(),
+        env: "default".into(),
+    };
+    let gates = Gatekeeper { approved: Default::default(), prompter: Arc::new(NoTerminal), user: "bench".into() };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let start = Instant::now();
+    let status = rt.block_on(async {
+        let engine = Engine::new(
+            plan,
+            &run,
+            Default::default(),
+            gates,
+            RunOptions { workdir: dir.to_path_buf(), inputs: Default::default() },
+            Emitter::new(Vec::new()),
+        );
+        let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        engine.run(&run, rx, &|| false).await
+    });
+    let took = start.elapsed();
+    assert_eq!(status.exit_code(), 0);
+    took
+}
+
+fn script_once(dir: &std::path::Path) -> Duration {
+    let start = Instant::now();
+    let ok = std::process::Command::new("sh").arg(dir.join("seq.sh")).status().expect("sh").success();
+    assert!(ok);
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("playbooks")).expect("mkdir");
+    // `seq`: plain steps. `chain`: each step's command reads the previous step's result
+    // through a template rendered at run time.
+    let mut seq = String::from("name: seq\nconcurrency: 1\nsteps:\n");
+    let mut chain = String::from("name: chain\nconcurrency: 1\nsteps:\n");
+    let mut sh = String::new();
+    for i in 0..STEPS {
+        seq.push_str(&format!("  - id: s{i}\n    exec: [/bin/true]\n    risk: low\n"));
+        let arg = if i == 0 { "0".to_string() } else { format!("{{{{ steps.s{}.exit_code }}}}", i - 1) };
+        chain.push_str(&format!("  - id: s{i}\n    exec: [/bin/true, \"{arg}\"]\n    risk: low\n"));
+        sh.push_str("/bin/true 0\n");
+    }
+    std::fs::write(dir.path().join("playbooks/seq.yaml"), seq).expect("write");
+    std::fs::write(dir.path().join("playbooks/chain.yaml"), chain).expect("write");
+    std::fs::write(dir.path().join("seq.sh"), sh).expect("write");
+
+    // Interleaved rounds, so all three see the same machine load.
+    let (mut plain, mut templated, mut script) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        script.push(script_once(dir.path()));
+        plain.push(engine_once(dir.path(), "seq"));
+        templated.push(engine_once(dir.path(), "chain"));
+    }
+    let (p, t, s) = (median(plain), median(templated), median(script));
+    let per_step = |d: Duration| d.as_secs_f64() * 1e6 / STEPS as f64;
+    println!("{STEPS} sequential /bin/true, median of {ROUNDS} interleaved rounds:");
+    println!("  shell script:              {:>8.1} ms  ({:.0} µs per command)", s.as_secs_f64() * 1e3, per_step(s));
+    println!("  runbook, plain steps:      {:>8.1} ms  ({:.0} µs per step)", p.as_secs_f64() * 1e3, per_step(p));
+    println!("  runbook, templated steps:  {:>8.1} ms  ({:.0} µs per step)", t.as_secs_f64() * 1e3, per_step(t));
+    println!(
+        "  overhead per step: plain {:.0} µs (ratio {:.2}), templated {:.0} µs (ratio {:.2})",
+        per_step(p) - per_step(s),
+        p.as_secs_f64() / s.as_secs_f64(),
+        per_step(t) - per_step(s),
+        t.as_secs_f64() / s.as_secs_f64()
+    );
+}
