@@ -85,6 +85,18 @@ fn main() {
         templated.push(engine_once(dir.path(), "chain"));
     }
     let (p, t, s) = (median(plain), median(templated), median(script));
+
+    // Parallel scheduling: 16 independent `sleep 0.5` steps at concurrency 16 and 4.
+    for c in [16, 4] {
+        let mut par = format!("name: par{c}\nconcurrency: {c}\nsteps:\n");
+        for i in 0..16 {
+            par.push_str(&format!("  - id: s{i}\n    needs: []\n    exec: [sleep, '0.5']\n    risk: low\n"));
+        }
+        std::fs::write(dir.path().join(format!("playbooks/par{c}.yaml")), par).expect("write");
+        let wall = median((0..3).map(|_| engine_once(dir.path(), &format!("par{c}"))).collect());
+        println!("16 independent `sleep 0.5` steps at concurrency {c:>2}: {:.3} s wall", wall.as_secs_f64());
+    }
+
     let per_step = |d: Duration| d.as_secs_f64() * 1e6 / STEPS as f64;
     println!("{STEPS} sequential /bin/true, median of {ROUNDS} interleaved rounds:");
     println!("  shell script:              {:>8.1} ms  ({:.0} µs per command)", s.as_secs_f64() * 1e3, per_step(s));
