@@ -17,7 +17,11 @@ const ROUNDS: usize = 5;
 fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
     let lp = playbook::load_playbook(&dir.join(format!("playbooks/{name}.yaml"))).expect("loads");
     let ws = playbook::find_workspace(dir).expect("workspace");
-    let opts = Options { env: None, params: &[], allow_missing_params: false };
+    let opts = Options {
+        env: None,
+        params: &[],
+        allow_missing_params: false,
+    };
     let plan = Plan::new(compile::compile(&ws, &lp, &opts).expect("compiles"));
     let run = RunInfo {
         id: "bench".into(),
@@ -27,8 +31,15 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
         playbook: name.into(),
         env: "default".into(),
     };
-    let gates = Gatekeeper { approved: Default::default(), prompter: Arc::new(NoTerminal), user: "bench".into() };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let gates = Gatekeeper {
+        approved: Default::default(),
+        prompter: Arc::new(NoTerminal),
+        user: "bench".into(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let start = Instant::now();
     let status = rt.block_on(async {
         let engine = Engine::new(
@@ -36,7 +47,10 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
             &run,
             Default::default(),
             gates,
-            RunOptions { workdir: dir.to_path_buf(), inputs: Default::default() },
+            RunOptions {
+                workdir: dir.to_path_buf(),
+                inputs: Default::default(),
+            },
             Emitter::new(Vec::new()),
         );
         let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -49,7 +63,11 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
 
 fn script_once(dir: &std::path::Path) -> Duration {
     let start = Instant::now();
-    let ok = std::process::Command::new("sh").arg(dir.join("seq.sh")).status().expect("sh").success();
+    let ok = std::process::Command::new("sh")
+        .arg(dir.join("seq.sh"))
+        .status()
+        .expect("sh")
+        .success();
     assert!(ok);
     start.elapsed()
 }
@@ -69,8 +87,14 @@ fn main() {
     let mut sh = String::new();
     for i in 0..STEPS {
         seq.push_str(&format!("  - id: s{i}\n    exec: [/bin/true]\n    risk: low\n"));
-        let arg = if i == 0 { "0".to_string() } else { format!("{{{{ steps.s{}.exit_code }}}}", i - 1) };
-        chain.push_str(&format!("  - id: s{i}\n    exec: [/bin/true, \"{arg}\"]\n    risk: low\n"));
+        let arg = if i == 0 {
+            "0".to_string()
+        } else {
+            format!("{{{{ steps.s{}.exit_code }}}}", i - 1)
+        };
+        chain.push_str(&format!(
+            "  - id: s{i}\n    exec: [/bin/true, \"{arg}\"]\n    risk: low\n"
+        ));
         sh.push_str("/bin/true 0\n");
     }
     std::fs::write(dir.path().join("playbooks/seq.yaml"), seq).expect("write");
@@ -90,18 +114,35 @@ fn main() {
     for c in [16, 4] {
         let mut par = format!("name: par{c}\nconcurrency: {c}\nsteps:\n");
         for i in 0..16 {
-            par.push_str(&format!("  - id: s{i}\n    needs: []\n    exec: [sleep, '0.5']\n    risk: low\n"));
+            par.push_str(&format!(
+                "  - id: s{i}\n    needs: []\n    exec: [sleep, '0.5']\n    risk: low\n"
+            ));
         }
         std::fs::write(dir.path().join(format!("playbooks/par{c}.yaml")), par).expect("write");
         let wall = median((0..3).map(|_| engine_once(dir.path(), &format!("par{c}"))).collect());
-        println!("16 independent `sleep 0.5` steps at concurrency {c:>2}: {:.3} s wall", wall.as_secs_f64());
+        println!(
+            "16 independent `sleep 0.5` steps at concurrency {c:>2}: {:.3} s wall",
+            wall.as_secs_f64()
+        );
     }
 
     let per_step = |d: Duration| d.as_secs_f64() * 1e6 / STEPS as f64;
     println!("{STEPS} sequential /bin/true, median of {ROUNDS} interleaved rounds:");
-    println!("  shell script:              {:>8.1} ms  ({:.0} µs per command)", s.as_secs_f64() * 1e3, per_step(s));
-    println!("  runbook, plain steps:      {:>8.1} ms  ({:.0} µs per step)", p.as_secs_f64() * 1e3, per_step(p));
-    println!("  runbook, templated steps:  {:>8.1} ms  ({:.0} µs per step)", t.as_secs_f64() * 1e3, per_step(t));
+    println!(
+        "  shell script:              {:>8.1} ms  ({:.0} µs per command)",
+        s.as_secs_f64() * 1e3,
+        per_step(s)
+    );
+    println!(
+        "  runbook, plain steps:      {:>8.1} ms  ({:.0} µs per step)",
+        p.as_secs_f64() * 1e3,
+        per_step(p)
+    );
+    println!(
+        "  runbook, templated steps:  {:>8.1} ms  ({:.0} µs per step)",
+        t.as_secs_f64() * 1e3,
+        per_step(t)
+    );
     println!(
         "  overhead per step: plain {:.0} µs (ratio {:.2}), templated {:.0} µs (ratio {:.2})",
         per_step(p) - per_step(s),

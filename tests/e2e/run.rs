@@ -428,3 +428,38 @@ fn plans_this_build_cannot_run_are_refused_before_anything_runs() {
     );
     assert!(!w.path().join("ran").exists());
 }
+
+#[test]
+fn notify_posts_to_slack_and_generic_webhooks() {
+    let (port, server) = http_server(2);
+    let pb = format!(
+        r#"name: tell
+secrets:
+  hook: {{ env: HOOK_URL }}
+steps:
+  - id: slack
+    notify: {{ slack: {{ webhook: "{{{{ secrets.hook }}}}", text: "deployed {{{{ run.playbook }}}}" }} }}
+  - id: generic
+    notify: {{ webhook: {{ url: "http://127.0.0.1:{port}/events", json: {{ event: deploy, by: "{{{{ run.user }}}}" }} }} }}
+"#
+    );
+    let w = Workspace::new().playbook("tell", &pb);
+    let hook = format!("http://127.0.0.1:{port}/services/T000/B000/XXXX");
+    let out = run_env(
+        w.path(),
+        &["run", "tell"],
+        &[("HOOK_URL", &hook), ("RUNBOOK_USER", "alice")],
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let seen = server.join().expect("server");
+    assert!(
+        seen[0].starts_with("POST /services/T000/B000/XXXX") && seen[0].contains(r#"{"text":"deployed tell"}"#),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].starts_with("POST /events") && seen[1].contains(r#""by":"alice""#),
+        "{seen:?}"
+    );
+    // The webhook address is a secret: it never shows.
+    assert!(!out.stderr.contains("XXXX"), "{}", out.stderr);
+}
