@@ -463,3 +463,46 @@ steps:
     // The webhook address is a secret: it never shows.
     assert!(!out.stderr.contains("XXXX"), "{}", out.stderr);
 }
+
+#[test]
+fn a_playbook_step_runs_another_playbook_as_a_sub_run() {
+    let parent = "name: parent\nparams:\n  fail: { default: 'no' }\nsteps:\n  - id: before\n    shell: 'echo before >> log'\n    rollback: { shell: 'echo undo-before >> log' }\n  - id: call\n    playbook: { name: child, params: { who: world, fail: '{{ params.fail }}' } }\n  - id: after\n    shell: 'echo after >> log'\n    rollback: { shell: 'true' }\n";
+    let child = "name: child\nparams:\n  who: {}\n  fail: { default: 'no' }\nsteps:\n  - id: hello\n    shell: 'echo hello {{ params.who }} >> log'\n    rollback: { shell: 'echo undo-hello >> log' }\n  - id: gated\n    risk: high\n    shell: 'echo gated >> log; test {{ params.fail }} = no'\n    rollback: { shell: 'echo undo-gated >> log' }\n";
+    let w = Workspace::new().playbook("parent", parent).playbook("child", child);
+
+    let closed = run_env(w.path(), &["run", "parent"], &[]);
+    assert_eq!(closed.code, 4, "{}", closed.transcript());
+    assert!(closed.stderr.contains("--approve call/gated"), "{}", closed.stderr);
+
+    std::fs::remove_file(w.path().join("log")).ok();
+    let ok = run_env(
+        w.path(),
+        &["run", "parent", "--approve", "call/gated", "--output", "json"],
+        &[],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.transcript());
+    let log = std::fs::read_to_string(w.path().join("log")).expect("log");
+    assert_eq!(log, "before\nhello world\ngated\nafter\n");
+    assert!(
+        events(&ok)
+            .iter()
+            .any(|e| e["type"] == "step_finished" && e["step"] == "call/hello"),
+        "{}",
+        ok.stdout
+    );
+
+    // The child fails: it undoes its own steps, then the parent undoes its own.
+    std::fs::remove_file(w.path().join("log")).ok();
+    let failed = run_env(
+        w.path(),
+        &["run", "parent", "-p", "fail=yes", "--approve", "call/gated"],
+        &[],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.transcript());
+    let log = std::fs::read_to_string(w.path().join("log")).expect("log");
+    assert_eq!(log, "before\nhello world\ngated\nundo-gated\nundo-hello\nundo-before\n");
+
+    let typo = run_env(w.path(), &["run", "parent", "--approve", "gated"], &[]);
+    assert_eq!(typo.code, 2, "{}", typo.transcript());
+    assert!(typo.stderr.contains("did you mean `call/gated`?"), "{}", typo.stderr);
+}

@@ -109,7 +109,6 @@ impl Action {
         match self {
             Action::K8s(_) => Some("the Kubernetes client"),
             Action::Rds(_) => Some("the AWS RDS client"),
-            Action::Playbook(_) => Some("sub-playbook runs"),
             _ => None,
         }
     }
@@ -127,7 +126,8 @@ impl Action {
             Action::Notify(s) => s.execute(cx).await,
             Action::Assert(e) => e.execute(cx, message),
             Action::Log(l) => l.execute(cx),
-            // `run` refuses plans with these before anything runs (see `unsupported`).
+            // `run` refuses plans with these before anything runs (see `unsupported`); the
+            // engine runs sub-playbooks itself.
             Action::K8s(_) | Action::Rds(_) | Action::Playbook(_) => {
                 Outcome::fail(format!("this build cannot run `{}` actions", self.key()))
             }

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use super::common::{Global, parse_param};
 use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
 use crate::error;
-use crate::exec::{Emitter, Engine, RunInfo, RunOptions, Sink};
+use crate::exec::{Emitter, Engine, Reach, RunInfo, RunOptions, Sink};
 use crate::plan::{self, Plan};
 use crate::report::{JsonLines, Progress};
 use crate::yaml::suggest_name;
@@ -69,11 +69,13 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         eprintln!("dry run: nothing was run");
         return error::SUCCESS;
     }
-    if let Err(msg) = check_names(&plan, &a) {
+    let reach = crate::exec::reach(&ws.root, &plan, "");
+    if let Err(msg) = check_names(&reach, &a) {
         eprintln!("error: {msg}");
         return error::INVALID;
     }
-    if let Err(msg) = check_supported(&plan) {
+    // A plan this build cannot run whole is refused before anything runs.
+    if let Some(msg) = reach.refusal() {
         eprintln!("error: {msg}");
         return error::INVALID;
     }
@@ -133,16 +135,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     status.exit_code()
 }
 
-/// `--approve` and `--input` must name steps of the plan: a typo must not silently leave a
-/// gate closed or, worse, look like an approval of something else.
-fn check_names(plan: &Plan, a: &Args) -> Result<(), String> {
-    let ids: Vec<&str> = plan
-        .steps
-        .iter()
-        .chain(&plan.on_failure)
-        .chain(&plan.finally)
-        .map(|s| s.id.as_str())
-        .collect();
+/// `--approve` and `--input` must name steps of the plan (sub-playbooks' steps as
+/// `caller/step`): a typo must not silently leave a gate closed.
+fn check_names(reach: &Reach, a: &Args) -> Result<(), String> {
+    let ids: Vec<&str> = reach.labels.iter().map(String::as_str).collect();
     let known: HashSet<&str> = ids.iter().copied().collect();
     for (flag, name) in a
         .approve
@@ -158,37 +154,6 @@ fn check_names(plan: &Plan, a: &Args) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Refuses, before anything runs, a plan with actions this build cannot perform.
-fn check_supported(plan: &Plan) -> Result<(), String> {
-    let mut missing: IndexMap<&str, Vec<String>> = IndexMap::new();
-    for s in plan.steps.iter().chain(&plan.on_failure).chain(&plan.finally) {
-        let actions = s
-            .action
-            .iter()
-            .chain(s.preconditions.iter().map(|c| &c.action))
-            .chain(match &s.rollback {
-                Some(crate::compile::RollbackPlan::Steps(r)) => r.iter().map(|r| &r.action).collect::<Vec<_>>(),
-                _ => Vec::new(),
-            });
-        for a in actions {
-            if let Some(why) = a.spec.unsupported() {
-                missing.entry(why).or_default().push(s.id.clone());
-            }
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let parts: Vec<String> = missing
-        .iter()
-        .map(|(why, steps)| format!("{why} (steps {})", steps.join(", ")))
-        .collect();
-    Err(format!(
-        "this build cannot run this plan; nothing was run. It needs {}. `runbook plan` shows what it would do.",
-        parts.join("; ")
-    ))
 }
 
 /// Reads each declared secret from its environment variable or file.

@@ -22,6 +22,7 @@ use crate::plan::Plan;
 use crate::playbook::OnFailure;
 
 /// How to run.
+#[derive(Clone)]
 pub struct RunOptions {
     /// Commands run here (the workspace root).
     pub workdir: PathBuf,
@@ -29,15 +30,25 @@ pub struct RunOptions {
     pub inputs: HashMap<String, String>,
 }
 
-/// The run's shared means; step tasks borrow it.
+/// The run's shared means; step tasks borrow it. A sub-playbook runs on an engine of its
+/// own that shares the run's events, gates, signals and secrets.
 pub struct Engine {
     pub(super) plan: Arc<Plan>,
     pub(super) rt: Arc<Runtime>,
-    pub(super) gates: Gatekeeper,
+    pub(super) gates: Arc<Gatekeeper>,
     pub(super) opts: RunOptions,
     pub(super) http: reqwest::Client,
-    emitter: Emitter,
-    cancel: watch::Sender<bool>,
+    pub(super) emitter: Emitter,
+    pub(super) run: RunInfo,
+    pub(super) secrets: indexmap::IndexMap<String, String>,
+    /// The first Ctrl-C: start no more steps.
+    pub(super) stop: Arc<watch::Sender<bool>>,
+    /// The second Ctrl-C: kill what runs.
+    cancel: Arc<watch::Sender<bool>>,
+    /// `parent/` for the steps of a sub-playbook, so events and `--approve` name them whole.
+    pub(super) prefix: String,
+    /// The playbooks this one was called from, to refuse a cycle.
+    pub(super) callers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,16 +69,46 @@ impl Engine {
         opts: RunOptions,
         emitter: Emitter,
     ) -> Engine {
-        let rt = Arc::new(Runtime::new(&plan, run, secrets));
+        let rt = Arc::new(Runtime::new(&plan, run, secrets.clone()));
         Engine {
             plan: Arc::new(plan),
             rt,
-            gates,
+            gates: Arc::new(gates),
             opts,
             http: reqwest::Client::new(),
             emitter,
-            cancel: watch::channel(false).0,
+            run: run.clone(),
+            secrets,
+            stop: Arc::new(watch::channel(false).0),
+            cancel: Arc::new(watch::channel(false).0),
+            prefix: String::new(),
+            callers: Vec::new(),
         }
+    }
+
+    /// An engine for a sub-playbook's plan, called from step `label`.
+    pub(super) fn nested(&self, plan: Plan, label: &str) -> Engine {
+        let mut callers = self.callers.clone();
+        callers.push(self.plan.playbook.name.clone());
+        Engine {
+            rt: Arc::new(Runtime::new(&plan, &self.run, self.secrets.clone())),
+            plan: Arc::new(plan),
+            gates: self.gates.clone(),
+            opts: self.opts.clone(),
+            http: self.http.clone(),
+            emitter: self.emitter.clone(),
+            run: self.run.clone(),
+            secrets: self.secrets.clone(),
+            stop: self.stop.clone(),
+            cancel: self.cancel.clone(),
+            prefix: format!("{label}/"),
+            callers,
+        }
+    }
+
+    /// A step's name in events and for `--approve`: `id`, or `caller/id` in a sub-playbook.
+    pub(super) fn label(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
     }
 
     pub(super) fn emit(&self, kind: RunEvent) {
@@ -109,6 +150,37 @@ impl Engine {
             host: run.host.clone(),
             dry_run: false,
         });
+        // Ctrl-C: the first stops scheduling, the second kills what runs.
+        let (stop, cancel) = (self.stop.clone(), self.cancel.clone());
+        let emitter = self.emitter.clone();
+        let signals = tokio::spawn(async move {
+            while interrupts.recv().await.is_some() {
+                if *stop.borrow() {
+                    let _ = cancel.send(true);
+                } else {
+                    let _ = stop.send(true);
+                    emitter.emit(RunEvent::Log {
+                        step: None,
+                        message: "interrupted: no new steps start; Ctrl-C again kills the running ones".into(),
+                    });
+                }
+            }
+        });
+        let (status, remaining) = self.dispatch(ask_rollback).await;
+        signals.abort();
+        self.emit(RunEvent::RunFinished {
+            status,
+            exit_code: status.exit_code(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            remaining_undo: remaining,
+        });
+        self.emitter.finish();
+        status
+    }
+
+    /// Runs the steps, rolls back if it must, runs `on_failure` and `finally`; says how the
+    /// run ended and what remains to undo by hand.
+    pub(super) async fn dispatch(&self, ask_rollback: &(dyn Fn() -> bool + Sync)) -> (RunStatus, Vec<String>) {
         let plan = self.plan.clone();
         let steps = &plan.steps;
         let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
@@ -123,8 +195,9 @@ impl Engine {
         let mut any_failure = false;
         let mut refused = false;
         let mut abort = false;
-        let mut interrupted = false;
+        let mut interrupted = *self.stop.borrow();
         let mut running = FuturesUnordered::new();
+        let mut stop_rx = self.stop.subscribe();
 
         loop {
             let stopping = failed.is_some() || refused || interrupted;
@@ -136,7 +209,7 @@ impl Engine {
                         if state[i] == State::Pending && deps[i].iter().any(|&d| state[d] == State::Failed) {
                             state[i] = State::Failed;
                             self.emit(RunEvent::StepSkipped {
-                                step: steps[i].id.clone(),
+                                step: self.label(&steps[i].id),
                                 reason: "a step it needs failed".into(),
                             });
                             changed = true;
@@ -199,14 +272,8 @@ impl Engine {
                         }
                     }
                 }
-                Some(()) = interrupts.recv() => {
-                    if interrupted {
-                        // Second Ctrl-C: kill what runs and leave.
-                        let _ = self.cancel.send(true);
-                    } else {
-                        interrupted = true;
-                        self.emit(RunEvent::Log { step: None, message: "interrupted: no new steps start; Ctrl-C again kills the running ones".into() });
-                    }
+                _ = stop_rx.wait_for(|s| *s), if !interrupted => {
+                    interrupted = true;
                 }
             }
         }
@@ -219,13 +286,11 @@ impl Engine {
             abort,
             interrupted,
         };
-        let status = self.conclude(started, ended, ask_rollback).await;
-        self.emitter.finish();
-        status
+        self.conclude(ended, ask_rollback).await
     }
 
     /// Rolls back if the run must, runs `on_failure` and `finally`, and says how it ended.
-    async fn conclude(&self, started: Instant, e: Ended, ask_rollback: &(dyn Fn() -> bool + Sync)) -> RunStatus {
+    async fn conclude(&self, e: Ended, ask_rollback: &(dyn Fn() -> bool + Sync)) -> (RunStatus, Vec<String>) {
         let killed = self.cancelled();
         let rollback = if e.interrupted {
             let yes = !killed && !e.completed.is_empty() && tokio::task::block_in_place(ask_rollback);
@@ -279,13 +344,7 @@ impl Engine {
             }
             self.run_list(&self.plan.finally).await;
         }
-        self.emit(RunEvent::RunFinished {
-            status,
-            exit_code: status.exit_code(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            remaining_undo: remaining,
-        });
-        status
+        (status, remaining)
     }
 
     /// Runs one unit's rollback actions in order, each with its own retry. False when one
@@ -362,7 +421,7 @@ impl Engine {
         for step in list {
             if step.needs.iter().any(|n| done.get(n.as_str()) == Some(&false)) {
                 self.emit(RunEvent::StepSkipped {
-                    step: step.id.clone(),
+                    step: self.label(&step.id),
                     reason: "a step it needs failed".into(),
                 });
                 done.insert(&step.id, false);

@@ -7,8 +7,10 @@ mod event;
 pub mod process;
 mod sink;
 mod step;
+mod sub;
 
 pub use context::{RunInfo, Runtime, truthy};
 pub use engine::{Engine, RunOptions};
 pub use event::{Event, RunEvent, RunStatus, StepStatus};
 pub use sink::{Emitter, Sink};
+pub use sub::{Reach, reach};

@@ -46,7 +46,7 @@ fn millis(since: Instant) -> u64 {
 pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
     let skipped = |reason: String| {
         eng.emit(RunEvent::StepSkipped {
-            step: step.id.clone(),
+            step: eng.label(&step.id),
             reason,
         });
         StepReport {
@@ -71,7 +71,7 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
     }
     let Some(fe) = &step.for_each else {
         let unit = Unit {
-            label: step.id.clone(),
+            label: eng.label(&step.id),
             binding: None,
         };
         return run_unit(eng, step, unit).await;
@@ -106,7 +106,7 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
         while !stop && running.len() < fe.max_parallel as usize {
             let Some((i, item)) = pending.next() else { break };
             let unit = Unit {
-                label: format!("{}[{i}]", step.id),
+                label: format!("{}[{i}]", eng.label(&step.id)),
                 binding: Some((fe.as_.clone(), item)),
             };
             running.push(async move {
@@ -207,9 +207,12 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             step.risk.as_str(),
             step.effect.as_str()
         );
-        let answer = eng
-            .gates
-            .decide(&step.id, gate, &eng.rt.redact(&question), &eng.rt.redact(&detail));
+        let answer = eng.gates.decide(
+            &eng.label(&step.id),
+            gate,
+            &eng.rt.redact(&question),
+            &eng.rt.redact(&detail),
+        );
         let kind = match gate.kind {
             GateKind::Confirm => "confirm",
             GateKind::Approval => "approval",
@@ -256,7 +259,8 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
 
     let Some(action) = &step.action else {
         // A pure gate: passing it is the step.
-        eng.rt.record_step(&label, "ok", &Json::Null, &serde_json::Map::new());
+        eng.rt
+            .record_step(eng.key(&label), "ok", &Json::Null, &serde_json::Map::new());
         eng.finish_event(&label, StepStatus::Ok, start, None, None, &serde_json::Map::new());
         return report(StepStatus::Ok, false, false);
     };
@@ -311,7 +315,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             StepStatus::Failed
         };
         eng.rt
-            .record_step(&label, "failed", &outcome.result, &serde_json::Map::new());
+            .record_step(eng.key(&label), "failed", &outcome.result, &serde_json::Map::new());
         eng.finish_event(
             &label,
             status,
@@ -342,12 +346,17 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             }
         }
     }
-    eng.rt.record_step(&label, "ok", &outcome.result, &outputs);
+    eng.rt.record_step(eng.key(&label), "ok", &outcome.result, &outputs);
     eng.finish_event(&label, StepStatus::Ok, start, None, Some(&outcome), &outputs);
     report(StepStatus::Ok, false, true)
 }
 
 impl Engine {
+    /// The name a label is recorded under for `steps.<id>`: without the caller's prefix.
+    fn key<'l>(&self, label: &'l str) -> &'l str {
+        label.strip_prefix(self.prefix.as_str()).unwrap_or(label)
+    }
+
     /// Runs the action until `until` holds (or once), all within the step's timeout.
     async fn poll_until(&self, label: &str, step: &Step, action: &PlannedAction, extra: &[(&str, Json)]) -> Outcome {
         let deadline = Instant::now() + step.timeout.std();
@@ -402,6 +411,9 @@ impl Engine {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e),
         };
+        if let crate::actions::Action::Playbook(call) = &spec {
+            return self.run_sub(label, &call.0).await;
+        }
         let eval = |expr: &str, more: &[(&str, Json)]| {
             let mut all = extra.to_vec();
             all.extend(more.iter().cloned());
@@ -437,7 +449,7 @@ impl Engine {
     }
 
     pub(super) fn fail_step(&self, step: &Step, error: String, start: Instant, label: Option<&str>) -> StepReport {
-        let label = label.unwrap_or(&step.id).to_string();
+        let label = label.map(String::from).unwrap_or_else(|| self.label(&step.id));
         self.finish_event(
             &label,
             StepStatus::Failed,

@@ -128,6 +128,13 @@ pub fn suggest(got: &str, expected: &[&str], what: &str) -> String {
 
 /// Like [`suggest`], for names known only at run time (params, steps, playbooks).
 pub fn suggest_name(got: &str, expected: &[&str], what: &str) -> String {
+    // A step of a sub-playbook is named `caller/step`: the last segment alone is a near miss.
+    if let Some(whole) = expected
+        .iter()
+        .find(|e| e.rsplit('/').next() == Some(got) && e.contains('/'))
+    {
+        return format!("did you mean `{whole}`?");
+    }
     // Close by Jaro-Winkler (good on long names), or one edit away (short ones: rn → run).
     let best = expected
         .iter()
