@@ -506,3 +506,67 @@ fn a_playbook_step_runs_another_playbook_as_a_sub_run() {
     assert_eq!(typo.code, 2, "{}", typo.transcript());
     assert!(typo.stderr.contains("did you mean `call/gated`?"), "{}", typo.stderr);
 }
+
+#[test]
+fn for_each_runs_per_item_and_undoes_each_finished_iteration() {
+    let pb = r#"name: fan
+steps:
+  - id: list
+    shell: { run: "echo '[\"n1\", \"n2\", \"n3\", \"n4\"]'", read_only: true }
+    outputs: { nodes: "{{ result.json }}" }
+  - id: drain
+    for_each: "steps.list.nodes"
+    as: node
+    max_parallel: 1
+    shell: "echo {{ node }} >> log; test {{ node }} != n3"
+    rollback: { shell: "echo undo-{{ node }} >> log" }
+"#;
+    let w = Workspace::new().playbook("fan", pb);
+    let out = run_env(w.path(), &["run", "fan", "--output", "json"], &[]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    let log = std::fs::read_to_string(w.path().join("log")).expect("log");
+    // One at a time; the failure at n3 starts no more; n3, n2, n1 are undone, newest first.
+    assert_eq!(log, "n1\nn2\nn3\nundo-n3\nundo-n2\nundo-n1\n");
+    let finished: Vec<String> = events(&out)
+        .iter()
+        .filter(|e| e["type"] == "step_finished")
+        .filter_map(|e| e["step"].as_str().map(String::from))
+        .collect();
+    assert_eq!(finished, ["list", "drain[0]", "drain[1]", "drain[2]"]);
+}
+
+#[test]
+fn retry_and_until_poll_as_configured() {
+    let counter = "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo $n";
+    let pb = format!(
+        "name: poll\nparams:\n  attempts: {{ type: integer, default: 3 }}\nsteps:\n  - id: flaky\n    shell: {{ run: '{counter}; test $n -ge 3', read_only: true }}\n    retry: {{ attempts: \"{{{{ params.attempts }}}}\", delay: 10ms, backoff: 2 }}\n  - id: ready\n    shell: {{ run: 'cat count', read_only: true }}\n    until: \"result.stdout | trim | int >= 3\"\n    interval: 20ms\n    timeout: 5s\n"
+    );
+    // `attempts` is an integer field: a template is not accepted there.
+    let w = Workspace::new().playbook("poll", &pb);
+    let out = run_env(w.path(), &["validate"], &[]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+
+    let pb = pb
+        .replace("attempts: \"{{ params.attempts }}\"", "attempts: 3")
+        .replace("params:\n  attempts: { type: integer, default: 3 }\n", "");
+    let w = Workspace::new().playbook("poll", &pb);
+    let out = run_env(w.path(), &["run", "poll", "--output", "json"], &[]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let evs = events(&out);
+    let attempts = evs
+        .iter()
+        .filter(|e| e["type"] == "step_started" && e["step"] == "flaky")
+        .count();
+    assert_eq!(attempts, 3, "two failures, then success on the third attempt");
+
+    let w = Workspace::new().playbook("poll", &pb.replace("attempts: 3", "attempts: 2"));
+    let out = run_env(w.path(), &["run", "poll"], &[]);
+    assert_eq!(out.code, 1, "two attempts are not enough:\n{}", out.transcript());
+
+    let never = "name: never\nsteps:\n  - id: wait-for-it\n    shell: { run: 'echo 0', read_only: true }\n    until: \"result.stdout | trim == '1'\"\n    interval: 100ms\n    timeout: 1s\n";
+    let w = Workspace::new().playbook("never", never);
+    let out = run_env(w.path(), &["run", "never", "--output", "json"], &[]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(out.stderr.contains("still false after"), "{}", out.stderr);
+    assert!(events(&out).iter().any(|e| e["type"] == "poll"), "{}", out.stdout);
+}
