@@ -30,6 +30,7 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
         started_at: String::new(),
         playbook: name.into(),
         env: "default".into(),
+        file_sha256: String::new(),
     };
     let gates = Gatekeeper {
         approved: Default::default(),

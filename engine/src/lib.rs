@@ -13,6 +13,8 @@ pub mod cli;
 pub mod compile;
 pub mod error;
 pub mod exec;
+pub mod journal;
+pub mod lock;
 pub mod plan;
 pub mod playbook;
 pub mod report;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{completions, list, plan, run, schema, show, validate};
+use super::{audit, completions, list, plan, run, runs, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -17,6 +17,9 @@ pub struct Cli {
     /// Start looking for the workspace (runbook.yaml) in this directory instead of the current one.
     #[arg(short = 'C', long = "workspace", global = true, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// State dir (journals, locks, approvals); default: the workspace's `state_dir`.
+    #[arg(long, global = true, value_name = "DIR", env = "RUNBOOK_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Colors in messages.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: Color,
@@ -43,6 +46,10 @@ pub enum Command {
     Plan(plan::Args),
     /// Run a playbook: steps as a DAG, with gates, timeouts, retries and rollback.
     Run(run::Args),
+    /// Recent runs: id, playbook, environment, user, status, start, duration.
+    Runs(runs::Args),
+    /// A run's audit journal: show, export, verify.
+    Audit(audit::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -69,6 +76,7 @@ pub fn main() -> i32 {
     };
     let g = super::common::Global {
         workspace: cli.workspace.clone(),
+        state_dir: cli.state_dir.clone(),
         color,
     };
     match cli.command {
@@ -77,6 +85,8 @@ pub fn main() -> i32 {
         Command::Validate(a) => validate::exec(&g, a),
         Command::Plan(a) => plan::exec(&g, a),
         Command::Run(a) => run::exec(&g, a),
+        Command::Runs(a) => runs::exec(&g, a),
+        Command::Audit(a) => audit::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }

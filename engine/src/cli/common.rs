@@ -10,6 +10,7 @@ use crate::source::Diagnostic;
 /// Options every subcommand has.
 pub struct Global {
     pub workspace: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
     pub color: bool,
 }
 
@@ -29,6 +30,11 @@ impl Global {
             ))]);
         }
         playbook::find_workspace(&start)
+    }
+
+    /// The state dir: `--state-dir`, else the workspace's.
+    pub fn state(&self, ws: &Workspace) -> crate::journal::StateDir {
+        crate::journal::StateDir::new(self.state_dir.clone().unwrap_or_else(|| ws.state_dir.clone()))
     }
 
     pub fn print(&self, diags: &[Diagnostic]) {

@@ -1,11 +1,13 @@
 //! The command line: clap definitions and one module per subcommand, each with an `exec`.
 
 mod app;
+mod audit;
 mod common;
 mod completions;
 mod list;
 mod plan;
 mod run;
+mod runs;
 mod schema;
 mod show;
 mod validate;

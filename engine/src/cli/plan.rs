@@ -38,14 +38,15 @@ pub enum Format {
     Dot,
 }
 
-/// Compiles NAME into its plan, or prints why it cannot and returns the exit code.
+/// Compiles NAME into its plan, or prints why it cannot and returns the exit code. Also
+/// gives the sha256 of the playbook file, for the journal.
 pub fn build(
     g: &Global,
     name: Option<&str>,
     file: Option<&std::path::Path>,
     env: Option<&str>,
     params: &[(String, String)],
-) -> Result<Plan, i32> {
+) -> Result<(Plan, String), i32> {
     let ws = g.workspace().map_err(|d| {
         g.print(&d);
         error::INVALID
@@ -60,7 +61,11 @@ pub fn build(
         allow_missing_params: false,
     };
     match compile::compile(&ws, &lp, &opts) {
-        Ok(c) => Ok(Plan::new(c)),
+        Ok(c) => {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(lp.source.text.as_bytes()));
+            Ok((Plan::new(c), digest))
+        }
         Err(diags) => {
             g.print(&diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -76,7 +81,7 @@ pub fn build(
 
 pub fn exec(g: &Global, a: Args) -> i32 {
     let plan = match build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
-        Ok(p) => p,
+        Ok((p, _)) => p,
         Err(code) => return code,
     };
     let text = match a.format {

@@ -12,6 +12,8 @@ use super::common::{Global, parse_param};
 use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
 use crate::error;
 use crate::exec::{Emitter, Engine, Reach, RunInfo, RunOptions, Sink};
+use crate::journal::JournalSink;
+use crate::lock::{Holder, LockError};
 use crate::plan::{self, Plan};
 use crate::report::{JsonLines, Progress};
 use crate::yaml::suggest_name;
@@ -41,6 +43,9 @@ pub struct Args {
     /// Never prompt: steps that need a yes fail closed unless approved with --approve.
     #[arg(long)]
     pub non_interactive: bool,
+    /// Wait this long for the run lock when another run holds it (default: do not wait).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<crate::playbook::Duration>,
     /// `text`: progress on stderr; `json`: one event per line on stdout as well.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
@@ -60,10 +65,11 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let plan = match super::plan::build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let (plan, file_sha256) =
+        match super::plan::build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
     if a.dry_run {
         print!("{}", plan::render_text(&plan));
         eprintln!("dry run: nothing was run");
@@ -86,14 +92,44 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let run = run_info(&plan);
+    let mut run = run_info(&plan);
+    run.file_sha256 = file_sha256;
+
+    // One run per lock key: taken before anything runs, held until the process ends.
+    let state = g.state(&ws);
+    let holder = Holder {
+        run: run.id.clone(),
+        user: run.user.clone(),
+        host: run.host.clone(),
+        pid: std::process::id(),
+        since: run.started_at.clone(),
+    };
+    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.lock_wait.map(|d| d.std())) {
+        Ok(l) => l,
+        Err(e @ LockError::Held { .. }) => {
+            eprintln!("error: {e}");
+            return error::LOCKED;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return error::INVALID;
+        }
+    };
+    let journal = match JournalSink::create(state.clone(), &run.id) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: cannot create the journal in {}: {e}", state.root.display());
+            return error::INVALID;
+        }
+    };
 
     let progress = Progress::new(std::io::stderr().is_terminal());
     let prompter: Arc<dyn Prompter> = match (a.non_interactive, Terminal::detect(progress.multi())) {
         (false, Some(t)) => Arc::new(t),
         _ => Arc::new(NoTerminal),
     };
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(progress)];
+    // The journal first: a record is durable before anyone is shown it.
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(journal), Box::new(progress)];
     if a.output == Output::Json {
         sinks.push(Box::new(JsonLines));
     }
@@ -216,5 +252,6 @@ fn run_info(plan: &Plan) -> RunInfo {
         started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         playbook: plan.playbook.name.clone(),
         env: plan.env.name.clone(),
+        file_sha256: String::new(),
     }
 }

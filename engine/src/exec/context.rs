@@ -22,6 +22,9 @@ pub struct RunInfo {
     pub started_at: String,
     pub playbook: String,
     pub env: String,
+    /// sha256 of the playbook file.
+    #[serde(skip)]
+    pub file_sha256: String,
 }
 
 /// The run's values. Shared by the step tasks; step results are added as steps finish.

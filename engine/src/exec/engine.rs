@@ -144,10 +144,13 @@ impl Engine {
         self.emit(RunEvent::RunStarted {
             run: run.id.clone(),
             playbook: self.plan.playbook.name.clone(),
+            file_sha256: run.file_sha256.clone(),
             env: self.plan.env.name.clone(),
             plan_hash: self.plan.hash.clone(),
+            params: self.plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             user: run.user.clone(),
             host: run.host.clone(),
+            engine_version: env!("CARGO_PKG_VERSION").to_string(),
             dry_run: false,
         });
         // Ctrl-C: the first stops scheduling, the second kills what runs.

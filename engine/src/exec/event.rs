@@ -66,10 +66,15 @@ pub enum RunEvent {
     RunStarted {
         run: String,
         playbook: String,
+        /// sha256 of the playbook file as it was read.
+        file_sha256: String,
         env: String,
         plan_hash: String,
+        /// The params (secrets are never params; they are not here).
+        params: serde_json::Map<String, serde_json::Value>,
         user: String,
         host: String,
+        engine_version: String,
         dry_run: bool,
     },
     /// A step (or an iteration `id[i]`) begins; `attempt` counts retries from 1.

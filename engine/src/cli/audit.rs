@@ -1,0 +1,215 @@
+//! `runbook audit`: a run's journal as a timeline, as JSON, and verified record by record.
+
+use super::common::Global;
+use crate::error;
+use crate::journal::{StateDir, Verdict, verify_file};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// A run's journal as a readable timeline.
+    Show { run: String },
+    /// A run's journal records as JSON.
+    Export { run: String },
+    /// Recompute the hash chain of one run's journal (or every run's) and name the first bad
+    /// record. Exit 0 when every journal verifies, 1 when one does not.
+    Verify { run: Option<String> },
+}
+
+pub fn exec(g: &Global, a: Args) -> i32 {
+    let ws = match g.workspace() {
+        Ok(ws) => ws,
+        Err(d) => {
+            g.print(&d);
+            return error::INVALID;
+        }
+    };
+    let state = g.state(&ws);
+    let find = |id: &str| state.find(id);
+    match a.command {
+        Command::Verify { run } => {
+            let ids = match run {
+                Some(id) => match find(&id) {
+                    Ok(id) => vec![id],
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return error::INVALID;
+                    }
+                },
+                None => state.list().into_iter().map(|r| r.run).collect(),
+            };
+            let mut bad = 0;
+            for id in &ids {
+                if !verify_one(&state, id) {
+                    bad += 1;
+                }
+            }
+            if ids.is_empty() {
+                eprintln!("no runs to verify");
+            }
+            if bad > 0 { error::STEP_FAILED } else { error::SUCCESS }
+        }
+        Command::Show { run } => match find(&run).and_then(|id| records(&state, &id)) {
+            Ok(records) => {
+                for r in &records {
+                    println!("{}", timeline_line(r));
+                }
+                error::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                error::INVALID
+            }
+        },
+        Command::Export { run } => match find(&run).and_then(|id| records(&state, &id)) {
+            Ok(records) => {
+                println!("{}", serde_json::to_string_pretty(&records).unwrap_or_default());
+                error::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                error::INVALID
+            }
+        },
+    }
+}
+
+fn verify_one(state: &StateDir, id: &str) -> bool {
+    let verdict = verify_file(&state.journal(id));
+    // The chain cannot show records cut off cleanly at the end; the runs index, written
+    // separately, knows whether the run finished.
+    if let Ok(Verdict::Intact { torn: false, .. }) = &verdict {
+        let finished = state.list().iter().any(|r| r.run == id && r.status != "unfinished");
+        let last_type = records(state, id)
+            .ok()
+            .and_then(|r| r.last().and_then(|l| l.get("type").cloned()));
+        if finished && last_type != Some(serde_json::Value::from("run_finished")) {
+            println!(
+                "TAMPERED  {id}: the index says the run finished, but the journal ends before its run_finished record: records were removed from the end"
+            );
+            return false;
+        }
+    }
+    match verdict {
+        Ok(Verdict::Intact { records, torn: false }) => {
+            println!("ok        {id}: {records} records, chain intact");
+            true
+        }
+        Ok(Verdict::Intact { records, torn: true }) => {
+            println!(
+                "ok        {id}: {records} records, chain intact; the last line was cut short (a crash while writing), not tampering"
+            );
+            true
+        }
+        Ok(Verdict::Broken { line, seq, reason }) => {
+            let seq = seq.map(|s| format!(", seq {s}")).unwrap_or_default();
+            println!("TAMPERED  {id}: record on line {line}{seq}: {reason}");
+            false
+        }
+        Err(e) => {
+            println!("MISSING   {id}: {e}");
+            false
+        }
+    }
+}
+
+fn records(state: &StateDir, id: &str) -> Result<Vec<serde_json::Value>, String> {
+    let text =
+        std::fs::read_to_string(state.journal(id)).map_err(|e| format!("cannot read the journal of {id}: {e}"))?;
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+/// One record as a line of the timeline.
+fn timeline_line(r: &serde_json::Value) -> String {
+    let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let ts = s("ts");
+    let time = ts.get(11..23).unwrap_or(&ts);
+    let what = match s("type").as_str() {
+        "run_started" => format!(
+            "run {} of `{}` in {} by {}@{} · plan {} · file {}",
+            s("run"),
+            s("playbook"),
+            s("env"),
+            s("user"),
+            s("host"),
+            s("plan_hash"),
+            s("file_sha256").get(..12).unwrap_or("")
+        ),
+        "step_started" => {
+            let summary = s("summary");
+            let first = summary.lines().next().unwrap_or("");
+            let more = if summary.lines().count() > 1 { " …" } else { "" };
+            format!(
+                "▶ {} (attempt {}): {first}{more}",
+                s("step"),
+                r.get("attempt").and_then(|a| a.as_u64()).unwrap_or(1)
+            )
+        }
+        "precondition" => format!(
+            "  {} precondition `{}`: {}",
+            s("step"),
+            s("name"),
+            if r.get("ok").and_then(|o| o.as_bool()) == Some(true) {
+                "holds".to_string()
+            } else {
+                format!("FAILS {}", s("message"))
+            }
+        ),
+        "gate" => format!(
+            "◆ {} {} {} by {} via {}: \"{}\"",
+            s("step"),
+            s("kind"),
+            if r.get("approved").and_then(|o| o.as_bool()) == Some(true) {
+                "approved"
+            } else {
+                "NOT approved"
+            },
+            s("by"),
+            s("how"),
+            s("question")
+        ),
+        "poll" => format!("  {} polls (`until` not yet true)", s("step")),
+        "log" => format!("  {} {}", s("step"), s("message")),
+        "step_finished" => {
+            let err = s("error");
+            format!(
+                "{} {} {}{}",
+                if s("status") == "ok" { "✓" } else { "✗" },
+                s("step"),
+                s("status"),
+                if err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {err}")
+                }
+            )
+        }
+        "step_skipped" => format!("– {} skipped: {}", s("step"), s("reason")),
+        "rollback_started" => format!("↺ {} rollback: {}", s("step"), s("summary")),
+        "rollback_finished" => format!(
+            "↺ {} rollback {}",
+            s("step"),
+            if r.get("ok").and_then(|o| o.as_bool()) == Some(true) {
+                "done".to_string()
+            } else {
+                format!("FAILED: {}", s("error"))
+            }
+        ),
+        "interrupted" => "interrupted".to_string(),
+        "run_finished" => format!(
+            "run {} (exit {})",
+            s("status"),
+            r.get("exit_code").and_then(|c| c.as_i64()).unwrap_or(-1)
+        ),
+        other => other.to_string(),
+    };
+    format!(
+        "{time}  #{:<4} {what}",
+        r.get("seq").and_then(|v| v.as_u64()).unwrap_or(0)
+    )
+}

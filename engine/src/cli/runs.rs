@@ -1,0 +1,57 @@
+//! `runbook runs`: recent runs with playbook, environment, user, status, start and duration.
+
+use clap::ValueEnum;
+
+use super::common::Global;
+use crate::error;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How many runs (newest first).
+    #[arg(short = 'n', long, default_value = "20")]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn exec(g: &Global, a: Args) -> i32 {
+    let ws = match g.workspace() {
+        Ok(ws) => ws,
+        Err(d) => {
+            g.print(&d);
+            return error::INVALID;
+        }
+    };
+    let runs: Vec<_> = g.state(&ws).list().into_iter().take(a.limit).collect();
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default()),
+        Format::Text => {
+            if runs.is_empty() {
+                eprintln!("no runs yet in {}", crate::source::display_path(&g.state(&ws).root));
+                return error::SUCCESS;
+            }
+            println!(
+                "{:<24}  {:<20}  {:<8}  {:<10}  {:<16}  {:<20}  {:>8}",
+                "RUN", "PLAYBOOK", "ENV", "USER", "STATUS", "STARTED", "TIME"
+            );
+            for r in runs {
+                let time = r
+                    .duration_ms
+                    .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into());
+                let started = r.started.get(..19).unwrap_or(&r.started).replace('T', " ");
+                println!(
+                    "{:<24}  {:<20}  {:<8}  {:<10}  {:<16}  {:<20}  {:>8}",
+                    r.run, r.playbook, r.env, r.user, r.status, started, time
+                );
+            }
+        }
+    }
+    error::SUCCESS
+}

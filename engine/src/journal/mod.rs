@@ -1,0 +1,12 @@
+//! The audit journal: one hash-chained JSON-lines file per run, fsync'd where it matters,
+//! an index of runs, and the verification that finds tampering.
+
+mod record;
+mod store;
+mod verify;
+mod writer;
+
+pub use record::{Record, ZERO_HASH, record_hash};
+pub use store::{RunSummary, StateDir};
+pub use verify::{Verdict, verify_file};
+pub use writer::JournalSink;
