@@ -3,6 +3,7 @@
 mod compile_errors;
 mod interactive;
 mod invalid;
+mod journal;
 mod lints;
 mod params;
 mod plan_output;

@@ -1,0 +1,200 @@
+//! The audit journal and run locks, through the binary: chained records, verification that
+//! finds tampering, private files, secrets never written, one run per lock key.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use runbook_tests::{Output, Workspace, binary};
+
+fn run(w: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(binary())
+        .args(["--color", "never"])
+        .args(args)
+        .current_dir(w.path())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn only_run(w: &Workspace) -> String {
+    let out = run(w, &["runs", "--format", "json"], &[]);
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("runs json");
+    assert_eq!(runs.len(), 1, "{}", out.stdout);
+    runs[0]["run"].as_str().unwrap_or_default().to_string()
+}
+
+const SIMPLE: &str = "name: simple\nsteps:\n  - id: one\n    shell: 'echo one'\n    rollback: { shell: 'true' }\n  - id: two\n    shell: 'echo two'\n    rollback: { shell: 'true' }\n";
+
+#[test]
+fn a_run_is_journaled_and_verification_finds_every_kind_of_tampering() {
+    let w = Workspace::new().playbook("simple", SIMPLE);
+    assert_eq!(run(&w, &["run", "simple"], &[("RUNBOOK_USER", "carol")]).code, 0);
+    let id = only_run(&w);
+    let runs = run(&w, &["runs"], &[]);
+    assert!(
+        runs.stdout.contains(&id)
+            && runs.stdout.contains("simple")
+            && runs.stdout.contains("carol")
+            && runs.stdout.contains("succeeded"),
+        "{}",
+        runs.stdout
+    );
+
+    let state = w.path().join(".runbook");
+    let journal = state.join("runs").join(&id).join("journal.jsonl");
+    for (path, mode) in [
+        (state.clone(), 0o700),
+        (state.join("runs"), 0o700),
+        (state.join("runs").join(&id), 0o700),
+        (journal.clone(), 0o600),
+    ] {
+        let m = std::fs::metadata(&path).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(m, mode, "{}", path.display());
+    }
+    let ok = run(&w, &["audit", "verify"], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.transcript());
+    let export = run(&w, &["audit", "export", &id[..10]], &[]);
+    let records: Vec<serde_json::Value> = serde_json::from_str(&export.stdout).expect("export json");
+    assert_eq!(records[0]["type"], "run_started");
+    assert_eq!(records[0]["prev"], "0".repeat(64));
+    assert_eq!(records[0]["user"], "carol");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "step_started" && r["step"] == "two")
+    );
+    let show = run(&w, &["audit", "show", &id], &[]);
+    assert!(
+        show.stdout.contains("▶ one (attempt 1): shell: echo one") && show.stdout.contains("run succeeded (exit 0)"),
+        "{}",
+        show.stdout
+    );
+
+    let original = std::fs::read_to_string(&journal).expect("journal");
+    let lines: Vec<&str> = original.lines().collect();
+    let verify = |text: String| {
+        std::fs::write(&journal, text).expect("write");
+        run(&w, &["audit", "verify", &id], &[])
+    };
+    // Changed: a value edited in place.
+    let changed = original.replacen("\"step\":\"one\"", "\"step\":\"0ne\"", 1);
+    assert_ne!(changed, original);
+    let out = verify(changed);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("TAMPERED") && out.stdout.contains("the record was changed"),
+        "{}",
+        out.stdout
+    );
+    // Removed from the middle.
+    let mut removed = lines.clone();
+    removed.remove(2);
+    let out = verify(removed.join("\n") + "\n");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("record on line 3") && out.stdout.contains("removed, added or moved"),
+        "{}",
+        out.stdout
+    );
+    // Reordered.
+    let mut swapped = lines.clone();
+    swapped.swap(1, 2);
+    let out = verify(swapped.join("\n") + "\n");
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    // Cut off cleanly at the end.
+    let out = verify(lines[..lines.len() - 2].join("\n") + "\n");
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("removed from the end"), "{}", out.stdout);
+    // A torn last line, as a crash leaves: not tampering.
+    let out = verify(original[..original.len() - 30].to_string());
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("cut short (a crash while writing)"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn secrets_reach_no_file_and_no_output() {
+    let secret = "hunter2-xq9";
+    let pb = "name: leaky\nsecrets:\n  pw: { env: PW }\nsteps:\n  - id: out\n    shell: { run: 'echo {{ secrets.pw }}; echo {{ secrets.pw }} >&2', read_only: true }\n    outputs: { copy: '{{ result.stdout }}' }\n  - id: msg\n    log: 'the password is {{ secrets.pw }}'\n  - id: expect\n    shell: { run: 'echo {{ secrets.pw }}', read_only: true }\n    until: \"result.stdout | trim == 'never'\"\n    interval: 50ms\n    timeout: 300ms\n    on_failure: continue\n  - id: boom\n    needs: [msg]\n    shell: 'echo failing {{ secrets.pw }} >&2; exit 3'\n    rollback: { shell: 'echo undo {{ secrets.pw }}' }\n";
+    let w = Workspace::new().playbook("leaky", pb);
+    let out = run(&w, &["run", "leaky", "--output", "json"], &[("PW", secret)]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        !out.stdout.contains(secret) && !out.stderr.contains(secret),
+        "{}",
+        out.transcript()
+    );
+    let mut checked = 0;
+    let mut stack = vec![w.path().join(".runbook")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("state dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read");
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(secret),
+                    "{} holds the secret",
+                    p.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "the journal and the index were written");
+}
+
+#[test]
+fn a_held_lock_refuses_a_second_run_and_lock_wait_waits() {
+    let pb = "name: slow\nsteps:\n  - id: hold\n    shell: 'sleep 2'\n    rollback: { shell: 'true' }\n";
+    let w = Workspace::new().playbook("slow", pb);
+    let mut first = Command::new(binary())
+        .args(["--color", "never", "run", "slow", "--output", "json"])
+        .current_dir(w.path())
+        .env("RUNBOOK_USER", "dave")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the first run has started its step (so it holds the lock).
+    let mut stdout = std::io::BufReader::new(first.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        use std::io::BufRead;
+        assert!(
+            stdout.read_line(&mut line).expect("read") > 0,
+            "the first run ended early"
+        );
+        if line.contains("\"step_started\"") {
+            break;
+        }
+    }
+    let second = run(&w, &["run", "slow"], &[]);
+    assert_eq!(second.code, 5, "{}", second.transcript());
+    assert!(
+        second.stderr.contains("lock `default/slow` is held by run") && second.stderr.contains("of dave on"),
+        "{}",
+        second.stderr
+    );
+    let start = Instant::now();
+    let third = run(&w, &["run", "slow", "--lock-wait", "30s"], &[]);
+    assert_eq!(third.code, 0, "{}", third.transcript());
+    assert!(
+        start.elapsed() > Duration::from_millis(500),
+        "it waited for the first run"
+    );
+    assert!(first.wait().expect("first").success());
+}
