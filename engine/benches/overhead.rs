@@ -14,7 +14,19 @@ use runbook::playbook;
 const STEPS: usize = 1000;
 const ROUNDS: usize = 5;
 
+/// Which journal the engine writes: none, one without fsync, or the real one.
+#[derive(Clone, Copy, PartialEq)]
+enum Journal {
+    None,
+    NoFsync,
+    Fsync,
+}
+
 fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
+    engine_with(dir, name, Journal::None)
+}
+
+fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration {
     let lp = playbook::load_playbook(&dir.join(format!("playbooks/{name}.yaml"))).expect("loads");
     let ws = playbook::find_workspace(dir).expect("workspace");
     let opts = Options {
@@ -43,6 +55,18 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
         .expect("runtime");
     let start = Instant::now();
     let status = rt.block_on(async {
+        let sinks: Vec<Box<dyn runbook::exec::Sink>> = match journal {
+            Journal::None => Vec::new(),
+            j => {
+                let state = runbook::journal::StateDir::new(dir.join(format!("state-{}", std::process::id())));
+                let id = format!("bench-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                vec![Box::new(
+                    runbook::journal::JournalSink::create(state, &id)
+                        .expect("journal")
+                        .with_fsync(j == Journal::Fsync),
+                )]
+            }
+        };
         let engine = Engine::new(
             plan,
             &run,
@@ -52,7 +76,7 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
                 workdir: dir.to_path_buf(),
                 inputs: Default::default(),
             },
-            Emitter::new(Vec::new()),
+            Emitter::new(sinks),
         );
         let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         engine.run(&run, rx, &|| false).await
@@ -60,6 +84,25 @@ fn engine_once(dir: &std::path::Path, name: &str) -> Duration {
     let took = start.elapsed();
     assert_eq!(status.exit_code(), 0);
     took
+}
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The disk's own cost of one durable append: write a journal-sized line and fsync it.
+fn bare_fsync(dir: &std::path::Path, n: usize) -> Duration {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("fsync-probe"))
+        .expect("probe");
+    let line = [b'x'; 400];
+    let start = Instant::now();
+    for _ in 0..n {
+        f.write_all(&line).expect("write");
+        f.sync_data().expect("fsync");
+    }
+    start.elapsed()
 }
 
 fn script_once(dir: &std::path::Path) -> Duration {
@@ -110,6 +153,36 @@ fn main() {
         templated.push(engine_once(dir.path(), "chain"));
     }
     let (p, t, s) = (median(plain), median(templated), median(script));
+
+    // The journal: the same 1,000 steps with no journal, a journal without fsync, and the
+    // real one (each step's `step_started` is fsync'd before it runs), interleaved.
+    let (mut none, mut nofsync, mut fsync, mut bare) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        none.push(engine_with(dir.path(), "seq", Journal::None));
+        nofsync.push(engine_with(dir.path(), "seq", Journal::NoFsync));
+        fsync.push(engine_with(dir.path(), "seq", Journal::Fsync));
+        bare.push(bare_fsync(dir.path(), STEPS));
+    }
+    let (jn, jw, jf, bf) = (median(none), median(nofsync), median(fsync), median(bare));
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / STEPS as f64;
+    println!("journal, {STEPS} sequential steps (median of {ROUNDS}):");
+    println!("  no journal:            {:>8.1} µs per step", us(jn));
+    println!(
+        "  journal, no fsync:     {:>8.1} µs per step (+{:.1})",
+        us(jw),
+        us(jw) - us(jn)
+    );
+    println!(
+        "  journal with fsync:    {:>8.1} µs per step (+{:.1})",
+        us(jf),
+        us(jf) - us(jn)
+    );
+    println!("  bare write+fsync:      {:>8.1} µs per call", us(bf));
+    println!(
+        "  journal cost per step / bare fsync: without fsync {:.2}, with fsync {:.2}",
+        (us(jw) - us(jn)) / us(bf),
+        (us(jf) - us(jn)) / us(bf)
+    );
 
     // Parallel scheduling: 16 independent `sleep 0.5` steps at concurrency 16 and 4.
     for c in [16, 4] {
