@@ -48,6 +48,7 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
         approved: Default::default(),
         prompter: Arc::new(NoTerminal),
         user: "bench".into(),
+        saved: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

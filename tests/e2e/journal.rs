@@ -198,3 +198,68 @@ fn a_held_lock_refuses_a_second_run_and_lock_wait_waits() {
     );
     assert!(first.wait().expect("first").success());
 }
+
+#[test]
+fn a_saved_plan_runs_only_as_approved_and_unchanged() {
+    let pb = "name: drop\nparams:\n  table: {}\nsteps:\n  - id: backup\n    shell: 'echo backup {{ params.table }} >> log'\n    rollback: { shell: 'true' }\n  - id: drop\n    risk: critical\n    approval: { approvers: [alice, bob], min: 1 }\n    shell: 'echo drop {{ params.table }} >> log'\n    rollback: { shell: 'true' }\n";
+    let w = Workspace::new()
+        .file("runbook.yaml", "default_env: prod\nenvironments:\n  prod: { policy: { confirm: [high, critical], two_person: [critical] } }\n")
+        .playbook("drop", pb);
+    let alice = [("RUNBOOK_USER", "alice")];
+    assert_eq!(
+        run(&w, &["plan", "drop", "-p", "table=users", "--out", "plan.json"], &[]).code,
+        0
+    );
+
+    let none = run(&w, &["run", "--plan", "plan.json"], &alice);
+    assert_eq!(none.code, 4, "{}", none.transcript());
+    assert!(
+        none.stderr
+            .contains("step `drop`: 1 approval(s) from alice, bob, not the runner needed, 0 given"),
+        "{}",
+        none.stderr
+    );
+
+    // The runner approving their own two-person step does not count.
+    assert_eq!(run(&w, &["approve", "plan.json", "--as", "alice"], &[]).code, 0);
+    assert_eq!(run(&w, &["run", "--plan", "plan.json"], &alice).code, 4);
+    assert!(!w.path().join("log").exists(), "nothing ran");
+
+    assert_eq!(run(&w, &["approve", "plan.json", "--as", "bob"], &[]).code, 0);
+    let ok = run(&w, &["run", "--plan", "plan.json", "--output", "json"], &alice);
+    assert_eq!(ok.code, 0, "{}", ok.transcript());
+    assert_eq!(
+        std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
+        "backup users\ndrop users\n"
+    );
+    let approved = ok.stdout.lines().any(|l| {
+        l.contains("\"type\":\"gate\"") && l.contains("\"kind\":\"approval\"") && l.contains("\"by\":\"bob\"")
+    });
+    assert!(approved, "{}", ok.stdout);
+
+    // The playbook changed since: refused.
+    std::fs::write(
+        w.path().join("playbooks/drop.yaml"),
+        pb.replace("echo drop", "echo DROP"),
+    )
+    .expect("edit");
+    let changed = run(&w, &["run", "--plan", "plan.json"], &alice);
+    assert_eq!(changed.code, 2, "{}", changed.transcript());
+    assert!(
+        changed.stderr.contains("now compile to a different plan"),
+        "{}",
+        changed.stderr
+    );
+
+    // The plan file edited by hand: refused.
+    std::fs::write(w.path().join("playbooks/drop.yaml"), pb).expect("restore");
+    let text = std::fs::read_to_string(w.path().join("plan.json")).expect("plan");
+    std::fs::write(w.path().join("plan.json"), text.replace("\"users\"", "\"orders\"")).expect("edit");
+    let edited = run(&w, &["run", "--plan", "plan.json"], &alice);
+    assert_eq!(edited.code, 2, "{}", edited.transcript());
+    assert!(
+        edited.stderr.contains("was edited after it was planned"),
+        "{}",
+        edited.stderr
+    );
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::Prompter;
 use crate::compile::{Gate, GateKind};
+use crate::plan::Plan;
 
 /// A gate's answer and how it was given.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,8 @@ pub struct Gatekeeper {
     pub approved: HashSet<String>,
     pub prompter: Arc<dyn Prompter>,
     pub user: String,
+    /// The saved plan being run (`run --plan`), whose approvals answer its gates.
+    pub saved: Option<Arc<Plan>>,
 }
 
 impl Gatekeeper {
@@ -40,6 +43,15 @@ impl Gatekeeper {
                     return Answer::Yes {
                         by: self.user.clone(),
                         how: "--approve".into(),
+                    };
+                }
+                // An approved saved plan was read and agreed to, gates included.
+                if let Some(plan) = &self.saved
+                    && let Ok(by) = super::satisfies(plan, gate, &self.user)
+                {
+                    return Answer::Yes {
+                        by: by.join(", "),
+                        how: "saved plan approval".into(),
                     };
                 }
                 match self.prompter.confirm(question, detail) {
@@ -63,6 +75,19 @@ impl Gatekeeper {
             // run journal; until then an approval gate fails closed rather than letting the
             // runner approve their own step.
             GateKind::Approval => {
+                if let Some(plan) = &self.saved {
+                    return match super::satisfies(plan, gate, &self.user) {
+                        Ok(by) => Answer::Yes {
+                            by: by.join(", "),
+                            how: "saved plan approval".into(),
+                        },
+                        Err(why) => Answer::Closed {
+                            why: format!(
+                                "step `{id}` needs approval: {why}; add one with `runbook approve PLAN_FILE --as NAME`"
+                            ),
+                        },
+                    };
+                }
                 let who = gate
                     .approval
                     .as_ref()

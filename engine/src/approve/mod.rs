@@ -2,7 +2,9 @@
 //! decide each gate (fail closed without a terminal).
 
 mod gatekeeper;
+mod plan_file;
 mod prompter;
 
 pub use gatekeeper::{Answer, Gatekeeper};
+pub use plan_file::satisfies;
 pub use prompter::{NoTerminal, Prompter, Terminal};

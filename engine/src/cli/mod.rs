@@ -1,6 +1,7 @@
 //! The command line: clap definitions and one module per subcommand, each with an `exec`.
 
 mod app;
+mod approve;
 mod audit;
 mod common;
 mod completions;

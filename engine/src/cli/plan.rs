@@ -108,7 +108,7 @@ fn to_json(plan: &Plan) -> String {
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a plan.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()

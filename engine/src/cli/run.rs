@@ -21,8 +21,13 @@ use crate::yaml::suggest_name;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The playbook's name.
-    #[arg(required_unless_present = "file")]
+    #[arg(required_unless_present_any = ["file", "plan"])]
     pub name: Option<String>,
+    /// Run exactly this saved plan (`runbook plan ... --out FILE`, approved with
+    /// `runbook approve FILE --as NAME`). Refused when the playbook, params or environment
+    /// now compile to a different plan.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "file", "env", "params"])]
+    pub plan: Option<PathBuf>,
     /// Run a playbook file directly.
     #[arg(long, value_name = "PATH", conflicts_with = "name")]
     pub file: Option<PathBuf>,
@@ -65,11 +70,16 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let (plan, file_sha256) =
-        match super::plan::build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
-            Ok(p) => p,
+    let (plan, file_sha256, saved) = match &a.plan {
+        Some(path) => match saved_plan(g, path) {
+            Ok((p, sha)) => (p, sha, true),
             Err(code) => return code,
-        };
+        },
+        None => match super::plan::build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
+            Ok((p, sha)) => (p, sha, false),
+            Err(code) => return code,
+        },
+    };
     if a.dry_run {
         print!("{}", plan::render_text(&plan));
         eprintln!("dry run: nothing was run");
@@ -94,6 +104,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let mut run = run_info(&plan);
     run.file_sha256 = file_sha256;
+    if saved && let Err(missing) = check_saved_approvals(&plan, &run.user) {
+        eprintln!("error: the saved plan lacks approvals; nothing was run:\n{missing}");
+        return error::REFUSED;
+    }
 
     // One run per lock key: taken before anything runs, held until the process ends.
     let state = g.state(&ws);
@@ -137,6 +151,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         approved: a.approve.iter().cloned().collect(),
         prompter: prompter.clone(),
         user: run.user.clone(),
+        saved: saved.then(|| Arc::new(plan.clone())),
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),
@@ -253,5 +268,64 @@ fn run_info(plan: &Plan) -> RunInfo {
         playbook: plan.playbook.name.clone(),
         env: plan.env.name.clone(),
         file_sha256: String::new(),
+    }
+}
+
+/// The OS user's name.
+pub fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The saved plan, recompiled from today's playbook with its params and environment: the
+/// hashes must agree, so what runs is exactly what was approved.
+fn saved_plan(g: &Global, path: &std::path::Path) -> Result<(Plan, String), i32> {
+    let saved = super::approve::read_plan(path).map_err(|e| {
+        eprintln!("error: {e}");
+        error::INVALID
+    })?;
+    let params: Vec<(String, String)> = saved
+        .params
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+        .collect();
+    let env = saved.env.name.clone();
+    let (mut fresh, sha) = super::plan::build(g, Some(&saved.playbook.name), None, Some(&env), &params)?;
+    if fresh.hash != saved.hash {
+        eprintln!(
+            "error: the playbook, its params or the environment now compile to a different plan ({}) than {} ({}); nothing was run. Make and approve a new plan.",
+            fresh.hash,
+            path.display(),
+            saved.hash
+        );
+        return Err(error::INVALID);
+    }
+    fresh.approvals = saved.approvals;
+    Ok((fresh, sha))
+}
+
+/// Every approval gate of a saved plan must be satisfied by its approvals before it runs.
+fn check_saved_approvals(plan: &Plan, runner: &str) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for step in plan.steps.iter().chain(&plan.on_failure).chain(&plan.finally) {
+        for gate in step
+            .gates
+            .iter()
+            .filter(|g| g.kind == crate::compile::GateKind::Approval)
+        {
+            if let Err(why) = crate::approve::satisfies(plan, gate, runner) {
+                missing.push(format!("  step `{}`: {why}", step.id));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing.join("\n"))
     }
 }

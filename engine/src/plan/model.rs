@@ -12,13 +12,28 @@ use crate::playbook::Risk;
 /// Version of the plan's JSON format; part of the hash.
 pub const PLAN_FORMAT: u32 = 1;
 
-/// A plan: its hash, then everything the hash covers.
+/// A plan: its hash, the approvals given to exactly that hash, then everything the hash
+/// covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// `sha256:<hex>` of the body's compact JSON.
     pub hash: String,
+    /// Approvals of a saved plan (`runbook approve FILE --as NAME`), each bound to `hash`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<PlanApproval>,
     #[serde(flatten)]
     pub body: PlanBody,
+}
+
+/// One person's approval of a saved plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanApproval {
+    pub by: String,
+    pub at: String,
+    /// The plan hash approved: an approval never carries over to another plan.
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl std::ops::Deref for Plan {
@@ -96,6 +111,7 @@ impl Plan {
         };
         Plan {
             hash: plan_hash(&body),
+            approvals: Vec::new(),
             body,
         }
     }
