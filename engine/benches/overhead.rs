@@ -49,6 +49,7 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
         prompter: Arc::new(NoTerminal),
         user: "bench".into(),
         saved: None,
+        live: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -263,3 +263,101 @@ fn a_saved_plan_runs_only_as_approved_and_unchanged() {
         edited.stderr
     );
 }
+
+/// Starts `runbook run` in the background and returns it once its output says it waits
+/// for an approval, with the run id.
+fn start_waiting(w: &Workspace, args: &[&str], user: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(binary())
+        .args(["--color", "never"])
+        .args(args)
+        .args(["--output", "json"])
+        .current_dir(w.path())
+        .env("RUNBOOK_USER", user)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut run_id = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        use std::io::BufRead;
+        assert!(
+            stdout.read_line(&mut line).expect("read") > 0,
+            "the run ended before waiting"
+        );
+        let e: serde_json::Value = serde_json::from_str(&line).expect("event");
+        if e["type"] == "run_started" {
+            run_id = e["run"].as_str().unwrap_or_default().to_string();
+        }
+        if e["type"] == "log" && e["message"].as_str().is_some_and(|m| m.starts_with("waiting up to")) {
+            break;
+        }
+    }
+    // Drain the rest in the background so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        use std::io::Read;
+        let _ = stdout.read_to_string(&mut rest);
+    });
+    (child, run_id)
+}
+
+const GATED: &str = "name: gated\nsteps:\n  - id: ship\n    risk: critical\n    approval: { approvers: [alice, bob], min: 1, timeout: 30s }\n    shell: 'echo shipped >> log'\n    rollback: { shell: 'true' }\n";
+
+#[test]
+fn a_running_run_waits_for_approval_from_another_terminal() {
+    let env = "default_env: prod\nenvironments:\n  prod: { policy: { confirm: [], two_person: [critical] } }\n";
+    let w = Workspace::new().file("runbook.yaml", env).playbook("gated", GATED);
+
+    let (mut child, id) = start_waiting(&w, &["run", "gated"], "alice");
+    // The runner cannot approve their own two-person step: it keeps waiting.
+    assert_eq!(run(&w, &["approve", &id, "ship", "--as", "alice"], &[]).code, 0);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the runner's own approval must not count"
+    );
+    assert_eq!(run(&w, &["approve", &id, "ship", "--as", "bob"], &[]).code, 0);
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(
+        std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
+        "shipped\n"
+    );
+    let export = run(&w, &["audit", "export", &id], &[]);
+    assert!(
+        export.stdout.contains("\"how\": \"runbook approve\"") && export.stdout.contains("\"by\": \"bob\""),
+        "{}",
+        export.stdout
+    );
+
+    let (mut child, id) = start_waiting(&w, &["run", "gated"], "alice");
+    assert_eq!(
+        run(&w, &["approve", &id, "ship", "--as", "bob", "--reject"], &[]).code,
+        0
+    );
+    assert_eq!(child.wait().expect("wait").code(), Some(4));
+    assert_eq!(
+        std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
+        "shipped\n",
+        "a rejected step does not run"
+    );
+
+    let late = run(&w, &["approve", &id, "ship", "--as", "bob"], &[]);
+    assert_eq!(late.code, 2, "the run is over:\n{}", late.transcript());
+}
+
+#[test]
+fn an_unanswered_approval_times_out_as_rejected() {
+    let w = Workspace::new().playbook("gated", &GATED.replace("timeout: 30s", "timeout: 1s"));
+    // `--approve` answers the confirmation; only other people answer the approval.
+    let out = run(&w, &["run", "gated", "--approve", "ship"], &[("RUNBOOK_USER", "alice")]);
+    assert_eq!(out.code, 4, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("no approval within 1s (0 of 1): rejected"),
+        "{}",
+        out.stderr
+    );
+}

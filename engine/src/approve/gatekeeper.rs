@@ -23,6 +23,11 @@ pub enum Answer {
     Closed {
         why: String,
     },
+    /// Other people answer: wait for their decisions in this directory.
+    Wait {
+        dir: std::path::PathBuf,
+        who: String,
+    },
 }
 
 pub struct Gatekeeper {
@@ -31,6 +36,8 @@ pub struct Gatekeeper {
     pub user: String,
     /// The saved plan being run (`run --plan`), whose approvals answer its gates.
     pub saved: Option<Arc<Plan>>,
+    /// The state dir and run id, where approvals from other people arrive.
+    pub live: Option<(crate::journal::StateDir, String)>,
 }
 
 impl Gatekeeper {
@@ -91,13 +98,16 @@ impl Gatekeeper {
                 let who = gate
                     .approval
                     .as_ref()
-                    .map(|a| a.approvers.join(", "))
+                    .map(|a| format!("{} of {}", a.min.unwrap_or(1), a.approvers.join(", ")))
                     .unwrap_or_else(|| "someone other than the runner".into());
-                Answer::Closed {
-                    why: format!(
-                        "step `{id}` needs an approval by {who} ({}); approvals by other people are answered with `runbook approve`, which this build does not have yet",
-                        gate.reasons.join("; ")
-                    ),
+                match &self.live {
+                    Some((state, run)) => Answer::Wait {
+                        dir: super::live::dir(state, run, id),
+                        who,
+                    },
+                    None => Answer::Closed {
+                        why: format!("step `{id}` needs an approval by {who} ({})", gate.reasons.join("; ")),
+                    },
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! decide each gate (fail closed without a terminal).
 
 mod gatekeeper;
+pub mod live;
 mod plan_file;
 mod prompter;
 

@@ -152,6 +152,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         prompter: prompter.clone(),
         user: run.user.clone(),
         saved: saved.then(|| Arc::new(plan.clone())),
+        live: Some((state.clone(), run.id.clone())),
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),

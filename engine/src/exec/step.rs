@@ -213,6 +213,10 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             &eng.rt.redact(&question),
             &eng.rt.redact(&detail),
         );
+        let answer = match answer {
+            Answer::Wait { dir, who } => eng.wait_for_approval(&label, gate, &dir, &who).await,
+            other => other,
+        };
         let kind = match gate.kind {
             GateKind::Confirm => "confirm",
             GateKind::Approval => "approval",
@@ -221,6 +225,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             Answer::Yes { by, how } => (true, by.clone(), how.clone(), None),
             Answer::No { by, how } => (false, by.clone(), how.clone(), None),
             Answer::Closed { why } => (false, String::new(), "failed closed".into(), Some(why.clone())),
+            Answer::Wait { .. } => unreachable!("waited for above"),
         };
         eng.emit(RunEvent::Gate {
             step: label.clone(),
@@ -250,6 +255,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
                 );
                 return report(StepStatus::Declined, true, false);
             }
+            Answer::Wait { .. } => unreachable!("waited for above"),
             Answer::Closed { .. } => {
                 eng.finish_event(&label, StepStatus::Declined, start, why, None, &serde_json::Map::new());
                 return report(StepStatus::Declined, true, false);
@@ -352,6 +358,66 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
 }
 
 impl Engine {
+    /// Waits for other people's decisions on an approval gate: enough approvals, a
+    /// rejection, the gate's timeout (rejects), or an interrupt.
+    async fn wait_for_approval(
+        &self,
+        label: &str,
+        gate: &crate::compile::Gate,
+        dir: &std::path::Path,
+        who: &str,
+    ) -> Answer {
+        use crate::approve::live::{Tally, tally};
+        let timeout = gate
+            .approval
+            .as_ref()
+            .and_then(|a| a.timeout)
+            .map(|t| t.std())
+            .unwrap_or(Duration::from_secs(3600));
+        self.emit(RunEvent::Log {
+            step: Some(label.to_string()),
+            message: format!(
+                "waiting up to {} for approval by {who}: runbook approve {} {label} --as NAME (or --reject)",
+                crate::playbook::Duration(timeout),
+                self.run.id
+            ),
+        });
+        let deadline = Instant::now() + timeout;
+        let runner = self.gates.user.clone();
+        loop {
+            match tally(dir, gate, &runner) {
+                Tally::Approved(by) => {
+                    return Answer::Yes {
+                        by: by.join(", "),
+                        how: "runbook approve".into(),
+                    };
+                }
+                Tally::Rejected(by) => {
+                    return Answer::No {
+                        by,
+                        how: "runbook approve --reject".into(),
+                    };
+                }
+                Tally::Pending { have, need } => {
+                    if Instant::now() >= deadline {
+                        return Answer::Closed {
+                            why: format!(
+                                "no approval within {} ({have} of {need}): rejected",
+                                crate::playbook::Duration(timeout)
+                            ),
+                        };
+                    }
+                    if *self.stop.borrow() || self.cancelled() {
+                        return Answer::Closed {
+                            why: "interrupted while waiting for approval".into(),
+                        };
+                    }
+                }
+            }
+            self.sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// The name a label is recorded under for `steps.<id>`: without the caller's prefix.
     fn key<'l>(&self, label: &'l str) -> &'l str {
         label.strip_prefix(self.prefix.as_str()).unwrap_or(label)
