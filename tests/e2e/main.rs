@@ -8,5 +8,6 @@ mod lints;
 mod params;
 mod plan_output;
 mod plans;
+mod resume;
 mod run;
 mod schema;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{approve, audit, completions, list, plan, run, runs, schema, show, validate};
+use super::{approve, audit, completions, list, plan, resume, run, runs, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -46,6 +46,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Run a playbook: steps as a DAG, with gates, timeouts, retries and rollback.
     Run(run::Args),
+    /// Continue a run that stopped (a crash, a kill) from its journal.
+    Resume(resume::Args),
     /// Approve a saved plan (`plan --out FILE`): the approval is bound to its hash.
     Approve(approve::Args),
     /// Recent runs: id, playbook, environment, user, status, start, duration.
@@ -89,6 +91,7 @@ pub fn main() -> i32 {
         Command::Run(a) => run::exec(&g, a),
         Command::Runs(a) => runs::exec(&g, a),
         Command::Approve(a) => approve::exec(&g, a),
+        Command::Resume(a) => resume::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),

@@ -150,6 +150,16 @@ fn timeline_line(r: &serde_json::Value) -> String {
                 r.get("attempt").and_then(|a| a.as_u64()).unwrap_or(1)
             )
         }
+        "resumed" => format!(
+            "resumed by {} · plan {}{}",
+            s("by"),
+            s("plan_hash"),
+            if r.get("accepted_changes").and_then(|v| v.as_bool()) == Some(true) {
+                " (changes accepted)"
+            } else {
+                ""
+            }
+        ),
         "precondition" => format!(
             "  {} precondition `{}`: {}",
             s("step"),

@@ -7,6 +7,7 @@ mod common;
 mod completions;
 mod list;
 mod plan;
+mod resume;
 mod run;
 mod runs;
 mod schema;

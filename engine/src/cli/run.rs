@@ -129,13 +129,14 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let journal = match JournalSink::create(state.clone(), &run.id) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: cannot create the journal in {}: {e}", state.root.display());
-            return error::INVALID;
-        }
-    };
+    let journal =
+        match JournalSink::create(state.clone(), &run.id).and_then(|j| save_plan(&state, &run.id, &plan).map(|_| j)) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("error: cannot create the journal in {}: {e}", state.root.display());
+                return error::INVALID;
+            }
+        };
 
     let progress = Progress::new(std::io::stderr().is_terminal());
     let prompter: Arc<dyn Prompter> = match (a.non_interactive, Terminal::detect(progress.multi())) {
@@ -160,31 +161,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks));
 
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the engine: {e}");
-            return error::INVALID;
-        }
-    };
-    let status = rt.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                if tx.send(()).is_err() {
-                    break;
-                }
-            }
-        });
-        let ask = || {
-            prompter
-                .confirm("Roll back the steps that completed?", "The run was interrupted.")
-                .unwrap_or(false)
-        };
-        engine.run(&run, rx, &ask).await
-    });
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    status.exit_code()
+    drive(engine, &run, prompter)
 }
 
 /// `--approve` and `--input` must name steps of the plan (sub-playbooks' steps as
@@ -209,7 +186,7 @@ fn check_names(reach: &Reach, a: &Args) -> Result<(), String> {
 }
 
 /// Reads each declared secret from its environment variable or file.
-fn read_secrets(plan: &Plan, root: &std::path::Path) -> Result<IndexMap<String, String>, String> {
+pub fn read_secrets(plan: &Plan, root: &std::path::Path) -> Result<IndexMap<String, String>, String> {
     let mut out = IndexMap::new();
     for (name, s) in &plan.secrets {
         let value = match (&s.env, &s.file) {
@@ -329,4 +306,48 @@ fn check_saved_approvals(plan: &Plan, runner: &str) -> Result<(), String> {
     } else {
         Err(missing.join("\n"))
     }
+}
+
+/// Keeps the run's plan beside its journal, so `resume` can show what changed since.
+pub fn save_plan(state: &crate::journal::StateDir, run: &str, plan: &Plan) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = state.run_dir(run).join("plan.json");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(serde_json::to_string_pretty(plan).unwrap_or_default().as_bytes())?;
+    f.sync_all()
+}
+
+/// Runs an engine on a tokio runtime with Ctrl-C wired to it; returns the exit code.
+pub fn drive(engine: Engine, run: &RunInfo, prompter: Arc<dyn Prompter>) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the engine: {e}");
+            return error::INVALID;
+        }
+    };
+    let status = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        let ask = || {
+            prompter
+                .confirm("Roll back the steps that completed?", "The run was interrupted.")
+                .unwrap_or(false)
+        };
+        engine.run(run, rx, &ask).await
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    status.exit_code()
 }

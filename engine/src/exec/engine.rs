@@ -49,6 +49,16 @@ pub struct Engine {
     pub(super) prefix: String,
     /// The playbooks this one was called from, to refuse a cycle.
     pub(super) callers: Vec<String>,
+    /// What a resumed run had done before it stopped.
+    resume: Option<Resume>,
+}
+
+/// A run picked up again: its `resumed` event, and the steps that need not run again.
+pub struct Resume {
+    pub event: RunEvent,
+    /// Steps finished before, in completion order, with their outputs.
+    pub done: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    pub skipped: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,7 +93,17 @@ impl Engine {
             cancel: Arc::new(watch::channel(false).0),
             prefix: String::new(),
             callers: Vec::new(),
+            resume: None,
         }
+    }
+
+    /// Continues a run that stopped: `resume` says what it had done.
+    pub fn resuming(mut self, resume: Resume) -> Engine {
+        for (id, outputs) in &resume.done {
+            self.rt.record_step(id, "ok", &serde_json::Value::Null, outputs);
+        }
+        self.resume = Some(resume);
+        self
     }
 
     /// An engine for a sub-playbook's plan, called from step `label`.
@@ -103,6 +123,7 @@ impl Engine {
             cancel: self.cancel.clone(),
             prefix: format!("{label}/"),
             callers,
+            resume: None,
         }
     }
 
@@ -141,18 +162,21 @@ impl Engine {
         ask_rollback: &(dyn Fn() -> bool + Sync),
     ) -> RunStatus {
         let started = Instant::now();
-        self.emit(RunEvent::RunStarted {
-            run: run.id.clone(),
-            playbook: self.plan.playbook.name.clone(),
-            file_sha256: run.file_sha256.clone(),
-            env: self.plan.env.name.clone(),
-            plan_hash: self.plan.hash.clone(),
-            params: self.plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            user: run.user.clone(),
-            host: run.host.clone(),
-            engine_version: env!("CARGO_PKG_VERSION").to_string(),
-            dry_run: false,
-        });
+        match &self.resume {
+            Some(r) => self.emit(r.event.clone()),
+            None => self.emit(RunEvent::RunStarted {
+                run: run.id.clone(),
+                playbook: self.plan.playbook.name.clone(),
+                file_sha256: run.file_sha256.clone(),
+                env: self.plan.env.name.clone(),
+                plan_hash: self.plan.hash.clone(),
+                params: self.plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                user: run.user.clone(),
+                host: run.host.clone(),
+                engine_version: env!("CARGO_PKG_VERSION").to_string(),
+                dry_run: false,
+            }),
+        }
         // Ctrl-C: the first stops scheduling, the second kills what runs.
         let (stop, cancel) = (self.stop.clone(), self.cancel.clone());
         let emitter = self.emitter.clone();
@@ -198,6 +222,26 @@ impl Engine {
         let mut any_failure = false;
         let mut refused = false;
         let mut abort = false;
+        // A resumed run starts from what it had done.
+        if let Some(r) = &self.resume {
+            for (id, _) in &r.done {
+                if let Some(&i) = index.get(id.as_str()) {
+                    state[i] = State::Done;
+                    completed.push((
+                        i,
+                        Unit {
+                            label: self.label(id),
+                            binding: None,
+                        },
+                    ));
+                }
+            }
+            for (i, s) in steps.iter().enumerate() {
+                if r.skipped.contains(&s.id) && state[i] == State::Pending {
+                    state[i] = State::Skipped;
+                }
+            }
+        }
         let mut interrupted = *self.stop.borrow();
         let mut running = FuturesUnordered::new();
         let mut stop_rx = self.stop.subscribe();

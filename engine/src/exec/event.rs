@@ -77,6 +77,17 @@ pub enum RunEvent {
         engine_version: String,
         dry_run: bool,
     },
+    /// `runbook resume` picks the run up again after a crash.
+    Resumed {
+        run: String,
+        by: String,
+        plan_hash: String,
+        /// The plan changed since the run started and the operator accepted it.
+        accepted_changes: bool,
+        /// Steps whose outcome was unknown, and what was decided for each.
+        rerun: Vec<String>,
+        assume_done: Vec<String>,
+    },
     /// A step (or an iteration `id[i]`) begins; `attempt` counts retries from 1.
     StepStarted {
         step: String,

@@ -10,7 +10,7 @@ mod step;
 mod sub;
 
 pub use context::{RunInfo, Runtime, truthy};
-pub use engine::{Engine, RunOptions};
+pub use engine::{Engine, Resume, RunOptions};
 pub use event::{Event, RunEvent, RunStatus, StepStatus};
 pub use sink::{Emitter, Sink};
 pub use sub::{Reach, reach};

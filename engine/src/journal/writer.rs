@@ -36,6 +36,24 @@ impl JournalSink {
         })
     }
 
+    /// Continues the journal of a run being resumed: drops a torn last line, then chains on
+    /// from the last record.
+    pub fn resume(state: StateDir, run: &str, past: &super::Past) -> std::io::Result<JournalSink> {
+        let path = state.journal(run);
+        let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+        f.set_len(past.valid_len)?;
+        f.sync_all()?;
+        let file = StateDir::append(&path)?;
+        Ok(JournalSink {
+            state,
+            run: run.to_string(),
+            file: Some(file),
+            seq: past.last_seq + 1,
+            prev: past.last_hash.clone(),
+            fsync: true,
+        })
+    }
+
     /// Whether to fsync (the benchmark measures the cost; runs always do).
     pub fn with_fsync(mut self, fsync: bool) -> Self {
         self.fsync = fsync;
@@ -62,6 +80,7 @@ impl JournalSink {
         let durable = matches!(
             e.kind,
             RunEvent::RunStarted { .. }
+                | RunEvent::Resumed { .. }
                 | RunEvent::StepStarted { .. }
                 | RunEvent::Gate { .. }
                 | RunEvent::RollbackStarted { .. }

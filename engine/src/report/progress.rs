@@ -86,6 +86,26 @@ impl Sink for Progress {
                 ));
             }
             // A log step's message is its whole output: shown once, as the log line.
+            RunEvent::Resumed {
+                run,
+                by,
+                rerun,
+                assume_done,
+                accepted_changes,
+                ..
+            } => {
+                let mut t = format!("resume {run} by {by}");
+                if *accepted_changes {
+                    t.push_str(" · plan changes accepted");
+                }
+                if !rerun.is_empty() {
+                    t.push_str(&format!(" · re-running {}", rerun.join(", ")));
+                }
+                if !assume_done.is_empty() {
+                    t.push_str(&format!(" · assumed done {}", assume_done.join(", ")));
+                }
+                self.line(t);
+            }
             RunEvent::StepStarted { summary, .. } if summary.starts_with("log: ") => {}
             RunEvent::StepStarted {
                 step, attempt, summary, ..

@@ -1,0 +1,269 @@
+//! `runbook resume RUN_ID`: continues a run that stopped (a crash, a kill) from its journal.
+
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use super::common::{Global, parse_param};
+use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
+use crate::error;
+use crate::exec::{Emitter, Engine, Resume, RunEvent, RunInfo, RunOptions, Sink};
+use crate::journal::{JournalSink, read_past};
+use crate::lock::{Holder, LockError};
+use crate::plan::Plan;
+use crate::report::{JsonLines, Progress};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run (`runbook runs`); a unique prefix will do.
+    pub run: String,
+    /// Go on although the playbook, params or environment now compile to a different plan
+    /// (what changed is shown).
+    #[arg(long)]
+    pub accept_changes: bool,
+    /// A step that started but never finished: run it again.
+    #[arg(long = "rerun", value_name = "STEP")]
+    pub rerun: Vec<String>,
+    /// A step that started but never finished: it did its work; do not run it again.
+    #[arg(long = "assume-done", value_name = "STEP")]
+    pub assume_done: Vec<String>,
+    #[arg(long = "approve", value_name = "STEP")]
+    pub approve: Vec<String>,
+    #[arg(long = "input", value_name = "STEP=VALUE", value_parser = parse_param)]
+    pub inputs: Vec<(String, String)>,
+    #[arg(long)]
+    pub non_interactive: bool,
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<crate::playbook::Duration>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: super::run::Output,
+}
+
+pub fn exec(g: &Global, a: Args) -> i32 {
+    let ws = match g.workspace() {
+        Ok(ws) => ws,
+        Err(d) => {
+            g.print(&d);
+            return error::INVALID;
+        }
+    };
+    let state = g.state(&ws);
+    let id = match state.find(&a.run) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return error::INVALID;
+        }
+    };
+    let past = match read_past(&state.journal(&id)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: run {id}: {e}");
+            return error::INVALID;
+        }
+    };
+    if let Some(status) = &past.finished {
+        eprintln!("error: run {id} finished ({status}); there is nothing to resume");
+        return error::INVALID;
+    }
+    if !past.rolling_back.is_empty() {
+        eprintln!(
+            "error: run {id} stopped while rolling back ({}); resume cannot know what was undone: finish by hand (see `runbook audit show {id}`)",
+            past.rolling_back.join(", ")
+        );
+        return error::ROLLBACK_FAILED;
+    }
+
+    // The plan again, from today's playbook with the run's params and environment.
+    let params: Vec<(String, String)> = past
+        .params
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+        .collect();
+    let (plan, _) = match super::plan::build(g, Some(&past.playbook), None, Some(&past.env), &params) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if plan.hash != past.plan_hash {
+        let old: Option<Plan> = std::fs::read_to_string(state.run_dir(&id).join("plan.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let diff = old
+            .map(|o| diff(&o, &plan))
+            .unwrap_or_else(|| vec!["(the run's original plan was not kept)".into()]);
+        if !a.accept_changes {
+            eprintln!(
+                "error: the plan changed since run {id} started ({} → {}):",
+                past.plan_hash, plan.hash
+            );
+            for d in &diff {
+                eprintln!("  {d}");
+            }
+            eprintln!("resume with --accept-changes to go on with the new plan");
+            return error::INVALID;
+        }
+        eprintln!("accepting plan changes since run {id} started:");
+        for d in &diff {
+            eprintln!("  {d}");
+        }
+    }
+
+    // Steps whose outcome is unknown: idempotent and read-only ones run again (running
+    // them twice is harmless by definition); the others are the operator's call.
+    let step_of = |label: &str| plan.step(label).cloned();
+    let flags: Vec<&String> = a.rerun.iter().chain(&a.assume_done).collect();
+    for f in &flags {
+        if !past.in_doubt.contains(f) {
+            eprintln!(
+                "error: `{f}` is not a step whose outcome is unknown (those are: {})",
+                if past.in_doubt.is_empty() {
+                    "none".to_string()
+                } else {
+                    past.in_doubt.join(", ")
+                }
+            );
+            return error::INVALID;
+        }
+    }
+    let progress = Progress::new(std::io::stderr().is_terminal());
+    let prompter: Arc<dyn Prompter> = match (a.non_interactive, Terminal::detect(progress.multi())) {
+        (false, Some(t)) => Arc::new(t),
+        _ => Arc::new(NoTerminal),
+    };
+    let (mut rerun, mut assume_done) = (Vec::new(), Vec::new());
+    for label in &past.in_doubt {
+        let idempotent = step_of(label).is_some_and(|s| s.idempotent || s.effect == crate::actions::Effect::ReadOnly);
+        if a.rerun.contains(label) || (idempotent && !a.assume_done.contains(label)) {
+            rerun.push(label.clone());
+        } else if a.assume_done.contains(label) {
+            assume_done.push(label.clone());
+        } else {
+            let question = format!(
+                "Step `{label}` started but its end was not recorded. Did it do its work (do not run it again)?"
+            );
+            match prompter.confirm(&question, "If unsure, check the system, then answer.") {
+                Ok(true) => assume_done.push(label.clone()),
+                Ok(false) => rerun.push(label.clone()),
+                Err(_) => {
+                    eprintln!(
+                        "error: step `{label}` of run {id} started but never finished, and it is not idempotent: say what to do with --rerun {label} or --assume-done {label}"
+                    );
+                    return error::REFUSED;
+                }
+            }
+        }
+    }
+
+    let by = std::env::var("RUNBOOK_USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(super::run::os_user);
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into());
+    let run = RunInfo {
+        id: id.clone(),
+        user: past.user.clone(),
+        host: host.clone(),
+        started_at: past.started.clone(),
+        playbook: past.playbook.clone(),
+        env: past.env.clone(),
+        file_sha256: String::new(),
+    };
+    let holder = Holder {
+        run: id.clone(),
+        user: by.clone(),
+        host,
+        pid: std::process::id(),
+        since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.lock_wait.map(|d| d.std())) {
+        Ok(l) => l,
+        Err(e @ LockError::Held { .. }) => {
+            eprintln!("error: {e}");
+            return error::LOCKED;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return error::INVALID;
+        }
+    };
+    let secrets = match super::run::read_secrets(&plan, &ws.root) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return error::INVALID;
+        }
+    };
+    let journal = match JournalSink::resume(state.clone(), &id, &past) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: cannot continue the journal of {id}: {e}");
+            return error::INVALID;
+        }
+    };
+    let _ = super::run::save_plan(&state, &id, &plan);
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(journal), Box::new(progress)];
+    if a.output == super::run::Output::Json {
+        sinks.push(Box::new(JsonLines));
+    }
+    let mut done = past.done.clone();
+    done.extend(assume_done.iter().map(|l| (l.clone(), serde_json::Map::new())));
+    let resume = Resume {
+        event: RunEvent::Resumed {
+            run: id.clone(),
+            by: by.clone(),
+            plan_hash: plan.hash.clone(),
+            accepted_changes: plan.hash != past.plan_hash,
+            rerun,
+            assume_done,
+        },
+        done,
+        skipped: past.skipped.iter().cloned().collect::<HashSet<_>>(),
+    };
+    let gates = Gatekeeper {
+        approved: a.approve.iter().cloned().collect(),
+        prompter: prompter.clone(),
+        user: by,
+        saved: None,
+        live: Some((state.clone(), id.clone())),
+    };
+    let opts = RunOptions {
+        workdir: ws.root.clone(),
+        inputs: a.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+    };
+    let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks)).resuming(resume);
+    super::run::drive(engine, &run, prompter)
+}
+
+/// What differs between two plans, step by step.
+fn diff(old: &Plan, new: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &new.steps {
+        match old.steps.iter().find(|o| o.id == s.id) {
+            None => out.push(format!("+ step `{}` is new", s.id)),
+            Some(o) if o != s => {
+                let what = match (&o.action, &s.action) {
+                    (Some(a), Some(b)) if a.summary != b.summary => format!(": {} → {}", a.summary, b.summary),
+                    _ => " (gates, checks, rollback or options)".into(),
+                };
+                out.push(format!("~ step `{}` changed{what}", s.id));
+            }
+            _ => {}
+        }
+    }
+    for o in &old.steps {
+        if !new.steps.iter().any(|s| s.id == o.id) {
+            out.push(format!("- step `{}` is gone", o.id));
+        }
+    }
+    if old.params != new.params || old.vars != new.vars || old.env != new.env {
+        out.push("~ params, vars or the environment changed".into());
+    }
+    if out.is_empty() {
+        out.push("(no step changed; the plan's details did)".into());
+    }
+    out
+}
