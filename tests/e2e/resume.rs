@@ -26,7 +26,7 @@ fn playbook(mark: &str) -> String {
         } else {
             format!("[s{}]", i - i % 5)
         };
-        let body = if i % 7 == 0 {
+        let body = if i.is_multiple_of(7) {
             format!("    idempotent: true\n    shell: 'sleep 0.02; touch done-s{i} # {mark}'\n")
         } else if i == STEPS - 1 {
             format!("    shell: 'sleep 0.02; echo s{i}-{{{{ steps.s0.token }}}} >> effects # {mark}'\n")
@@ -112,7 +112,7 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
                 .any(|f| f["type"] == "step_finished" && f["step"] == step);
             let n: usize = step.trim_start_matches('s').parse().unwrap_or(0);
             // Idempotent and read-only steps are re-run by resume on its own.
-            if finished || n % 7 == 0 || n == 0 {
+            if finished || n.is_multiple_of(7) || n == 0 {
                 continue;
             }
             let applied = effects.lines().any(|l| l == step || l.starts_with(&format!("{step}-")));
@@ -136,7 +136,7 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
         );
 
         let effects = std::fs::read_to_string(w.path().join("effects")).unwrap_or_default();
-        for i in (1..STEPS).filter(|i| i % 7 != 0) {
+        for i in (1..STEPS).filter(|i| !i.is_multiple_of(7)) {
             let expected = if i == STEPS - 1 {
                 format!("s{i}-tok-{mark}")
             } else {
