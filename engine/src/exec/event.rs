@@ -109,8 +109,11 @@ pub enum RunEvent {
         kind: String,
         approved: bool,
         by: String,
-        /// What the person was shown.
+        /// What the person was shown: the question, the step as it would run, and the
+        /// plan it belongs to.
         question: String,
+        shown: String,
+        plan_hash: String,
         how: String,
     },
     /// `until` did not hold yet; the action will run again.

@@ -233,6 +233,8 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             approved,
             by,
             question: eng.rt.redact(&question),
+            shown: eng.rt.redact(&detail),
+            plan_hash: eng.plan.hash.clone(),
             how,
         });
         match answer {
