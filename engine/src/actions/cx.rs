@@ -22,6 +22,9 @@ pub struct ActionCx<'a> {
     pub timeout: Duration,
     /// Turns true when the run is interrupted: long actions stop.
     pub cancel: watch::Receiver<bool>,
+    /// Turns true when the run is failing (a step failed, a guard tripped): waiting ends
+    /// early so the rollback is not held up by a soak period.
+    pub settle: watch::Receiver<bool>,
     pub http: &'a reqwest::Client,
     /// Evaluates an expression with extra names (`result`, `value`).
     pub eval: Eval<'a>,

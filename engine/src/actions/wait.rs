@@ -15,10 +15,11 @@ impl ActionKind for Duration {
 impl Duration {
     /// Sleeps for the duration, or until the run is interrupted.
     pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
-        let mut cancel = cx.cancel.clone();
+        let (mut cancel, mut settle) = (cx.cancel.clone(), cx.settle.clone());
         tokio::select! {
             _ = tokio::time::sleep(self.std()) => super::Outcome::ok(serde_json::Value::Null),
             _ = cancel.wait_for(|c| *c) => super::Outcome::fail("interrupted"),
+            _ = settle.wait_for(|c| *c) => super::Outcome::fail("ended early: the run is failing"),
         }
     }
 }

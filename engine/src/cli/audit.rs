@@ -211,6 +211,12 @@ fn timeline_line(r: &serde_json::Value) -> String {
             }
         ),
         "interrupted" => "interrupted".to_string(),
+        "guard_tripped" => format!(
+            "✗ guard `{}` tripped: `{}` (value = {})",
+            s("guard"),
+            s("abort_if"),
+            r.get("value").cloned().unwrap_or_default()
+        ),
         "run_finished" => format!(
             "run {} (exit {})",
             s("status"),

@@ -45,6 +45,8 @@ pub struct Engine {
     pub(super) stop: Arc<watch::Sender<bool>>,
     /// The second Ctrl-C: kill what runs.
     cancel: Arc<watch::Sender<bool>>,
+    /// The run is failing: waits and polls end early.
+    pub(super) settle: Arc<watch::Sender<bool>>,
     /// `parent/` for the steps of a sub-playbook, so events and `--approve` name them whole.
     pub(super) prefix: String,
     /// The playbooks this one was called from, to refuse a cycle.
@@ -91,6 +93,7 @@ impl Engine {
             secrets,
             stop: Arc::new(watch::channel(false).0),
             cancel: Arc::new(watch::channel(false).0),
+            settle: Arc::new(watch::channel(false).0),
             prefix: String::new(),
             callers: Vec::new(),
             resume: None,
@@ -121,6 +124,7 @@ impl Engine {
             secrets: self.secrets.clone(),
             stop: self.stop.clone(),
             cancel: self.cancel.clone(),
+            settle: self.settle.clone(),
             prefix: format!("{label}/"),
             callers,
             resume: None,
@@ -144,12 +148,13 @@ impl Engine {
         *self.cancel.borrow()
     }
 
-    /// Sleeps, or returns early when the run is interrupted.
+    /// Sleeps, or returns early when the run is interrupted or failing.
     pub(super) async fn sleep(&self, d: Duration) {
-        let mut rx = self.cancel_rx();
+        let (mut rx, mut settle) = (self.cancel_rx(), self.settle.subscribe());
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
             _ = rx.wait_for(|c| *c) => {}
+            _ = settle.wait_for(|c| *c) => {}
         }
     }
 
@@ -245,9 +250,13 @@ impl Engine {
         let mut interrupted = *self.stop.borrow();
         let mut running = FuturesUnordered::new();
         let mut stop_rx = self.stop.subscribe();
+        // Guards watch beside the steps, in this task, until one trips or the steps end.
+        let guards = self.watch_guards();
+        tokio::pin!(guards);
+        let mut guard_tripped = false;
 
         loop {
-            let stopping = failed.is_some() || refused || interrupted;
+            let stopping = failed.is_some() || refused || interrupted || guard_tripped;
             if !stopping {
                 // Skip steps whose dependency failed (on_failure: continue), then start what is ready.
                 loop {
@@ -310,6 +319,7 @@ impl Engine {
                                     // A failure before the action began (a precondition)
                                     // changed nothing: that step itself is not undone.
                                     failed.get_or_insert((i, report.failed_unit.filter(|_| report.action_started)));
+                                    let _ = self.settle.send(true);
                                 }
                                 OnFailure::Abort => {
                                     abort = true;
@@ -322,6 +332,12 @@ impl Engine {
                 _ = stop_rx.wait_for(|s| *s), if !interrupted => {
                     interrupted = true;
                 }
+                tripped = &mut guards, if !guard_tripped => {
+                    guard_tripped = true;
+                    any_failure = true;
+                    let _ = self.settle.send(true);
+                    self.emit(RunEvent::GuardTripped { guard: tripped.guard, value: tripped.value, abort_if: tripped.abort_if });
+                }
             }
         }
         drop(running);
@@ -332,19 +348,22 @@ impl Engine {
             refused,
             abort,
             interrupted,
+            guard_tripped,
         };
         self.conclude(ended, ask_rollback).await
     }
 
     /// Rolls back if the run must, runs `on_failure` and `finally`, and says how it ended.
     async fn conclude(&self, e: Ended, ask_rollback: &(dyn Fn() -> bool + Sync)) -> (RunStatus, Vec<String>) {
+        // The steps have ended; rollbacks, on_failure and finally wait as written.
+        let _ = self.settle.send(false);
         let killed = self.cancelled();
         let rollback = if e.interrupted {
             let yes = !killed && !e.completed.is_empty() && tokio::task::block_in_place(ask_rollback);
             self.emit(RunEvent::Interrupted { rollback: yes });
             yes
         } else {
-            e.failed.is_some() && !e.abort
+            (e.failed.is_some() || e.guard_tripped) && !e.abort
         };
         // The failed step first (its effect may be partial), then the finished ones, newest
         // first.
@@ -488,4 +507,6 @@ struct Ended {
     refused: bool,
     abort: bool,
     interrupted: bool,
+    /// A guard tripped: the run rolls back as after a failed step.
+    guard_tripped: bool,
 }

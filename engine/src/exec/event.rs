@@ -159,6 +159,12 @@ pub enum RunEvent {
     Interrupted {
         rollback: bool,
     },
+    /// A guard's `abort_if` held: the run fails into rollback.
+    GuardTripped {
+        guard: String,
+        value: serde_json::Value,
+        abort_if: String,
+    },
     RunFinished {
         status: RunStatus,
         exit_code: i32,

@@ -4,6 +4,7 @@
 mod context;
 mod engine;
 mod event;
+mod guard;
 pub mod process;
 mod sink;
 mod step;

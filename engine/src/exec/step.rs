@@ -475,6 +475,27 @@ impl Engine {
         extra: &[(&str, Json)],
         timeout: Duration,
     ) -> Outcome {
+        self.run_action_with(
+            label,
+            step.doc.as_deref(),
+            step.message.as_deref(),
+            action,
+            extra,
+            timeout,
+        )
+        .await
+    }
+
+    /// Renders and runs one action; `doc` and `message` are the step's, when there is one.
+    pub(super) async fn run_action_with(
+        &self,
+        label: &str,
+        doc: Option<&str>,
+        message: Option<&str>,
+        action: &PlannedAction,
+        extra: &[(&str, Json)],
+        timeout: Duration,
+    ) -> Outcome {
         let spec = match self.rt.render_action(action, extra) {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e),
@@ -495,17 +516,18 @@ impl Engine {
         };
         let cx = ActionCx {
             step: label,
-            doc: step.doc.as_deref(),
+            doc,
             workdir: self.opts.workdir.clone(),
             timeout,
             cancel: self.cancel_rx(),
+            settle: self.settle.subscribe(),
             http: &self.http,
             eval: &eval,
             log: &log,
             prompter: self.gates.prompter.as_ref(),
             inputs: &self.opts.inputs,
         };
-        spec.execute(&cx, step.message.as_deref()).await
+        spec.execute(&cx, message).await
     }
 
     /// The action as people see it at run time (run-time values filled in, secrets hidden).

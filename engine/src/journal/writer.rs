@@ -85,6 +85,7 @@ impl JournalSink {
                 | RunEvent::Gate { .. }
                 | RunEvent::RollbackStarted { .. }
                 | RunEvent::Interrupted { .. }
+                | RunEvent::GuardTripped { .. }
                 | RunEvent::RunFinished { .. }
         );
         if durable && self.fsync {

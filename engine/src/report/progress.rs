@@ -207,6 +207,11 @@ impl Sink for Progress {
                 self.line(text);
                 self.summary.rollbacks.push((step.clone(), *ok, *duration_ms));
             }
+            RunEvent::GuardTripped { guard, value, abort_if } => {
+                self.line(format!(
+                    "✗ guard `{guard}` tripped: `{abort_if}` holds (value = {value}); rolling back"
+                ));
+            }
             RunEvent::Interrupted { rollback } => {
                 self.line(format!(
                     "interrupted; {}",
