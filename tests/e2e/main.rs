@@ -5,6 +5,7 @@ mod interactive;
 mod invalid;
 mod journal;
 mod lints;
+mod metrics;
 mod params;
 mod plan_output;
 mod plans;

@@ -1,6 +1,8 @@
 //! Test support: runs the built `runbook` binary in a directory and captures what it says;
 //! builds throwaway workspaces.
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;

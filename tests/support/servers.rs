@@ -1,0 +1,149 @@
+//! Real servers for tests, on 127.0.0.1: a metrics endpoint whose value the test sets, and
+//! Prometheus scraping it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Serves `/metrics` with `app_error_ratio <value>`; `set` changes the value.
+pub struct Metrics {
+    pub port: u16,
+    value: Arc<Mutex<f64>>,
+}
+
+impl Metrics {
+    pub fn start(initial: f64) -> Metrics {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let value = Arc::new(Mutex::new(initial));
+        let v = value.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                // Read the request head.
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let body = format!(
+                    "# TYPE app_error_ratio gauge\napp_error_ratio {}\n",
+                    *v.lock().expect("lock")
+                );
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Metrics { port, value }
+    }
+
+    pub fn set(&self, v: f64) {
+        *self.value.lock().expect("lock") = v;
+    }
+}
+
+/// A Prometheus server scraping the given targets every second; stopped on drop.
+pub struct Prometheus {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Prometheus {
+    pub fn start(target_port: u16) -> Prometheus {
+        let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .expect("these tests need the Prometheus server: apt-get install prometheus (.ci/run does)");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"),
+        )
+        .expect("config");
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts");
+        Prometheus { port, child, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Polls until `query` answers with `expected` (one series' value), or panics at the deadline.
+    pub fn wait_for(&self, query: &str, expected: f64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(v) = self.query(query)
+                && (v - expected).abs() < 1e-9
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never answered {expected} to `{query}`"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// One instant query's single value, if it has one.
+    pub fn query(&self, query: &str) -> Option<f64> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let q: String = query
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        write!(
+            stream,
+            "GET /api/v1/query?query={q} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut text).ok()?;
+        let body = text.split("\r\n\r\n").nth(1)?;
+        // Chunked or not, the JSON is the first `{` to the last `}`.
+        let json = &body[body.find('{')?..=body.rfind('}')?];
+        let v: serde_json::Value = serde_json::from_str(json).ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
