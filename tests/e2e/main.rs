@@ -9,6 +9,7 @@ mod metrics;
 mod params;
 mod plan_output;
 mod plans;
+mod rds;
 mod resume;
 mod run;
 mod schema;

@@ -33,6 +33,8 @@ pub struct ActionCx<'a> {
     pub prompter: &'a dyn Prompter,
     /// `--input STEP=VALUE` answers, for runs without a terminal.
     pub inputs: &'a HashMap<String, String>,
+    /// The environment the run is in (AWS region, kube context).
+    pub env: &'a crate::compile::EnvInfo,
 }
 
 /// What an action did.

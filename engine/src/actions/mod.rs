@@ -13,6 +13,8 @@ mod playbook;
 mod process_run;
 mod prometheus;
 mod rds;
+#[cfg(feature = "aws")]
+mod rds_client;
 mod shell;
 mod spec;
 mod util;

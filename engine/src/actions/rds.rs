@@ -18,6 +18,8 @@ pub enum RdsSpec {
     RestoreSnapshot(RdsRestore),
     /// Delete an instance. Irreversible: `validate` requires a gate.
     DeleteInstance(RdsDelete),
+    /// Delete a manual snapshot (what `rollback: auto` of `create-snapshot` does).
+    DeleteSnapshot(RdsSnapshotRef),
     /// Wait until an instance reaches a status.
     Wait(RdsWait),
 }
@@ -77,6 +79,12 @@ pub struct RdsDelete {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct RdsSnapshotRef {
+    pub snapshot_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RdsWait {
     pub instance: String,
     /// `available` (default) or `deleted`.
@@ -89,7 +97,7 @@ impl ActionKind for RdsSpec {
         match self {
             RdsSpec::Describe(_) | RdsSpec::LatestSnapshot(_) | RdsSpec::Wait(_) => Effect::ReadOnly,
             RdsSpec::CreateSnapshot(_) | RdsSpec::RestoreSnapshot(_) => Effect::Mutating,
-            RdsSpec::DeleteInstance(_) => Effect::Irreversible,
+            RdsSpec::DeleteInstance(_) | RdsSpec::DeleteSnapshot(_) => Effect::Irreversible,
         }
     }
     fn auto_rollback(&self) -> Option<&'static str> {
@@ -135,11 +143,29 @@ impl ActionKind for RdsSpec {
                     format!("delete-db-instance {} (final snapshot {snap})", d.instance)
                 }
             }
+            RdsSpec::DeleteSnapshot(s) => format!("delete-db-snapshot {}", s.snapshot_id),
             RdsSpec::Wait(w) => format!(
                 "wait db-instance {} {}",
                 w.instance,
                 w.status.as_deref().unwrap_or("available")
             ),
+        }
+    }
+}
+
+impl RdsSpec {
+    /// The action that undoes this one, for `rollback: auto`.
+    pub fn undo(&self) -> Option<RdsSpec> {
+        match self {
+            RdsSpec::RestoreSnapshot(r) => Some(RdsSpec::DeleteInstance(RdsDelete {
+                instance: r.instance.clone(),
+                skip_final_snapshot: Some(true),
+                final_snapshot_id: None,
+            })),
+            RdsSpec::CreateSnapshot(c) => Some(RdsSpec::DeleteSnapshot(RdsSnapshotRef {
+                snapshot_id: c.snapshot_id.clone(),
+            })),
+            _ => None,
         }
     }
 }

@@ -104,11 +104,20 @@ impl Action {
         }
     }
 
+    /// The action that undoes this one (as rendered), for `rollback: auto`.
+    pub fn auto_undo(&self) -> Option<Action> {
+        match self {
+            Action::Rds(s) => s.undo().map(Action::Rds),
+            _ => None,
+        }
+    }
+
     /// Why this build cannot run the action, if it cannot.
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
             Action::K8s(_) => Some("the Kubernetes client"),
-            Action::Rds(_) => Some("the AWS RDS client"),
+            #[cfg(not(feature = "aws"))]
+            Action::Rds(_) => Some("the AWS RDS client (built without the `aws` feature)"),
             _ => None,
         }
     }
@@ -128,7 +137,11 @@ impl Action {
             Action::Log(l) => l.execute(cx),
             // `run` refuses plans with these before anything runs (see `unsupported`); the
             // engine runs sub-playbooks itself.
-            Action::K8s(_) | Action::Rds(_) | Action::Playbook(_) => {
+            #[cfg(feature = "aws")]
+            Action::Rds(s) => super::rds_client::execute(s, cx).await,
+            #[cfg(not(feature = "aws"))]
+            Action::Rds(_) => Outcome::fail("this build has no AWS RDS client"),
+            Action::K8s(_) | Action::Playbook(_) => {
                 Outcome::fail(format!("this build cannot run `{}` actions", self.key()))
             }
         }

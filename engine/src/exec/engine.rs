@@ -416,14 +416,39 @@ impl Engine {
     /// Runs one unit's rollback actions in order, each with its own retry. False when one
     /// still fails.
     async fn rollback_unit(&self, step: &Step, unit: &Unit) -> bool {
-        let Some(RollbackPlan::Steps(actions)) = &step.rollback else {
-            self.emit(RunEvent::RollbackFinished {
-                step: unit.label.clone(),
-                ok: false,
-                duration_ms: 0,
-                error: Some("automatic rollback needs the action's client, which this build does not have".into()),
-            });
-            return false;
+        let auto;
+        let actions = match &step.rollback {
+            Some(RollbackPlan::Steps(actions)) => actions,
+            Some(RollbackPlan::Auto { .. }) => {
+                // The undo of the action as it ran (run-time values filled in).
+                let undo = step
+                    .action
+                    .as_ref()
+                    .and_then(|a| self.rt.render_action(a, &unit.extra()).ok())
+                    .and_then(|spec| spec.auto_undo());
+                let Some(undo) = undo else {
+                    self.emit(RunEvent::RollbackFinished {
+                        step: unit.label.clone(),
+                        ok: false,
+                        duration_ms: 0,
+                        error: Some("this build cannot undo this action automatically".into()),
+                    });
+                    return false;
+                };
+                auto = vec![crate::compile::RollbackStep {
+                    name: None,
+                    action: crate::compile::PlannedAction {
+                        effect: undo.effect(),
+                        summary: undo.summary(),
+                        spec: undo,
+                        templates: Vec::new(),
+                    },
+                    timeout: None,
+                    retry: None,
+                }];
+                &auto
+            }
+            None => return true,
         };
         let extra = unit.extra();
         for rb in actions {

@@ -526,6 +526,7 @@ impl Engine {
             log: &log,
             prompter: self.gates.prompter.as_ref(),
             inputs: &self.opts.inputs,
+            env: &self.plan.env,
         };
         spec.execute(&cx, message).await
     }
