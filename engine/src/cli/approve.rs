@@ -96,12 +96,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
 
 /// Records a decision for a running run's approval gate; the run picks it up.
 fn answer_run(g: &Global, a: &Args, step: &str, by: &str) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let state = g.state(&ws);
     let target = a.target.to_string_lossy();

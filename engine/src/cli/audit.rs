@@ -22,12 +22,9 @@ pub enum Command {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let state = g.state(&ws);
     let find = |id: &str| state.find(id);

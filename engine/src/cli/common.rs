@@ -32,6 +32,14 @@ impl Global {
         playbook::find_workspace(&start)
     }
 
+    /// The workspace, or (having printed why) the exit code.
+    pub fn ws(&self) -> Result<Workspace, i32> {
+        self.workspace().map_err(|d| {
+            self.print(&d);
+            crate::error::INVALID
+        })
+    }
+
     /// The state dir: `--state-dir`, else the workspace's.
     pub fn state(&self, ws: &Workspace) -> crate::journal::StateDir {
         crate::journal::StateDir::new(self.state_dir.clone().unwrap_or_else(|| ws.state_dir.clone()))

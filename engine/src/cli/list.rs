@@ -39,12 +39,9 @@ struct ParamRow {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let mut rows = Vec::new();
     for file in ws.playbook_files() {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use super::common::{Global, parse_param};
+use super::common::Global;
 use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
 use crate::error;
 use crate::exec::{Emitter, Engine, Resume, RunEvent, RunInfo, RunOptions, Sink};
@@ -27,25 +27,14 @@ pub struct Args {
     /// A step that started but never finished: it did its work; do not run it again.
     #[arg(long = "assume-done", value_name = "STEP")]
     pub assume_done: Vec<String>,
-    #[arg(long = "approve", value_name = "STEP")]
-    pub approve: Vec<String>,
-    #[arg(long = "input", value_name = "STEP=VALUE", value_parser = parse_param)]
-    pub inputs: Vec<(String, String)>,
-    #[arg(long)]
-    pub non_interactive: bool,
-    #[arg(long, value_name = "DURATION")]
-    pub lock_wait: Option<crate::playbook::Duration>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: super::run::Output,
+    #[command(flatten)]
+    pub flags: super::run::RunFlags,
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let state = g.state(&ws);
     let id = match state.find(&a.run) {
@@ -127,7 +116,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         }
     }
     let progress = Progress::new(std::io::stderr().is_terminal());
-    let prompter: Arc<dyn Prompter> = match (a.non_interactive, Terminal::detect(progress.multi())) {
+    let prompter: Arc<dyn Prompter> = match (a.flags.non_interactive, Terminal::detect(progress.multi())) {
         (false, Some(t)) => Arc::new(t),
         _ => Arc::new(NoTerminal),
     };
@@ -179,7 +168,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.lock_wait.map(|d| d.std())) {
+    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.flags.lock_wait.map(|d| d.std())) {
         Ok(l) => l,
         Err(e @ LockError::Held { .. }) => {
             eprintln!("error: {e}");
@@ -206,7 +195,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let _ = super::run::save_plan(&state, &id, &plan);
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(journal), Box::new(progress)];
-    if a.output == super::run::Output::Json {
+    if a.flags.output == super::run::Output::Json {
         sinks.push(Box::new(JsonLines));
     }
     let mut done = past.done.clone();
@@ -224,7 +213,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         skipped: past.skipped.iter().cloned().collect::<HashSet<_>>(),
     };
     let gates = Gatekeeper {
-        approved: a.approve.iter().cloned().collect(),
+        approved: a.flags.approve.iter().cloned().collect(),
         prompter: prompter.clone(),
         user: by,
         saved: None,
@@ -232,7 +221,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),
-        inputs: a.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+        inputs: a.flags.inputs.iter().cloned().collect::<HashMap<_, _>>(),
     };
     let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks)).resuming(resume);
     super::run::drive(engine, &run, prompter)

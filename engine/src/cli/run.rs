@@ -38,6 +38,13 @@ pub struct Args {
     /// Show the plan and run nothing (the same as `runbook plan`).
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
+/// What `run` and `resume` share: answers given ahead, prompting, the lock, the output.
+#[derive(Debug, clap::Args)]
+pub struct RunFlags {
     /// Answer yes to this step's confirmation ahead of time; repeat for several. There is no
     /// blanket yes.
     #[arg(long = "approve", value_name = "STEP")]
@@ -63,12 +70,9 @@ pub enum Output {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let (plan, file_sha256, saved) = match &a.plan {
         Some(path) => match saved_plan(g, path) {
@@ -86,7 +90,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         return error::SUCCESS;
     }
     let reach = crate::exec::reach(&ws.root, &plan, "");
-    if let Err(msg) = check_names(&reach, &a) {
+    if let Err(msg) = check_names(&reach, &a.flags) {
         eprintln!("error: {msg}");
         return error::INVALID;
     }
@@ -118,7 +122,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: run.started_at.clone(),
     };
-    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.lock_wait.map(|d| d.std())) {
+    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.flags.lock_wait.map(|d| d.std())) {
         Ok(l) => l,
         Err(e @ LockError::Held { .. }) => {
             eprintln!("error: {e}");
@@ -139,17 +143,17 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         };
 
     let progress = Progress::new(std::io::stderr().is_terminal());
-    let prompter: Arc<dyn Prompter> = match (a.non_interactive, Terminal::detect(progress.multi())) {
+    let prompter: Arc<dyn Prompter> = match (a.flags.non_interactive, Terminal::detect(progress.multi())) {
         (false, Some(t)) => Arc::new(t),
         _ => Arc::new(NoTerminal),
     };
     // The journal first: a record is durable before anyone is shown it.
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(journal), Box::new(progress)];
-    if a.output == Output::Json {
+    if a.flags.output == Output::Json {
         sinks.push(Box::new(JsonLines));
     }
     let gates = Gatekeeper {
-        approved: a.approve.iter().cloned().collect(),
+        approved: a.flags.approve.iter().cloned().collect(),
         prompter: prompter.clone(),
         user: run.user.clone(),
         saved: saved.then(|| Arc::new(plan.clone())),
@@ -157,7 +161,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),
-        inputs: a.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+        inputs: a.flags.inputs.iter().cloned().collect::<HashMap<_, _>>(),
     };
     let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks));
 
@@ -166,7 +170,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
 
 /// `--approve` and `--input` must name steps of the plan (sub-playbooks' steps as
 /// `caller/step`): a typo must not silently leave a gate closed.
-fn check_names(reach: &Reach, a: &Args) -> Result<(), String> {
+fn check_names(reach: &Reach, a: &RunFlags) -> Result<(), String> {
     let ids: Vec<&str> = reach.labels.iter().map(String::as_str).collect();
     let known: HashSet<&str> = ids.iter().copied().collect();
     for (flag, name) in a

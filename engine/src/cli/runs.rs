@@ -21,12 +21,9 @@ pub enum Format {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let runs: Vec<_> = g.state(&ws).list().into_iter().take(a.limit).collect();
     match a.format {

@@ -17,12 +17,9 @@ pub struct Args {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.workspace() {
+    let ws = match g.ws() {
         Ok(ws) => ws,
-        Err(d) => {
-            g.print(&d);
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let lp = match common::load(&ws, Some(&a.name), None) {
         Ok(lp) => lp,
