@@ -249,3 +249,95 @@ fn resume_refuses_a_changed_plan_unless_accepted_and_a_finished_run() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("finished (succeeded); there is nothing to resume"));
 }
+
+#[test]
+fn resume_waits_for_a_killed_runs_leftover_processes() {
+    let pb = "name: long\nsteps:\n  - id: who\n    shell: { run: 'echo \"$RUNBOOK_STEP $RUNBOOK_RUN_ID\"', read_only: true }\n    outputs: { said: '{{ result.stdout | trim }}' }\n  - id: slow\n    shell: 'touch started; sleep 30; echo slow >> effects'\n    rollback: { shell: 'true' }\n";
+    let w = Workspace::new().playbook("long", pb);
+    let mut child = Command::new(binary())
+        .args(["run", "long", "--output", "json"])
+        .current_dir(w.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut line, mut all) = (String::new(), String::new());
+    while !(line.contains("step_started") && line.contains("\"slow\"")) {
+        line.clear();
+        assert!(out.read_line(&mut line).expect("read") > 0);
+        all.push_str(&line);
+    }
+    // Kill the engine once the step's command is surely running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let id = all
+        .lines()
+        .find(|l| l.contains("run_started"))
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["run"].as_str().unwrap_or_default().to_string())
+        .expect("run id");
+    assert!(
+        all.contains(&format!("\"said\":\"who {id}\"")),
+        "commands know their step and run: {all}"
+    );
+
+    // The `sleep 30` outlived the engine: resume must wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let r = Command::new(binary())
+            .args(["--color", "never", "resume", &id, "--rerun", "slow"])
+            .current_dir(w.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("resume");
+        let err = String::from_utf8_lossy(&r.stderr).into_owned();
+        // Until the child has exec'd, it may not show yet: ask again.
+        if r.status.code() == Some(5) || Instant::now() > deadline {
+            break (r.status.code(), err);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(refused.0, Some(5), "{}", refused.1);
+    assert!(
+        refused.1.contains("step `slow`: pid") && refused.1.contains("sleep 30"),
+        "{}",
+        refused.1
+    );
+    let group: i32 = refused
+        .1
+        .split("(group ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|g| g.parse().ok())
+        .expect("group");
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the group");
+    // Shorter this time (a changed plan, accepted), once the leftovers are gone.
+    std::fs::write(w.path().join("playbooks/long.yaml"), pb.replace("sleep 30", "sleep 0")).expect("edit");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = Command::new(binary())
+            .args(["--color", "never", "resume", &id, "--rerun", "slow", "--accept-changes"])
+            .current_dir(w.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("resume");
+        if r.status.code() != Some(5) {
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the leftovers never went away");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read_to_string(w.path().join("effects")).unwrap_or_default(),
+        "slow\n"
+    );
+}

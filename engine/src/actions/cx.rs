@@ -35,6 +35,9 @@ pub struct ActionCx<'a> {
     pub inputs: &'a HashMap<String, String>,
     /// The environment the run is in (AWS region, kube context).
     pub env: &'a crate::compile::EnvInfo,
+    /// The run's id: commands get it as `RUNBOOK_RUN_ID` (and the step as `RUNBOOK_STEP`),
+    /// which also lets `resume` find a killed run's leftover processes.
+    pub run_id: &'a str,
 }
 
 /// What an action did.

@@ -8,6 +8,10 @@ use crate::exec::process::{self, ProcessSpec};
 /// Runs the process; success is an exit code in `expect_exit` (default `[0]`). The result
 /// is `{ stdout, stderr, exit_code, json }` (`json` when stdout is JSON).
 pub async fn process_outcome(spec: &ProcessSpec, expect_exit: Option<&[i32]>, cx: &ActionCx<'_>) -> Outcome {
+    let mut spec = spec.clone();
+    spec.env.insert("RUNBOOK_RUN_ID".into(), cx.run_id.to_string());
+    spec.env.insert("RUNBOOK_STEP".into(), cx.step.to_string());
+    let spec = &spec;
     let r = match process::run(spec, cx.timeout, cx.cancel.clone()).await {
         Ok(r) => r,
         Err(e) => return Outcome::fail(format!("cannot start `{}`: {e}", spec.program)),

@@ -55,6 +55,17 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         eprintln!("error: run {id} finished ({status}); there is nothing to resume");
         return error::INVALID;
     }
+    // A step still running from before the crash would race its own re-run, and makes
+    // "did it finish?" unanswerable: wait until nothing of the run is left.
+    let left = crate::exec::leftovers(&id);
+    if !left.is_empty() {
+        eprintln!("error: run {id} still has processes running from before it stopped; resume when they have ended:");
+        for l in &left {
+            eprintln!("  step `{}`: pid {} (group {}): {}", l.step, l.pid, l.pgid, l.command);
+        }
+        eprintln!("wait for them, or stop them: kill -- -GROUP");
+        return error::LOCKED;
+    }
     if !past.rolling_back.is_empty() {
         eprintln!(
             "error: run {id} stopped while rolling back ({}); resume cannot know what was undone: finish by hand (see `runbook audit show {id}`)",

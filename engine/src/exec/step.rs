@@ -527,6 +527,7 @@ impl Engine {
             prompter: self.gates.prompter.as_ref(),
             inputs: &self.opts.inputs,
             env: &self.plan.env,
+            run_id: &self.run.id,
         };
         spec.execute(&cx, message).await
     }
