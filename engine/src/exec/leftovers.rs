@@ -23,7 +23,7 @@ pub fn leftovers(run: &str) -> Vec<Leftover> {
             continue;
         };
         let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-        if !vars.iter().any(|v| *v == want.as_bytes()) {
+        if !vars.contains(&want.as_bytes()) {
             continue;
         }
         let step = vars
