@@ -9,7 +9,7 @@ use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
 use crate::error;
 use crate::exec::{Emitter, Engine, Resume, RunEvent, RunInfo, RunOptions, Sink};
 use crate::journal::{JournalSink, read_past};
-use crate::lock::{Holder, LockError};
+use crate::lock::Holder;
 use crate::plan::Plan;
 use crate::report::{JsonLines, Progress};
 
@@ -179,16 +179,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.flags.lock_wait.map(|d| d.std())) {
+    let _lock = match super::run::take_lock(&state, &plan.lock, &holder, a.flags.lock_wait) {
         Ok(l) => l,
-        Err(e @ LockError::Held { .. }) => {
-            eprintln!("error: {e}");
-            return error::LOCKED;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let secrets = match super::run::read_secrets(&plan, &ws.root) {
         Ok(s) => s,

@@ -122,16 +122,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: run.started_at.clone(),
     };
-    let _lock = match crate::lock::acquire(&state, &plan.lock, &holder, a.flags.lock_wait.map(|d| d.std())) {
+    let _lock = match take_lock(&state, &plan.lock, &holder, a.flags.lock_wait) {
         Ok(l) => l,
-        Err(e @ LockError::Held { .. }) => {
-            eprintln!("error: {e}");
-            return error::LOCKED;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let journal =
         match JournalSink::create(state.clone(), &run.id).and_then(|j| save_plan(&state, &run.id, &plan).map(|_| j)) {
@@ -354,4 +347,20 @@ pub fn drive(engine: Engine, run: &RunInfo, prompter: Arc<dyn Prompter>) -> i32 
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     status.exit_code()
+}
+
+/// Takes the run's lock, or says who holds it (exit 5) or why it cannot be taken (exit 2).
+pub fn take_lock(
+    state: &crate::journal::StateDir,
+    key: &str,
+    holder: &Holder,
+    wait: Option<crate::playbook::Duration>,
+) -> Result<crate::lock::FileLock, i32> {
+    crate::lock::acquire(state, key, holder, wait.map(|d| d.std())).map_err(|e| {
+        eprintln!("error: {e}");
+        match e {
+            LockError::Held { .. } => error::LOCKED,
+            LockError::Io(_) => error::INVALID,
+        }
+    })
 }
