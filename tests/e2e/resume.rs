@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runbook_tests::{Workspace, binary};
+use runbook_tests::{Background, Workspace, binary};
 
 const STEPS: usize = 30;
 
@@ -183,22 +183,10 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
 fn resume_refuses_a_changed_plan_unless_accepted_and_a_finished_run() {
     let pb = "name: two\nsteps:\n  - id: a\n    shell: 'sleep 0.3; echo a >> effects'\n    rollback: { shell: 'true' }\n  - id: b\n    shell: 'echo b >> effects'\n    rollback: { shell: 'true' }\n";
     let w = Workspace::new().playbook("two", pb);
-    let mut child = Command::new(binary())
-        .args(["run", "two", "--output", "json"])
-        .current_dir(w.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    while !line.contains("step_started") {
-        line.clear();
-        assert!(out.read_line(&mut line).expect("read") > 0);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut bg = Background::start(w.path(), &["run", "two"], &[]);
+    bg.wait_for(|l| l.contains("step_started"));
+    let _ = bg.child.kill();
+    let _ = bg.child.wait();
     wait_for_orphans(&["echo a >> effects", "run two --output json"]);
     // Whether `a` did its work depends on when the kill landed: decide from the world.
     let a_done = std::fs::read_to_string(w.path().join("effects"))
@@ -254,35 +242,18 @@ fn resume_refuses_a_changed_plan_unless_accepted_and_a_finished_run() {
 fn resume_waits_for_a_killed_runs_leftover_processes() {
     let pb = "name: long\nsteps:\n  - id: who\n    shell: { run: 'echo \"$RUNBOOK_STEP $RUNBOOK_RUN_ID\"', read_only: true }\n    outputs: { said: '{{ result.stdout | trim }}' }\n  - id: slow\n    shell: 'touch started; sleep 30; echo slow >> effects'\n    rollback: { shell: 'true' }\n";
     let w = Workspace::new().playbook("long", pb);
-    let mut child = Command::new(binary())
-        .args(["run", "long", "--output", "json"])
-        .current_dir(w.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut line, mut all) = (String::new(), String::new());
-    while !(line.contains("step_started") && line.contains("\"slow\"")) {
-        line.clear();
-        assert!(out.read_line(&mut line).expect("read") > 0);
-        all.push_str(&line);
-    }
+    let mut bg = Background::start(w.path(), &["run", "long"], &[]);
+    bg.wait_for(|l| l.contains("step_started") && l.contains("\"slow\""));
     // Kill the engine once the step's command is surely running.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !w.path().join("started").exists() {
         assert!(Instant::now() < deadline, "the step never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let id = all
-        .lines()
-        .find(|l| l.contains("run_started"))
-        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .map(|v| v["run"].as_str().unwrap_or_default().to_string())
-        .expect("run id");
+    let _ = bg.child.kill();
+    let _ = bg.child.wait();
+    let id = bg.run_id();
+    let all = bg.lines.join("");
     assert!(
         all.contains(&format!("\"said\":\"who {id}\"")),
         "commands know their step and run: {all}"

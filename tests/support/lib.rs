@@ -116,3 +116,71 @@ impl Default for Workspace {
         Self::new()
     }
 }
+
+/// A `runbook` run in the background with `--output json`, read event by event.
+pub struct Background {
+    pub child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    /// Every line read so far.
+    pub lines: Vec<String>,
+}
+
+impl Background {
+    /// Starts `runbook --color never ARGS --output json` in `dir` with stdin closed.
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
+        let mut child = Command::new(binary())
+            .args(["--color", "never"])
+            .args(args)
+            .args(["--output", "json"])
+            .current_dir(dir)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("runbook starts");
+        let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Background {
+            child,
+            out,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Reads events until one line satisfies `found`; panics if the run ends first.
+    pub fn wait_for(&mut self, found: impl Fn(&str) -> bool) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            let n = self.out.read_line(&mut line).expect("read");
+            assert!(
+                n > 0,
+                "the run ended before the awaited event:\n{}",
+                self.lines.join("")
+            );
+            self.lines.push(line.clone());
+            if found(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Reads the rest of the events, until the run ends.
+    pub fn rest(&mut self) -> String {
+        use std::io::Read;
+        let mut rest = String::new();
+        let _ = self.out.read_to_string(&mut rest);
+        self.lines.push(rest.clone());
+        rest
+    }
+
+    /// The run id, from `run_started`.
+    pub fn run_id(&self) -> String {
+        self.lines
+            .iter()
+            .find(|l| l.contains("\"run_started\""))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v["run"].as_str().map(String::from))
+            .expect("a run_started event")
+    }
+}
