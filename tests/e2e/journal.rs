@@ -361,3 +361,18 @@ fn an_unanswered_approval_times_out_as_rejected() {
         out.stderr
     );
 }
+
+#[test]
+fn a_lock_backend_this_build_lacks_is_refused_not_ignored() {
+    let w = Workspace::new()
+        .file("runbook.yaml", "locks: { backend: kubernetes }\n")
+        .playbook("simple", SIMPLE);
+    let out = run(&w, &["run", "simple"], &[]);
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("backend: kubernetes") && out.stderr.contains("nothing was run"),
+        "{}",
+        out.stderr
+    );
+    assert!(!w.path().join(".runbook/runs").exists(), "nothing was journaled either");
+}

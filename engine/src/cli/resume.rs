@@ -179,6 +179,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
+    if let Err(code) = super::run::check_lock_backend(&ws) {
+        return code;
+    }
     let _lock = match super::run::take_lock(&state, &plan.lock, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,

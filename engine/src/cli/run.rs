@@ -114,6 +114,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     }
 
     // One run per lock key: taken before anything runs, held until the process ends.
+    if let Err(code) = check_lock_backend(&ws) {
+        return code;
+    }
     let state = g.state(&ws);
     let holder = Holder {
         run: run.id.clone(),
@@ -347,6 +350,19 @@ pub fn drive(engine: Engine, run: &RunInfo, prompter: Arc<dyn Prompter>) -> i32 
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     status.exit_code()
+}
+
+/// The lock backend the workspace asks for must be one this build has: silently taking a
+/// file lock where a cluster-wide Lease was asked for would let two machines run at once.
+pub fn check_lock_backend(ws: &crate::playbook::Workspace) -> Result<(), i32> {
+    let backend = ws.config.locks.as_ref().and_then(|l| l.value.backend);
+    if backend == Some(crate::playbook::LockBackend::Kubernetes) {
+        eprintln!(
+            "error: runbook.yaml asks for `locks: {{ backend: kubernetes }}` (Lease objects), which needs the Kubernetes client this build does not have; nothing was run. Use `backend: file` (one machine) until then."
+        );
+        return Err(error::INVALID);
+    }
+    Ok(())
 }
 
 /// Takes the run's lock, or says who holds it (exit 5) or why it cannot be taken (exit 2).
