@@ -8,19 +8,7 @@ use std::time::{Duration, Instant};
 use runbook_tests::{Output, Workspace, binary};
 
 fn run(w: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(binary())
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(w.path())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    runbook_tests::run_with_env(w.path(), args, env)
 }
 
 fn only_run(w: &Workspace) -> String {

@@ -1,11 +1,8 @@
 //! The `prometheus` action and guards against a real Prometheus server scraping a metrics
 //! endpoint whose value the test changes.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-
 use runbook_tests::servers::{Metrics, Prometheus};
-use runbook_tests::{Workspace, binary, run};
+use runbook_tests::{Background, Workspace, run};
 
 #[test]
 fn the_prometheus_action_reads_one_value_and_checks_expect() {
@@ -91,35 +88,13 @@ steps:
         prom.url()
     );
     let w = Workspace::new().playbook("canary", &pb);
-    let mut child = Command::new(binary())
-        .args(["--color", "never", "run", "canary", "--output", "json"])
-        .current_dir(w.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).expect("read") > 0,
-            "the run ended early: {lines:?}"
-        );
-        lines.push(line.clone());
-        if line.contains("\"step_started\"") && line.contains("\"step\":\"soak\"") {
-            break;
-        }
-    }
+    let mut bg = Background::start(w.path(), &["run", "canary"], &[]);
+    bg.wait_for(|l| l.contains("\"step_started\"") && l.contains("\"step\":\"soak\""));
     metrics.set(0.3);
-    for l in out.lines() {
-        lines.push(l.expect("line"));
-    }
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(1), "{lines:#?}");
-    let all = lines.join("\n");
+    bg.rest();
+    let status = bg.child.wait().expect("wait");
+    let all = bg.lines.join("");
+    assert_eq!(status.code(), Some(1), "{all}");
     assert!(
         all.contains("\"type\":\"guard_tripped\"")
             && all.contains("\"guard\":\"error-rate\"")

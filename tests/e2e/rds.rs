@@ -1,25 +1,11 @@
 //! `rds` actions through aws-sdk-rds against a moto server started by the test: describe,
 //! snapshots, restore, delete, waits, `rollback: auto`, and failure modes.
 
-use std::process::{Command, Stdio};
-
 use runbook_tests::servers::Moto;
-use runbook_tests::{Output, Workspace, binary};
+use runbook_tests::{Output, Workspace};
 
 fn run(w: &Workspace, moto: &Moto, args: &[&str]) -> Output {
-    let out = Command::new(binary())
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(w.path())
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    runbook_tests::run_with_env(w.path(), args, &moto.env())
 }
 
 const CREATE: &str = "rds.create_db_instance(DBInstanceIdentifier='myapp-prod', DBInstanceClass='db.t3.micro', Engine='postgres', MasterUsername='u', MasterUserPassword='password123', AllocatedStorage=20)";

@@ -1,7 +1,6 @@
 //! `runbook resume` after SIGKILL at many points of a run: every non-idempotent step's
 //! effect happens exactly once, outputs survive, and the journal still verifies.
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,27 +65,12 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
     for kill_at in 1..=20 {
         let mark = format!("crash{}-{kill_at}", std::process::id());
         let w = Workspace::new().playbook("crashy", &playbook(&mark));
-        let mut child = Command::new(binary())
-            .args(["--color", "never", "run", "crashy", "--output", "json"])
-            .current_dir(w.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        let (mut started, mut line) = (0, String::new());
-        while started < kill_at {
-            line.clear();
-            if out.read_line(&mut line).expect("read") == 0 {
-                break;
-            }
-            if line.contains("\"type\":\"step_started\"") {
-                started += 1;
-            }
+        let mut bg = Background::start(w.path(), &["run", "crashy"], &[]);
+        for _ in 0..kill_at {
+            bg.wait_for(|l| l.contains("\"type\":\"step_started\""));
         }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let _ = bg.child.kill(); // SIGKILL
+        let _ = bg.child.wait();
         wait_for_orphans(&[&mark, "run crashy --output json"]);
 
         let runs = Command::new(binary())

@@ -4,26 +4,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 
-use runbook_tests::{Output, Workspace, binary};
+use runbook_tests::{Output, Workspace};
 
 /// Runs `runbook` with stdin closed (no terminal) and extra environment variables.
 fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(binary())
-        .args(["--color", "never"])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUNBOOK_USER")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    runbook_tests::run_with_env(dir, args, env)
 }
 
 fn events(out: &Output) -> Vec<serde_json::Value> {

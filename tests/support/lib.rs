@@ -57,8 +57,18 @@ impl Output {
     }
 }
 
-/// Runs `runbook ARGS` in `dir`, without colors and with a clean environment for our vars.
+/// Runs `runbook ARGS` in `dir`, without colors, stdin closed, and with a clean
+/// environment for our variables.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
+    run_with_env::<&str, &str>(dir, args, &[])
+}
+
+/// Like [`run`], with extra environment variables.
+pub fn run_with_env<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[&str],
+    env: &[(K, V)],
+) -> Output {
     let out = Command::new(binary())
         .args(["--color", "never"])
         .args(args)
@@ -66,6 +76,8 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .env_remove("RUNBOOK_STATE_DIR")
         .env_remove("RUNBOOK_USER")
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("the runbook binary runs");
     Output {

@@ -65,11 +65,7 @@ impl ExecSpec {
             program: program.clone(),
             args: args.to_vec(),
             env: self.env.clone(),
-            dir: self
-                .dir
-                .as_ref()
-                .map(|d| cx.workdir.join(d))
-                .unwrap_or_else(|| cx.workdir.clone()),
+            dir: super::process_run::command_dir(&self.dir, cx),
         };
         super::process_outcome(&spec, self.expect_exit.as_deref(), cx).await
     }

@@ -10,7 +10,7 @@ mod log;
 mod manual;
 mod notify;
 mod playbook;
-mod process_run;
+pub(crate) mod process_run;
 mod prometheus;
 mod rds;
 #[cfg(feature = "aws")]

@@ -5,6 +5,13 @@ use serde_json::json;
 use super::{ActionCx, Outcome};
 use crate::exec::process::{self, ProcessSpec};
 
+/// Where a command runs: `dir` under the workspace root, or the root itself.
+pub fn command_dir(dir: &Option<String>, cx: &ActionCx<'_>) -> std::path::PathBuf {
+    dir.as_ref()
+        .map(|d| cx.workdir.join(d))
+        .unwrap_or_else(|| cx.workdir.clone())
+}
+
 /// Runs the process; success is an exit code in `expect_exit` (default `[0]`). The result
 /// is `{ stdout, stderr, exit_code, json }` (`json` when stdout is JSON).
 pub async fn process_outcome(spec: &ProcessSpec, expect_exit: Option<&[i32]>, cx: &ActionCx<'_>) -> Outcome {

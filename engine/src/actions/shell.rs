@@ -62,11 +62,7 @@ impl ShellSpec {
             program: "sh".into(),
             args: vec!["-c".into(), self.run.clone()],
             env: self.env.clone(),
-            dir: self
-                .dir
-                .as_ref()
-                .map(|d| cx.workdir.join(d))
-                .unwrap_or_else(|| cx.workdir.clone()),
+            dir: super::process_run::command_dir(&self.dir, cx),
         };
         super::process_outcome(&spec, self.expect_exit.as_deref(), cx).await
     }
