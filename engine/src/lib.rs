@@ -14,6 +14,8 @@ pub mod compile;
 pub mod error;
 pub mod exec;
 pub mod journal;
+#[cfg(feature = "k8s")]
+pub mod k8s;
 pub mod lock;
 pub mod plan;
 pub mod playbook;

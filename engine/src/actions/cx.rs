@@ -53,6 +53,18 @@ pub struct Outcome {
     pub refused: bool,
     /// What it printed, for the display and the journal (redacted by the engine).
     pub output: String,
+    /// How to undo what it changed, captured from the state before the change (`rollback: auto`).
+    pub undo: Option<Undo>,
+}
+
+/// The undo of one action run, from the state it saw before changing it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Undo {
+    /// The state already held (or the change never happened): nothing to undo.
+    Nothing,
+    /// Run this action.
+    Run(Box<super::Action>),
 }
 
 impl Outcome {
@@ -72,6 +84,10 @@ impl Outcome {
     }
     pub fn with_result(mut self, result: Json) -> Self {
         self.result = result;
+        self
+    }
+    pub fn with_undo(mut self, undo: Option<Undo>) -> Self {
+        self.undo = undo;
         self
     }
 }

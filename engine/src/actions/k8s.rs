@@ -37,6 +37,21 @@ pub enum K8sSpec {
     Drain(K8sDrain),
     /// Tail logs of pods by label selector, optionally counting lines that match a pattern.
     Logs(K8sLogs),
+    /// What `rollback: auto` of `apply` runs (captured by the run, never written in a playbook).
+    #[schemars(skip)]
+    Revert(K8sRevert),
+}
+
+/// Objects put back as they were, and objects deleted because the change created them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct K8sRevert {
+    /// The objects as they were before the change (whole, as the API returned them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<serde_json::Value>,
+    /// The objects the change created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delete: Vec<K8sObject>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -217,6 +232,10 @@ pub struct K8sLogs {
     pub pattern: Option<String>,
 }
 
+fn kind_problem(kind: &str, api_version: Option<&str>) -> Option<String> {
+    super::k8s_kinds::problem(kind, api_version)
+}
+
 fn ns(n: &Option<String>) -> String {
     n.as_deref().map(|n| format!(" -n {n}")).unwrap_or_default()
 }
@@ -226,6 +245,7 @@ impl ActionKind for K8sSpec {
         match self {
             K8sSpec::Get(_) | K8sSpec::Check(_) | K8sSpec::Wait(_) | K8sSpec::Logs(_) => Effect::ReadOnly,
             K8sSpec::Delete(_) => Effect::Irreversible,
+            K8sSpec::Revert(_) => Effect::Mutating,
             _ => Effect::Mutating,
         }
     }
@@ -245,7 +265,39 @@ impl ActionKind for K8sSpec {
                 out.extend(at_least(&min_replicas.as_ref(), 0, "min_replicas"))
             }
             K8sSpec::Undo(u) => out.extend(at_least(&u.to_revision.as_ref(), 1, "to_revision")),
-            K8sSpec::Logs(l) => out.extend(at_least(&l.tail.as_ref(), 0, "tail")),
+            K8sSpec::Logs(l) => {
+                out.extend(at_least(&l.tail.as_ref(), 0, "tail"));
+                if let Some(p) = l.pattern.as_deref().filter(|p| !p.contains("{{"))
+                    && let Err(e) = regex::Regex::new(p)
+                {
+                    out.push(format!("`pattern` is not a valid regex: {e}"));
+                }
+            }
+            K8sSpec::Get(g) => out.extend(kind_problem(&g.kind, g.api_version.as_deref())),
+            K8sSpec::Delete(o) => out.extend(kind_problem(&o.kind, o.api_version.as_deref())),
+            K8sSpec::Wait(w) => {
+                out.extend(kind_problem(w.kind.as_deref().unwrap_or("deployment"), None));
+                let f = w.for_.as_str();
+                if !(f == "rollout" || f == "delete" || f.starts_with("condition=") && f.len() > "condition=".len())
+                    && !f.contains("{{")
+                {
+                    out.push(format!(
+                        "`for: {f}` is not a wait: use `rollout`, `condition=<Type>` (e.g. `condition=Ready`) or `delete`"
+                    ));
+                }
+                if w.for_ == "rollout" && w.name.is_none() {
+                    out.push("`for: rollout` needs the deployment's `name`".into());
+                }
+                if w.name.is_none() && w.selector.is_none() && w.for_ != "rollout" {
+                    out.push("`wait` needs a `name` or a `selector`".into());
+                }
+            }
+            K8sSpec::Apply(a) if a.file.is_some() == a.manifest.is_some() => {
+                out.push("`apply` needs exactly one of `file` and `manifest`".into())
+            }
+            K8sSpec::Revert(_) => {
+                out.push("`revert` is what `rollback: auto` of `apply` runs; it is not written in playbooks".into())
+            }
             _ => {}
         }
         out
@@ -357,6 +409,26 @@ impl ActionKind for K8sSpec {
                     s.push_str(&format!(" | count /{p}/"));
                 }
                 s
+            }
+            K8sSpec::Revert(r) => {
+                let mut parts: Vec<String> = r
+                    .restore
+                    .iter()
+                    .map(|o| {
+                        let kind = o["kind"].as_str().unwrap_or("object").to_ascii_lowercase();
+                        format!("restore {kind}/{}", o["metadata"]["name"].as_str().unwrap_or("?"))
+                    })
+                    .collect();
+                parts.extend(
+                    r.delete
+                        .iter()
+                        .map(|o| format!("delete {}/{}", o.kind.to_ascii_lowercase(), o.name)),
+                );
+                if parts.is_empty() {
+                    "nothing to revert".into()
+                } else {
+                    parts.join(", ")
+                }
             }
         }
     }

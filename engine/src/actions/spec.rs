@@ -115,7 +115,8 @@ impl Action {
     /// Why this build cannot run the action, if it cannot.
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
-            Action::K8s(_) => Some("the Kubernetes client"),
+            #[cfg(not(feature = "k8s"))]
+            Action::K8s(_) => Some("the Kubernetes client (built without the `k8s` feature)"),
             #[cfg(not(feature = "aws"))]
             Action::Rds(_) => Some("the AWS RDS client (built without the `aws` feature)"),
             _ => None,
@@ -141,7 +142,11 @@ impl Action {
             Action::Rds(s) => super::rds_client::execute(s, cx).await,
             #[cfg(not(feature = "aws"))]
             Action::Rds(_) => Outcome::fail("this build has no AWS RDS client"),
-            Action::K8s(_) | Action::Playbook(_) => {
+            #[cfg(feature = "k8s")]
+            Action::K8s(s) => crate::k8s::execute(s, cx).await,
+            #[cfg(not(feature = "k8s"))]
+            Action::K8s(_) => Outcome::fail("this build has no Kubernetes client"),
+            Action::Playbook(_) => {
                 Outcome::fail(format!("this build cannot run `{}` actions", self.key()))
             }
         }

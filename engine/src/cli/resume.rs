@@ -179,10 +179,14 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    if let Err(code) = super::run::check_lock_backend(&ws) {
-        return code;
-    }
-    let _lock = match super::run::take_lock(&state, &plan.lock, &holder, a.flags.lock_wait) {
+    let _lock = match super::run::take_lock(
+        &ws,
+        plan.env.kube_context.as_deref(),
+        &state,
+        &plan.lock,
+        &holder,
+        a.flags.lock_wait,
+    ) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -218,6 +222,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         },
         done,
         skipped: past.skipped.iter().cloned().collect::<HashSet<_>>(),
+        undos: past.undos.clone(),
     };
     let gates = Gatekeeper {
         approved: a.flags.approve.iter().cloned().collect(),

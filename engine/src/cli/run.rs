@@ -114,9 +114,6 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     }
 
     // One run per lock key: taken before anything runs, held until the process ends.
-    if let Err(code) = check_lock_backend(&ws) {
-        return code;
-    }
     let state = g.state(&ws);
     let holder = Holder {
         run: run.id.clone(),
@@ -125,7 +122,14 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: run.started_at.clone(),
     };
-    let _lock = match take_lock(&state, &plan.lock, &holder, a.flags.lock_wait) {
+    let _lock = match take_lock(
+        &ws,
+        plan.env.kube_context.as_deref(),
+        &state,
+        &plan.lock,
+        &holder,
+        a.flags.lock_wait,
+    ) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -354,29 +358,52 @@ pub fn drive(engine: Engine, run: &RunInfo, prompter: Arc<dyn Prompter>) -> i32 
 
 /// The lock backend the workspace asks for must be one this build has: silently taking a
 /// file lock where a cluster-wide Lease was asked for would let two machines run at once.
-pub fn check_lock_backend(ws: &crate::playbook::Workspace) -> Result<(), i32> {
-    let backend = ws.config.locks.as_ref().and_then(|l| l.value.backend);
-    if backend == Some(crate::playbook::LockBackend::Kubernetes) {
-        eprintln!(
-            "error: runbook.yaml asks for `locks: {{ backend: kubernetes }}` (Lease objects), which needs the Kubernetes client this build does not have; nothing was run. Use `backend: file` (one machine) until then."
-        );
-        return Err(error::INVALID);
-    }
-    Ok(())
-}
-
-/// Takes the run's lock, or says who holds it (exit 5) or why it cannot be taken (exit 2).
+/// Takes the run's lock with the workspace's backend, or says who holds it (exit 5) or why it
+/// cannot be taken (exit 2). `kube_context` is the environment's, for the Lease backend.
 pub fn take_lock(
+    ws: &crate::playbook::Workspace,
+    kube_context: Option<&str>,
     state: &crate::journal::StateDir,
     key: &str,
     holder: &Holder,
     wait: Option<crate::playbook::Duration>,
-) -> Result<crate::lock::FileLock, i32> {
-    crate::lock::acquire(state, key, holder, wait.map(|d| d.std())).map_err(|e| {
+) -> Result<crate::lock::RunLock, i32> {
+    let refuse = |e: LockError| {
         eprintln!("error: {e}");
         match e {
             LockError::Held { .. } => error::LOCKED,
             LockError::Io(_) => error::INVALID,
         }
-    })
+    };
+    let locks = ws.config.locks.as_ref().map(|l| &l.value);
+    match locks.and_then(|l| l.backend) {
+        Some(crate::playbook::LockBackend::Kubernetes) => {
+            #[cfg(feature = "k8s")]
+            {
+                let cfg = crate::lock::LeaseConfig {
+                    context: kube_context.map(String::from),
+                    namespace: locks.and_then(|l| l.namespace.clone()).unwrap_or_else(|| "default".into()),
+                    duration: locks
+                        .and_then(|l| l.lease_duration)
+                        .map(|d| d.std())
+                        .unwrap_or(std::time::Duration::from_secs(30)),
+                };
+                let on_lost = Box::new(|why: String| eprintln!("warning: {why}"));
+                crate::lock::acquire_lease(&cfg, key, holder, wait.map(|d| d.std()), on_lost)
+                    .map(crate::lock::RunLock::Lease)
+                    .map_err(refuse)
+            }
+            #[cfg(not(feature = "k8s"))]
+            {
+                let _ = kube_context;
+                eprintln!(
+                    "error: runbook.yaml asks for `locks: {{ backend: kubernetes }}` (Lease objects), which needs the Kubernetes client this build does not have (the `k8s` feature); nothing was run"
+                );
+                Err(error::INVALID)
+            }
+        }
+        _ => crate::lock::acquire(state, key, holder, wait.map(|d| d.std()))
+            .map(crate::lock::RunLock::File)
+            .map_err(refuse),
+    }
 }

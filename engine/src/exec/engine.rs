@@ -61,6 +61,8 @@ pub struct Resume {
     /// Steps finished before, in completion order, with their outputs.
     pub done: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
     pub skipped: std::collections::HashSet<String>,
+    /// The undo each finished step captured, for `rollback: auto`.
+    pub undos: std::collections::HashMap<String, crate::actions::Undo>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -237,6 +239,7 @@ impl Engine {
                         Unit {
                             label: self.label(id),
                             binding: None,
+                            undo: r.undos.get(id).cloned(),
                         },
                     ));
                 }
@@ -420,18 +423,31 @@ impl Engine {
         let actions = match &step.rollback {
             Some(RollbackPlan::Steps(actions)) => actions,
             Some(RollbackPlan::Auto { .. }) => {
-                // The undo of the action as it ran (run-time values filled in).
-                let undo = step
-                    .action
-                    .as_ref()
-                    .and_then(|a| self.rt.render_action(a, &unit.extra()).ok())
-                    .and_then(|spec| spec.auto_undo());
+                // What the action captured before its change; else the undo of the action as
+                // it ran (run-time values filled in).
+                let undo = match &unit.undo {
+                    Some(crate::actions::Undo::Nothing) => {
+                        self.emit(RunEvent::Log {
+                            step: Some(unit.label.clone()),
+                            message: "rollback: auto: nothing to undo (the action changed nothing)".into(),
+                        });
+                        return true;
+                    }
+                    Some(crate::actions::Undo::Run(a)) => Some((**a).clone()),
+                    None => step
+                        .action
+                        .as_ref()
+                        .and_then(|a| self.rt.render_action(a, &unit.extra()).ok())
+                        .and_then(|spec| spec.auto_undo()),
+                };
                 let Some(undo) = undo else {
                     self.emit(RunEvent::RollbackFinished {
                         step: unit.label.clone(),
                         ok: false,
                         duration_ms: 0,
-                        error: Some("this build cannot undo this action automatically".into()),
+                        error: Some(
+                            "no automatic undo: the action did not capture the state before its change".into(),
+                        ),
                     });
                     return false;
                 };

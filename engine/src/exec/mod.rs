@@ -13,7 +13,7 @@ mod sub;
 
 pub use context::{RunInfo, Runtime, truthy};
 pub use engine::{Engine, Resume, RunOptions};
-pub use event::{Event, RunEvent, RunStatus, StepStatus};
+pub use event::{Event, REDACTED_SECRET, RunEvent, RunStatus, StepStatus};
 pub use leftovers::{Leftover, leftovers};
 pub use sink::{Emitter, Sink};
 pub use sub::{Reach, reach};

@@ -31,6 +31,8 @@ pub struct Unit {
     pub label: String,
     /// The loop variable's binding, for the iteration's rollback.
     pub binding: Option<(String, Json)>,
+    /// What `rollback: auto` runs, captured by the action before it changed anything.
+    pub undo: Option<crate::actions::Undo>,
 }
 
 impl Unit {
@@ -73,6 +75,7 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
         let unit = Unit {
             label: eng.label(&step.id),
             binding: None,
+            undo: None,
         };
         return run_unit(eng, step, unit).await;
     };
@@ -108,6 +111,7 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
             let unit = Unit {
                 label: format!("{}[{i}]", eng.label(&step.id)),
                 binding: Some((fe.as_.clone(), item)),
+                undo: None,
             };
             running.push(async move {
                 let r = run_unit(eng, step, unit.clone()).await;
@@ -141,11 +145,13 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
 }
 
 /// Preconditions, gates, action, outputs: for the step or one iteration.
-async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
+async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
     let start = Instant::now();
-    let extra = unit.extra();
+    // Owned, so that the unit can take the undo the action captures.
+    let binding = unit.binding.clone();
+    let extra: Vec<(&str, Json)> = binding.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let label = unit.label.clone();
-    let report = |status, refused, action_started| StepReport {
+    let report = |unit: &Unit, status, refused, action_started| StepReport {
         status,
         refused,
         action_started,
@@ -244,7 +250,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
                     step: label.clone(),
                     reason: "declined at its gate (on_decline: skip)".into(),
                 });
-                return report(StepStatus::Declined, false, false);
+                return report(&unit, StepStatus::Declined, false, false);
             }
             Answer::No { .. } => {
                 eng.finish_event(
@@ -255,12 +261,12 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
                     None,
                     &serde_json::Map::new(),
                 );
-                return report(StepStatus::Declined, true, false);
+                return report(&unit, StepStatus::Declined, true, false);
             }
             Answer::Wait { .. } => unreachable!("waited for above"),
             Answer::Closed { .. } => {
                 eng.finish_event(&label, StepStatus::Declined, start, why, None, &serde_json::Map::new());
-                return report(StepStatus::Declined, true, false);
+                return report(&unit, StepStatus::Declined, true, false);
             }
         }
     }
@@ -270,7 +276,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
         eng.rt
             .record_step(eng.key(&label), "ok", &Json::Null, &serde_json::Map::new());
         eng.finish_event(&label, StepStatus::Ok, start, None, None, &serde_json::Map::new());
-        return report(StepStatus::Ok, false, false);
+        return report(&unit, StepStatus::Ok, false, false);
     };
 
     let attempts = step.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
@@ -282,6 +288,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
         .unwrap_or(Duration::from_secs(1));
     let backoff = step.retry.as_ref().and_then(|r| r.backoff).unwrap_or(1.0);
     let mut outcome = Outcome::fail("not run");
+    let mut captured = None;
     for attempt in 1..=attempts {
         eng.emit(RunEvent::StepStarted {
             step: label.clone(),
@@ -290,6 +297,8 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             summary: eng.shown(&label, action, &extra),
         });
         outcome = eng.poll_until(&label, step, action, &extra).await;
+        // The first capture is the state before any attempt changed it.
+        captured = captured.or(outcome.undo.take());
         if outcome.ok || outcome.refused || attempt == attempts || eng.cancelled() {
             break;
         }
@@ -305,6 +314,8 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
         delay = delay.mul_f64(backoff);
     }
 
+    outcome.undo = captured.clone();
+    unit.undo = captured;
     if outcome.refused {
         eng.finish_event(
             &label,
@@ -314,7 +325,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             None,
             &serde_json::Map::new(),
         );
-        return report(StepStatus::Declined, true, false);
+        return report(&unit, StepStatus::Declined, true, false);
     }
     if !outcome.ok {
         let status = if outcome.timed_out {
@@ -332,7 +343,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             Some(&outcome),
             &serde_json::Map::new(),
         );
-        let mut r = report(status, false, true);
+        let mut r = report(&unit, status, false, true);
         r.failed_unit = Some(unit.clone());
         return r;
     }
@@ -348,7 +359,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
             Err(e) => {
                 let msg = format!("output `{name}`: {e}");
                 eng.finish_event(&label, StepStatus::Failed, start, Some(msg), Some(&outcome), &outputs);
-                let mut r = report(StepStatus::Failed, false, true);
+                let mut r = report(&unit, StepStatus::Failed, false, true);
                 r.failed_unit = Some(unit.clone());
                 return r;
             }
@@ -356,7 +367,7 @@ async fn run_unit(eng: &Engine, step: &Step, unit: Unit) -> StepReport {
     }
     eng.rt.record_step(eng.key(&label), "ok", &outcome.result, &outputs);
     eng.finish_event(&label, StepStatus::Ok, start, None, Some(&outcome), &outputs);
-    report(StepStatus::Ok, false, true)
+    report(&unit, StepStatus::Ok, false, true)
 }
 
 impl Engine {
@@ -590,6 +601,9 @@ impl Engine {
             error: error.map(|e| self.rt.redact(&e)),
             outputs,
             tail,
+            undo: outcome
+                .and_then(|o| o.undo.as_ref())
+                .map(|u| redact_json(&super::event::journal_undo(u), &self.rt.secret_values())),
         });
     }
 }

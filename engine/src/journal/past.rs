@@ -20,6 +20,8 @@ pub struct Past {
     pub finished: Option<String>,
     /// Steps that finished ok, in completion order, with their (redacted) outputs.
     pub done: Vec<(String, Map<String, Value>)>,
+    /// The undo each finished step captured (`rollback: auto`), by step.
+    pub undos: std::collections::HashMap<String, crate::actions::Undo>,
     pub skipped: Vec<String>,
     pub failed: Vec<String>,
     /// Started, never finished: the outcome is unknown.
@@ -74,6 +76,9 @@ pub fn read_past(path: &Path) -> Result<Past, String> {
                 let step = s("step");
                 started.retain(|x| *x != step);
                 past.in_doubt.retain(|x| *x != step);
+                if let Some(undo) = r.get("undo").and_then(|u| serde_json::from_value(u.clone()).ok()) {
+                    past.undos.insert(step.clone(), undo);
+                }
                 match s("status").as_str() {
                     "ok" => past.done.push((
                         step,

@@ -28,6 +28,8 @@ pub enum LockError {
     Held {
         key: String,
         holder: Option<Holder>,
+        /// Where the lock lives, when that helps (the Lease and its last renewal).
+        at: Option<String>,
     },
     Io(String),
 }
@@ -35,12 +37,17 @@ pub enum LockError {
 impl std::fmt::Display for LockError {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {
-            LockError::Held { key, holder: Some(h) } => write!(
-                f,
-                "lock `{key}` is held by run {} of {} on {} (pid {}) since {}; wait for it with --lock-wait DURATION",
-                h.run, h.user, h.host, h.pid, h.since
-            ),
-            LockError::Held { key, holder: None } => write!(f, "lock `{key}` is held by another run"),
+            LockError::Held { key, holder, at } => {
+                let at = at.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+                match holder {
+                    Some(h) => write!(
+                        f,
+                        "lock `{key}`{at} is held by run {} of {} on {} (pid {}) since {}; wait for it with --lock-wait DURATION",
+                        h.run, h.user, h.host, h.pid, h.since
+                    ),
+                    None => write!(f, "lock `{key}`{at} is held by another run"),
+                }
+            }
             LockError::Io(e) => f.write_str(e),
         }
     }
@@ -105,6 +112,7 @@ pub fn acquire(state: &StateDir, key: &str, holder: &Holder, wait: Option<Durati
                 return Err(LockError::Held {
                     key: key.to_string(),
                     holder: serde_json::from_str(&text).ok(),
+                    at: None,
                 });
             }
             Err(TryLockError::Error(e)) => return Err(LockError::Io(format!("cannot lock {}: {e}", path.display()))),

@@ -1,0 +1,178 @@
+//! A connection to a cluster, made the way kubectl makes it, and kube errors as one line each.
+
+use std::time::Duration;
+
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::Scope;
+use kube::{Client, Config};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::actions::{KindInfo, kind_by_api_version, lookup_kind};
+
+/// A client and the namespace to use when an action names none.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: Client,
+    pub namespace: String,
+}
+
+/// The kubeconfig (`KUBECONFIG`, else `~/.kube/config`) with `context` or its current one;
+/// without a kubeconfig, the in-cluster service account.
+pub async fn connect(context: Option<&str>) -> Result<Cluster, String> {
+    let config = match context {
+        Some(ctx) => {
+            let options = KubeConfigOptions {
+                context: Some(ctx.to_string()),
+                ..Default::default()
+            };
+            let kc = Kubeconfig::read().map_err(|e| format!("kube context `{ctx}`: cannot read the kubeconfig: {e}"))?;
+            Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| format!("kube context `{ctx}`: {}", chain(&e)))?
+        }
+        None => Config::infer()
+            .await
+            .map_err(|e| format!("no Kubernetes configuration (kubeconfig or in-cluster): {}", chain(&e)))?,
+    };
+    let namespace = config.default_namespace.clone();
+    let mut config = config;
+    // A dead API server should fail a step, not hang it for kube's default of minutes.
+    config.connect_timeout = Some(Duration::from_secs(10));
+    let client = Client::try_from(config).map_err(|e| format!("Kubernetes client: {}", chain(&e)))?;
+    Ok(Cluster { client, namespace })
+}
+
+/// An error with its causes, `a: b: c`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let more = c.to_string();
+        if !s.contains(&more) {
+            s.push_str(": ");
+            s.push_str(&more);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// A kube error as one line that says what was being done and what the server said.
+pub fn describe(what: &str, e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => {
+            let msg = if s.message.is_empty() {
+                s.reason.clone()
+            } else {
+                s.message.clone()
+            };
+            match s.code {
+                404 => format!("{what}: not found ({msg})"),
+                403 => format!("{what}: forbidden ({msg})"),
+                401 => format!("{what}: unauthorized: the credentials were refused ({msg})"),
+                409 => format!("{what}: conflict ({msg})"),
+                code => format!("{what}: {msg} (HTTP {code})"),
+            }
+        }
+        other => format!("{what}: cannot talk to the API server: {}", chain(other)),
+    }
+}
+
+pub fn code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+impl Cluster {
+    pub fn ns<'a>(&'a self, ns: &'a Option<String>) -> &'a str {
+        ns.as_deref().unwrap_or(&self.namespace)
+    }
+
+    /// The API of a kind named as an operator writes it, in `ns` when namespaced.
+    pub async fn dynamic(
+        &self,
+        kind: &str,
+        api_version: Option<&str>,
+        ns: &Option<String>,
+    ) -> Result<(Api<DynamicObject>, ApiResource, bool), String> {
+        let known = match api_version {
+            Some(av) => kind_by_api_version(av, kind).or_else(|| lookup_kind(kind).filter(|k| k.api_version() == av)),
+            None => lookup_kind(kind),
+        };
+        let (ar, namespaced) = match (known, api_version) {
+            (Some(k), _) => (resource(k), k.namespaced),
+            (None, Some(av)) => {
+                let (group, version) = av.split_once('/').unwrap_or(("", av));
+                let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+                let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+                    .await
+                    .map_err(|e| describe(&format!("look up kind {kind} in {av}"), &e))?;
+                (ar, caps.scope == Scope::Namespaced)
+            }
+            (None, None) => return Err(format!("unknown kind `{kind}`: give `api_version`")),
+        };
+        let api = if namespaced {
+            Api::namespaced_with(self.client.clone(), self.ns(ns), &ar)
+        } else {
+            Api::all_with(self.client.clone(), &ar)
+        };
+        Ok((api, ar, namespaced))
+    }
+}
+
+pub fn resource(k: &KindInfo) -> ApiResource {
+    ApiResource {
+        group: k.group.into(),
+        version: k.version.into(),
+        api_version: k.api_version(),
+        kind: k.kind.into(),
+        plural: k.plural.into(),
+    }
+}
+
+/// How often an update is retried when someone else wrote the object in between.
+const CONFLICT_ATTEMPTS: usize = 5;
+
+/// Read, change, replace with the resourceVersion read: the change applies to exactly the
+/// state that was read (which is what the undo captures), or it is retried on a fresh read.
+/// `change` gets the object and returns what to remember of it, or `None` to leave it as is.
+pub async fn update<K, T>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    mut change: impl FnMut(&mut K) -> Result<Option<T>, String>,
+) -> Result<(K, Option<T>), String>
+where
+    K: Clone + DeserializeOwned + Serialize + std::fmt::Debug + kube::Resource,
+{
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        let mut obj = api.get(name).await.map_err(|e| describe(what, &e))?;
+        let Some(seen) = change(&mut obj)? else {
+            return Ok((obj, None));
+        };
+        match api.replace(name, &PostParams::default(), &obj).await {
+            Ok(new) => return Ok((new, Some(seen))),
+            Err(e) if code(&e) == Some(409) && attempt < CONFLICT_ATTEMPTS => continue,
+            Err(e) if code(&e) == Some(409) => {
+                return Err(format!(
+                    "{}; it kept changing under us ({CONFLICT_ATTEMPTS} attempts)",
+                    describe(what, &e)
+                ));
+            }
+            Err(e) => return Err(describe(what, &e)),
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// An object as JSON without the fields that only the server writes.
+pub fn clean(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        m.remove("managedFields");
+    }
+    v
+}

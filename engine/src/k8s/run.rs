@@ -1,0 +1,102 @@
+//! Runs one `k8s` action: connects, bounds it by the step's timeout, and keeps the undo it
+//! captured even when it times out half-way.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::client::{Cluster, connect};
+use super::{apply, nodes, read, rollout};
+use crate::actions::{ActionCx, K8sSpec, Outcome, Undo};
+
+/// The undo an action captured, written before the change is sent (a change whose answer is
+/// lost is still undone; undoing a change that did not happen restores what already holds).
+#[derive(Default)]
+pub struct Captured(Mutex<Option<Undo>>);
+
+impl Captured {
+    pub fn set(&self, undo: Undo) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(undo);
+    }
+    fn take(&self) -> Option<Undo> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// What an operation gets: the cluster, the step's means, and where to put its undo.
+pub struct Op<'a, 'b> {
+    pub cluster: Cluster,
+    pub cx: &'a ActionCx<'b>,
+    pub captured: &'a Captured,
+    pub deadline: Instant,
+}
+
+/// How often waits ask again.
+pub const POLL: Duration = Duration::from_secs(1);
+
+impl Op<'_, '_> {
+    /// Sleeps one poll interval; false when the deadline would pass first or the run is interrupted.
+    pub async fn pause(&self) -> bool {
+        if Instant::now() + POLL > self.deadline {
+            return false;
+        }
+        let mut cancel = self.cx.cancel.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => true,
+            _ = cancel.wait_for(|c| *c) => false,
+        }
+    }
+
+    pub fn timed_out(&self, message: String) -> Outcome {
+        let mut o = Outcome::fail(message);
+        o.timed_out = !*self.cx.cancel.borrow();
+        if *self.cx.cancel.borrow() {
+            o.error = Some("interrupted".into());
+        }
+        o
+    }
+
+    pub fn waited(&self) -> String {
+        crate::playbook::Duration(self.cx.timeout).to_string()
+    }
+}
+
+pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
+    let cluster = match connect(cx.env.kube_context.as_deref()).await {
+        Ok(c) => c,
+        Err(e) => return Outcome::fail(e),
+    };
+    let captured = Captured::default();
+    let op = Op {
+        cluster,
+        cx,
+        captured: &captured,
+        deadline: Instant::now() + cx.timeout,
+    };
+    let work = async {
+        match spec {
+            K8sSpec::Get(g) => read::get(&op, g).await,
+            K8sSpec::Check(c) => read::check(&op, c).await,
+            K8sSpec::Wait(w) => read::wait(&op, w).await,
+            K8sSpec::Logs(l) => read::logs(&op, l).await,
+            K8sSpec::Scale(s) => rollout::scale(&op, s).await,
+            K8sSpec::Restart(d) => rollout::restart(&op, d).await,
+            K8sSpec::SetImage(s) => rollout::set_image(&op, s).await,
+            K8sSpec::Undo(u) => rollout::undo(&op, u).await,
+            K8sSpec::Cordon(n) => nodes::cordon(&op, &n.node, true).await,
+            K8sSpec::Uncordon(n) => nodes::cordon(&op, &n.node, false).await,
+            K8sSpec::Drain(d) => nodes::drain(&op, d).await,
+            K8sSpec::Apply(a) => apply::apply(&op, a).await,
+            K8sSpec::Delete(o) => apply::delete(&op, o).await,
+            K8sSpec::Revert(r) => apply::revert(&op, r).await,
+        }
+    };
+    let mut cancel = cx.cancel.clone();
+    // Waits stop at their deadline themselves; this bounds a request the server never answers.
+    let outcome = tokio::select! {
+        o = tokio::time::timeout(cx.timeout + POLL, work) => o.unwrap_or_else(|_| {
+            op.timed_out(format!("the API server did not answer within {}", op.waited()))
+        }),
+        _ = cancel.wait_for(|c| *c) => Outcome::fail("interrupted"),
+    };
+    outcome.with_undo(captured.take())
+}
