@@ -128,6 +128,9 @@ pub struct K8sWait {
     pub selector: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `group/version` for kinds outside the built-in table (e.g. `cert-manager.io/v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -276,7 +279,10 @@ impl ActionKind for K8sSpec {
             K8sSpec::Get(g) => out.extend(kind_problem(&g.kind, g.api_version.as_deref())),
             K8sSpec::Delete(o) => out.extend(kind_problem(&o.kind, o.api_version.as_deref())),
             K8sSpec::Wait(w) => {
-                out.extend(kind_problem(w.kind.as_deref().unwrap_or("deployment"), None));
+                out.extend(kind_problem(
+                    w.kind.as_deref().unwrap_or("deployment"),
+                    w.api_version.as_deref(),
+                ));
                 let f = w.for_.as_str();
                 if !(f == "rollout" || f == "delete" || f.starts_with("condition=") && f.len() > "condition=".len())
                     && !f.contains("{{")

@@ -106,11 +106,19 @@ impl Cluster {
         let (ar, namespaced) = match (known, api_version) {
             (Some(k), _) => (resource(k), k.namespaced),
             (None, Some(av)) => {
+                // Discovery, matching the kind as kubectl does: `Certificate`, `certificate`
+                // or `certificates`.
                 let (group, version) = av.split_once('/').unwrap_or(("", av));
-                let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-                let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+                let gv = kube::core::GroupVersion::gv(group, version);
+                let found = kube::discovery::pinned_group(&self.client, &gv)
                     .await
                     .map_err(|e| describe(&format!("look up kind {kind} in {av}"), &e))?;
+                let lower = kind.to_ascii_lowercase();
+                let (ar, caps) = found
+                    .versioned_resources(version)
+                    .into_iter()
+                    .find(|(ar, _)| ar.kind.eq_ignore_ascii_case(kind) || ar.plural == lower)
+                    .ok_or_else(|| format!("the API server has no kind `{kind}` in {av}"))?;
                 (ar, caps.scope == Scope::Namespaced)
             }
             (None, None) => return Err(format!("unknown kind `{kind}`: give `api_version`")),

@@ -225,7 +225,7 @@ pub async fn wait(op: &Op<'_, '_>, w: &K8sWait) -> Outcome {
         };
         return rollout_wait(op, name, &ns).await;
     }
-    let (api, ar, _) = match op.cluster.dynamic(kind, None, &w.namespace).await {
+    let (api, ar, _) = match op.cluster.dynamic(kind, w.api_version.as_deref(), &w.namespace).await {
         Ok(x) => x,
         Err(e) => return Outcome::fail(e),
     };
