@@ -273,7 +273,10 @@ impl ActionKind for K8sSpec {
                 if let Some(p) = l.pattern.as_deref().filter(|p| !p.contains("{{"))
                     && let Err(e) = regex::Regex::new(p)
                 {
-                    out.push(format!("`pattern` is not a valid regex: {e}"));
+                    // The regex crate's message spans lines; its last line says what is wrong.
+                    let text = e.to_string();
+                    let why = text.lines().last().unwrap_or_default().trim_start_matches("error: ");
+                    out.push(format!("`pattern` is not a valid regex: {why}"));
                 }
             }
             K8sSpec::Get(g) => out.extend(kind_problem(&g.kind, g.api_version.as_deref())),

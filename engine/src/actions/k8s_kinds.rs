@@ -92,11 +92,28 @@ pub fn problem(kind: &str, api_version: Option<&str>) -> Option<String> {
     }
     let names: Vec<String> = KINDS.iter().map(|k| k.kind.to_ascii_lowercase()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let hint = match crate::yaml::suggest_name(&kind.to_ascii_lowercase(), &names, "kind") {
-        s if s.starts_with("did you mean") => format!("{s} "),
-        _ => String::new(),
-    };
-    Some(format!(
-        "unknown kind `{kind}`: {hint}give `api_version` (e.g. `example.com/v1`) for kinds outside the built-in table"
-    ))
+    Some(match crate::yaml::suggest_name(&kind.to_ascii_lowercase(), &names, "kind") {
+        s if s.starts_with("did you mean") => format!("unknown kind `{kind}`: {s}"),
+        _ => format!(
+            "unknown kind `{kind}`: kinds outside the built-in table need `api_version` (e.g. `cert-manager.io/v1`)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_found_by_every_name_kubectl_accepts() {
+        for name in ["Deployment", "deployment", "deployments", "deploy"] {
+            assert_eq!(lookup(name).map(|k| k.plural), Some("deployments"), "{name}");
+        }
+        assert_eq!(lookup("pdb").map(|k| k.api_version()), Some("policy/v1".into()));
+        assert_eq!(by_api_version("v1", "ConfigMap").map(|k| k.namespaced), Some(true));
+        assert!(by_api_version("apps/v1", "ConfigMap").is_none());
+        assert!(problem("certificate", Some("cert-manager.io/v1")).is_none());
+        assert!(problem("{{ params.kind }}", None).is_none());
+        assert!(problem("deploymnet", None).is_some_and(|p| p.contains("did you mean `deployment`")));
+    }
 }

@@ -299,3 +299,40 @@ async fn release(api: &Api<Lease>, name: &str, me: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_names_are_valid_object_names_and_distinct() {
+        let a = lease_name("prod/deploy");
+        assert!(a.starts_with("runbook-prod-deploy-"), "{a}");
+        assert_ne!(a, lease_name("prod_deploy"));
+        let long = lease_name(&"x".repeat(300));
+        assert!(long.len() <= 63, "{long}");
+        assert!(
+            long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{long}"
+        );
+    }
+
+    #[test]
+    fn a_lease_expires_when_its_holder_stops_renewing() {
+        let at = Timestamp::now();
+        let lease = |holder: Option<&str>, renewed_secs_ago: i64| Lease {
+            metadata: ObjectMeta::default(),
+            spec: Some(LeaseSpec {
+                holder_identity: holder.map(String::from),
+                lease_duration_seconds: Some(30),
+                renew_time: Some(MicroTime(
+                    Timestamp::from_second(at.as_second() - renewed_secs_ago).expect("time"),
+                )),
+                ..Default::default()
+            }),
+        };
+        assert!(!expired(&lease(Some("r1"), 10), at));
+        assert!(expired(&lease(Some("r1"), 31), at));
+        assert!(expired(&lease(None, 0), at));
+    }
+}
