@@ -4,6 +4,8 @@ mod compile_errors;
 mod interactive;
 mod invalid;
 mod journal;
+mod k8s;
+mod k8s_real;
 mod lints;
 mod metrics;
 mod params;

@@ -1,6 +1,7 @@
 //! Test support: runs the built `runbook` binary in a directory and captures what it says;
 //! builds throwaway workspaces.
 
+pub mod kube;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

@@ -287,9 +287,9 @@ impl ActionKind for K8sSpec {
                     w.api_version.as_deref(),
                 ));
                 let f = w.for_.as_str();
-                if !(f == "rollout" || f == "delete" || f.starts_with("condition=") && f.len() > "condition=".len())
-                    && !f.contains("{{")
-                {
+                let known =
+                    matches!(f, "rollout" | "delete") || f.strip_prefix("condition=").is_some_and(|c| !c.is_empty());
+                if !known && !f.contains("{{") {
                     out.push(format!(
                         "`for: {f}` is not a wait: use `rollout`, `condition=<Type>` (e.g. `condition=Ready`) or `delete`"
                     ));

@@ -50,7 +50,14 @@ pub const KINDS: &[KindInfo] = &[
     k("", "v1", "ConfigMap", "configmaps", true, &["cm"]),
     k("", "v1", "Secret", "secrets", true, &[]),
     k("", "v1", "ServiceAccount", "serviceaccounts", true, &["sa"]),
-    k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, &["pvc"]),
+    k(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        true,
+        &["pvc"],
+    ),
     k("", "v1", "PersistentVolume", "persistentvolumes", false, &["pv"]),
     k("", "v1", "Event", "events", true, &["ev"]),
     k("", "v1", "Endpoints", "endpoints", true, &["ep"]),
@@ -60,29 +67,62 @@ pub const KINDS: &[KindInfo] = &[
     k("apps", "v1", "DaemonSet", "daemonsets", true, &["ds"]),
     k("batch", "v1", "Job", "jobs", true, &[]),
     k("batch", "v1", "CronJob", "cronjobs", true, &["cj"]),
-    k("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, &["pdb"]),
+    k(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        true,
+        &["pdb"],
+    ),
     k("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
     k("networking.k8s.io", "v1", "Ingress", "ingresses", true, &["ing"]),
-    k("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, &["hpa"]),
+    k(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        true,
+        &["hpa"],
+    ),
     k("rbac.authorization.k8s.io", "v1", "Role", "roles", true, &[]),
-    k("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, &[]),
-    k("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, &[]),
-    k("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, &[]),
+    k(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+        &[],
+    ),
+    k(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+        &[],
+    ),
+    k(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+        &[],
+    ),
 ];
 
 /// A kind as an operator types it: `Deployment`, `deployment`, `deployments`, `deploy`.
 pub fn lookup(name: &str) -> Option<&'static KindInfo> {
     let n = name.to_ascii_lowercase();
-    KINDS.iter().find(|k| {
-        k.kind.eq_ignore_ascii_case(&n) || k.plural == n || k.aliases.contains(&n.as_str())
-    })
+    KINDS
+        .iter()
+        .find(|k| k.kind.eq_ignore_ascii_case(&n) || k.plural == n || k.aliases.contains(&n.as_str()))
 }
 
 /// A kind as a manifest names it: `apiVersion` and `kind`.
 pub fn by_api_version(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
-    KINDS
-        .iter()
-        .find(|k| k.kind == kind && k.api_version() == api_version)
+    KINDS.iter().find(|k| k.kind == kind && k.api_version() == api_version)
 }
 
 /// Why `kind` (with an optional `api_version`) cannot be resolved before the run, if it cannot.
@@ -92,12 +132,14 @@ pub fn problem(kind: &str, api_version: Option<&str>) -> Option<String> {
     }
     let names: Vec<String> = KINDS.iter().map(|k| k.kind.to_ascii_lowercase()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    Some(match crate::yaml::suggest_name(&kind.to_ascii_lowercase(), &names, "kind") {
-        s if s.starts_with("did you mean") => format!("unknown kind `{kind}`: {s}"),
-        _ => format!(
-            "unknown kind `{kind}`: kinds outside the built-in table need `api_version` (e.g. `cert-manager.io/v1`)"
-        ),
-    })
+    Some(
+        match crate::yaml::suggest_name(&kind.to_ascii_lowercase(), &names, "kind") {
+            s if s.starts_with("did you mean") => format!("unknown kind `{kind}`: {s}"),
+            _ => format!(
+                "unknown kind `{kind}`: kinds outside the built-in table need `api_version` (e.g. `cert-manager.io/v1`)"
+            ),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -146,9 +146,7 @@ impl Action {
             Action::K8s(s) => crate::k8s::execute(s, cx).await,
             #[cfg(not(feature = "k8s"))]
             Action::K8s(_) => Outcome::fail("this build has no Kubernetes client"),
-            Action::Playbook(_) => {
-                Outcome::fail(format!("this build cannot run `{}` actions", self.key()))
-            }
+            Action::Playbook(_) => Outcome::fail(format!("this build cannot run `{}` actions", self.key())),
         }
     }
 

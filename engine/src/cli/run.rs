@@ -382,7 +382,9 @@ pub fn take_lock(
             {
                 let cfg = crate::lock::LeaseConfig {
                     context: kube_context.map(String::from),
-                    namespace: locks.and_then(|l| l.namespace.clone()).unwrap_or_else(|| "default".into()),
+                    namespace: locks
+                        .and_then(|l| l.namespace.clone())
+                        .unwrap_or_else(|| "default".into()),
                     duration: locks
                         .and_then(|l| l.lease_duration)
                         .map(|d| d.std())
@@ -390,7 +392,7 @@ pub fn take_lock(
                 };
                 let on_lost = Box::new(|why: String| eprintln!("warning: {why}"));
                 crate::lock::acquire_lease(&cfg, key, holder, wait.map(|d| d.std()), on_lost)
-                    .map(crate::lock::RunLock::Lease)
+                    .map(|l| crate::lock::RunLock::Lease(Box::new(l)))
                     .map_err(refuse)
             }
             #[cfg(not(feature = "k8s"))]

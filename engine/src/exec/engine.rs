@@ -445,9 +445,7 @@ impl Engine {
                         step: unit.label.clone(),
                         ok: false,
                         duration_ms: 0,
-                        error: Some(
-                            "no automatic undo: the action did not capture the state before its change".into(),
-                        ),
+                        error: Some("no automatic undo: the action did not capture the state before its change".into()),
                     });
                     return false;
                 };

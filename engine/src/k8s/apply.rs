@@ -121,7 +121,11 @@ fn fail_with(error: String, applied: Vec<Json>) -> Outcome {
 }
 
 pub async fn delete(op: &Op<'_, '_>, o: &K8sObject) -> Outcome {
-    let (api, ar, namespaced) = match op.cluster.dynamic(&o.kind, o.api_version.as_deref(), &o.namespace).await {
+    let (api, ar, namespaced) = match op
+        .cluster
+        .dynamic(&o.kind, o.api_version.as_deref(), &o.namespace)
+        .await
+    {
         Ok(x) => x,
         Err(e) => return Outcome::fail(e),
     };

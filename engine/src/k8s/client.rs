@@ -27,7 +27,8 @@ pub async fn connect(context: Option<&str>) -> Result<Cluster, String> {
                 context: Some(ctx.to_string()),
                 ..Default::default()
             };
-            let kc = Kubeconfig::read().map_err(|e| format!("kube context `{ctx}`: cannot read the kubeconfig: {e}"))?;
+            let kc =
+                Kubeconfig::read().map_err(|e| format!("kube context `{ctx}`: cannot read the kubeconfig: {e}"))?;
             Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| format!("kube context `{ctx}`: {}", chain(&e)))?
@@ -40,6 +41,10 @@ pub async fn connect(context: Option<&str>) -> Result<Cluster, String> {
     let mut config = config;
     // A dead API server should fail a step, not hang it for kube's default of minutes.
     config.connect_timeout = Some(Duration::from_secs(10));
+    // kube's default retries a 429 for minutes; a PodDisruptionBudget's 429 must come back to
+    // `drain`, which asks again within the step's timeout and names the budget. Steps have
+    // their own `retry`.
+    config.default_retry = false;
     let client = Client::try_from(config).map_err(|e| format!("Kubernetes client: {}", chain(&e)))?;
     Ok(Cluster { client, namespace })
 }

@@ -68,7 +68,10 @@ pub async fn drain(op: &Op<'_, '_>, d: &K8sDrain) -> Outcome {
         let annotations = p.metadata.annotations.clone().unwrap_or_default();
         let owners = p.metadata.owner_references.clone().unwrap_or_default();
         let controller = owners.iter().find(|o| o.controller == Some(true));
-        let done = matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
+        let done = matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
         let empty_dir = p
             .spec
             .as_ref()
@@ -79,7 +82,9 @@ pub async fn drain(op: &Op<'_, '_>, d: &K8sDrain) -> Outcome {
             if d.ignore_daemonsets.unwrap_or(true) {
                 skipped.push(format!("{id} (DaemonSet)"));
             } else {
-                refused.push(format!("{id} is managed by a DaemonSet (set `ignore_daemonsets: true`)"));
+                refused.push(format!(
+                    "{id} is managed by a DaemonSet (set `ignore_daemonsets: true`)"
+                ));
             }
         } else if controller.is_none() && !done {
             refused.push(format!(

@@ -17,7 +17,11 @@ fn num(n: &crate::actions::Num, what: &str) -> Result<i64, String> {
 }
 
 pub async fn get(op: &Op<'_, '_>, g: &K8sGet) -> Outcome {
-    let (api, ar, _) = match op.cluster.dynamic(&g.kind, g.api_version.as_deref(), &g.namespace).await {
+    let (api, ar, _) = match op
+        .cluster
+        .dynamic(&g.kind, g.api_version.as_deref(), &g.namespace)
+        .await
+    {
         Ok(x) => x,
         Err(e) => return Outcome::fail(e),
     };
@@ -117,7 +121,13 @@ pub async fn check(op: &Op<'_, '_>, c: &K8sCheck) -> Outcome {
             } else {
                 let list: Vec<String> = unhealthy
                     .iter()
-                    .map(|u| format!("{} ({})", u["pod"].as_str().unwrap_or("?"), u["reason"].as_str().unwrap_or("?")))
+                    .map(|u| {
+                        format!(
+                            "{} ({})",
+                            u["pod"].as_str().unwrap_or("?"),
+                            u["reason"].as_str().unwrap_or("?")
+                        )
+                    })
                     .collect();
                 Outcome::fail(format!(
                     "{} of {} pods matching `{selector}` in {ns} are unhealthy: {}",
@@ -188,7 +198,12 @@ fn unhealthy(p: &Pod, grace_secs: i64) -> Option<String> {
         "OOMKilled",
     ];
     let st = p.status.as_ref()?;
-    for cs in st.container_statuses.iter().flatten().chain(st.init_container_statuses.iter().flatten()) {
+    for cs in st
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(st.init_container_statuses.iter().flatten())
+    {
         let state = cs.state.as_ref();
         if let Some(reason) = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref())
             && BAD.contains(&reason)
@@ -236,7 +251,10 @@ pub async fn wait(op: &Op<'_, '_>, w: &K8sWait) -> Outcome {
     };
     let condition = w.for_.strip_prefix("condition=");
     if condition.is_none() && w.for_ != "delete" {
-        return Outcome::fail(format!("`for: {}` is not a wait: use rollout, condition=<Type> or delete", w.for_));
+        return Outcome::fail(format!(
+            "`for: {}` is not a wait: use rollout, condition=<Type> or delete",
+            w.for_
+        ));
     }
     loop {
         // The objects now, as JSON.
@@ -248,9 +266,12 @@ pub async fn wait(op: &Op<'_, '_>, w: &K8sWait) -> Outcome {
             },
             None => {
                 let lp = ListParams::default().labels(w.selector.as_deref().unwrap_or_default());
-                api.list(&lp)
-                    .await
-                    .map(|l| l.items.into_iter().map(|o| serde_json::to_value(o).unwrap_or_default()).collect())
+                api.list(&lp).await.map(|l| {
+                    l.items
+                        .into_iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                })
             }
         };
         let objects = match objects {
@@ -298,7 +319,12 @@ pub async fn rollout_wait(op: &Op<'_, '_>, name: &str, ns: &str) -> Outcome {
     loop {
         let d = match api.get(name).await {
             Ok(d) => d,
-            Err(e) => return Outcome::fail(describe(&format!("wait for the rollout of deployment/{name} in {ns}"), &e)),
+            Err(e) => {
+                return Outcome::fail(describe(
+                    &format!("wait for the rollout of deployment/{name} in {ns}"),
+                    &e,
+                ));
+            }
         };
         let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         let generation = d.metadata.generation.unwrap_or(0);
@@ -309,9 +335,11 @@ pub async fn rollout_wait(op: &Op<'_, '_>, name: &str, ns: &str) -> Outcome {
             .as_ref()
             .and_then(|a| a.get("deployment.kubernetes.io/revision"))
             .cloned();
-        let deadline_exceeded = st.conditions.iter().flatten().any(|c| {
-            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-        });
+        let deadline_exceeded = st
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
         if deadline_exceeded {
             return Outcome::fail(format!(
                 "the rollout of deployment/{name} in {ns} exceeded its progress deadline"

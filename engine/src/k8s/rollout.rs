@@ -35,7 +35,9 @@ pub async fn scale(op: &Op<'_, '_>, s: &K8sScale) -> Outcome {
         let previous = sc.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
         if previous == replicas {
             op.captured.set(Undo::Nothing);
-            return Outcome::ok(json!({ "deployment": s.deployment, "namespace": ns, "previous": previous, "replicas": replicas, "changed": false }));
+            return Outcome::ok(
+                json!({ "deployment": s.deployment, "namespace": ns, "previous": previous, "replicas": replicas, "changed": false }),
+            );
         }
         op.captured.set(run(K8sSpec::Scale(K8sScale {
             deployment: s.deployment.clone(),
@@ -62,25 +64,30 @@ pub async fn restart(op: &Op<'_, '_>, d: &K8sDeployment) -> Outcome {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     let captured = op.captured;
     let (name, namespace) = (d.deployment.clone(), ns.clone());
-    let result = update(&api, &d.deployment, &format!("restart deployment/{} in {ns}", d.deployment), |dep| {
-        let before = revision_of(&dep.metadata);
-        captured.set(match before {
-            Some(rev) => run(K8sSpec::Undo(K8sUndo {
-                deployment: name.clone(),
-                namespace: Some(namespace.clone()),
-                to_revision: Some(Num::Lit(rev)),
-            })),
-            None => Undo::Nothing,
-        });
-        let template = &mut dep.spec.get_or_insert_with(Default::default).template;
-        template
-            .metadata
-            .get_or_insert_with(Default::default)
-            .annotations
-            .get_or_insert_with(Default::default)
-            .insert("kubectl.kubernetes.io/restartedAt".into(), now.clone());
-        Ok(Some(before))
-    })
+    let result = update(
+        &api,
+        &d.deployment,
+        &format!("restart deployment/{} in {ns}", d.deployment),
+        |dep| {
+            let before = revision_of(&dep.metadata);
+            captured.set(match before {
+                Some(rev) => run(K8sSpec::Undo(K8sUndo {
+                    deployment: name.clone(),
+                    namespace: Some(namespace.clone()),
+                    to_revision: Some(Num::Lit(rev)),
+                })),
+                None => Undo::Nothing,
+            });
+            let template = &mut dep.spec.get_or_insert_with(Default::default).template;
+            template
+                .metadata
+                .get_or_insert_with(Default::default)
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert("kubectl.kubernetes.io/restartedAt".into(), now.clone());
+            Ok(Some(before))
+        },
+    )
     .await;
     match result {
         Ok((_, before)) => Outcome::ok(json!({
@@ -210,12 +217,18 @@ pub async fn undo(op: &Op<'_, '_>, u: &K8sUndo) -> Outcome {
                 u.deployment,
                 known.join(", ")
             ),
-            None => format!("deployment/{} in {ns} has no revision before {}", u.deployment, current.unwrap_or(0)),
+            None => format!(
+                "deployment/{} in {ns} has no revision before {}",
+                u.deployment,
+                current.unwrap_or(0)
+            ),
         });
     };
     if Some(*target_rev) == current {
         op.captured.set(Undo::Nothing);
-        return Outcome::ok(json!({ "deployment": u.deployment, "namespace": ns, "revision": current, "changed": false }));
+        return Outcome::ok(
+            json!({ "deployment": u.deployment, "namespace": ns, "revision": current, "changed": false }),
+        );
     }
     let mut template = rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default();
     if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {

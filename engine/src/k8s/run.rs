@@ -55,8 +55,10 @@ impl Op<'_, '_> {
         o
     }
 
+    /// The step's timeout as written: what is left of it arrives a hair short of `3s`.
     pub fn waited(&self) -> String {
-        crate::playbook::Duration(self.cx.timeout).to_string()
+        let tenths = (self.cx.timeout.as_secs_f64() * 10.0).round() as u64;
+        crate::playbook::Duration(Duration::from_millis(tenths * 100)).to_string()
     }
 }
 

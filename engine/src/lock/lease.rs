@@ -115,7 +115,11 @@ async fn try_take(api: &Api<Lease>, name: &str, key: &str, holder: &Holder, cfg:
         ..Default::default()
     };
     let what = format!("take Lease {}/{name}", cfg.namespace);
-    match api.get_opt(name).await.map_err(|e| Attempt::Failed(describe(&what, &e)))? {
+    match api
+        .get_opt(name)
+        .await
+        .map_err(|e| Attempt::Failed(describe(&what, &e)))?
+    {
         None => {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -232,7 +236,11 @@ async fn renew(
         }
         match api.get_opt(&name).await {
             Ok(Some(mut l)) => {
-                let holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
+                let holder = l
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.holder_identity.clone())
+                    .unwrap_or_default();
                 if holder != me {
                     on_lost(format!(
                         "the run's Lease {name} is now held by `{holder}`: another run may be running the same procedure"
@@ -287,7 +295,9 @@ impl Drop for LeaseLock {
 /// Clears the holder if it is still us; a Lease someone else took is left alone.
 async fn release(api: &Api<Lease>, name: &str, me: &str) {
     for _ in 0..3 {
-        let Ok(Some(mut l)) = api.get_opt(name).await else { return };
+        let Ok(Some(mut l)) = api.get_opt(name).await else {
+            return;
+        };
         let Some(spec) = l.spec.as_mut() else { return };
         if spec.holder_identity.as_deref() != Some(me) {
             return;
@@ -312,7 +322,8 @@ mod tests {
         let long = lease_name(&"x".repeat(300));
         assert!(long.len() <= 63, "{long}");
         assert!(
-            long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            long.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "{long}"
         );
     }

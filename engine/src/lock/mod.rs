@@ -14,5 +14,5 @@ pub use lease::{LeaseConfig, LeaseLock, acquire as acquire_lease, lease_name};
 pub enum RunLock {
     File(FileLock),
     #[cfg(feature = "k8s")]
-    Lease(LeaseLock),
+    Lease(Box<LeaseLock>),
 }

@@ -1,0 +1,19 @@
+//! An in-process Kubernetes API server for tests: the real REST wire format (JSON objects, `Status`
+//! errors, resourceVersion conflicts, patches, watches, discovery) over plain HTTP on 127.0.0.1, with
+//! a synchronous deployment controller, PodDisruptionBudgets, evictions and pod logs, and knobs for
+//! failures (forbidden verbs, injected conflicts, stuck rollouts).
+
+mod api;
+mod catalog;
+mod controllers;
+mod http;
+mod patch;
+mod pods;
+mod seed;
+mod selector;
+mod server;
+mod state;
+mod status;
+
+pub use seed::{deployment, namespace, node, pdb, pdb_max_unavailable, pod, pod_waiting};
+pub use server::KubeServer;

@@ -1,0 +1,191 @@
+//! `KubeServer`: starts the API server on 127.0.0.1, writes kubeconfigs for it, and lets a test seed
+//! and inspect objects and turn on failures.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use serde_json::Value;
+
+use super::api;
+use super::controllers;
+use super::http;
+use super::pods;
+use super::state::{Res, Shared, State};
+
+/// A Kubernetes API server on 127.0.0.1:`port`, serving until dropped. Requests need the bearer
+/// token `test-token` (the kubeconfig from [`KubeServer::write_kubeconfig`] has it).
+pub struct KubeServer {
+    pub port: u16,
+    shared: Arc<Shared>,
+    http: Arc<tiny_http::Server>,
+}
+
+impl KubeServer {
+    /// Binds 127.0.0.1 on a free port and serves on background threads.
+    pub fn start() -> KubeServer {
+        let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
+        let port = http.server_addr().to_ip().expect("an IP listener").port();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new()),
+            changed: Condvar::new(),
+            stopped: AtomicBool::new(false),
+            port,
+        });
+        let (server, state) = (http.clone(), shared.clone());
+        std::thread::spawn(move || http::serve(server, state));
+        KubeServer { port, shared, http }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Writes `dir/kubeconfig` and returns its path: context `context` (the current one) reaches this
+    /// server as user `test` with bearer token `test-token` in namespace `default`; context
+    /// `unreachable` points at http://127.0.0.1:1, where nothing listens.
+    pub fn write_kubeconfig(&self, dir: &Path, context: &str) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: {url}
+- name: unreachable
+  cluster:
+    server: http://127.0.0.1:1
+users:
+- name: test
+  user:
+    token: test-token
+contexts:
+- name: {context}
+  context:
+    cluster: test
+    user: test
+    namespace: default
+- name: unreachable
+  context:
+    cluster: unreachable
+    user: test
+    namespace: default
+current-context: {context}
+",
+            url = self.url()
+        );
+        std::fs::write(&path, text).expect("write the kubeconfig");
+        path
+    }
+
+    /// Seeds or overwrites an object (`apiVersion`, `kind`, `metadata.name`, and `metadata.namespace`
+    /// for namespaced kinds). Fills uid, resourceVersion, creationTimestamp and generation (kept from
+    /// the object it overwrites), keeps the given status, and runs the controllers: a Deployment gets
+    /// its ReplicaSet, revision and status.
+    pub fn put(&self, obj: Value) {
+        let res = Res::of_object(&obj);
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("put: the object has no metadata.name: {obj}"))
+            .to_string();
+        let namespace = obj["metadata"]["namespace"].as_str().map(String::from);
+        assert!(
+            !res.namespaced || namespace.is_some(),
+            "put: {} {name} is namespaced but has no metadata.namespace",
+            res.kind
+        );
+        let key = res.key(namespace.as_deref(), &name);
+        let mut obj = obj;
+        obj["apiVersion"] = Value::String(res.api_version());
+        obj["kind"] = Value::String(res.kind.clone());
+        let mut state = self.shared.lock();
+        let obj = match state.get(&key).cloned() {
+            Some(old) => api::merge_update(&old, obj, false, false),
+            None => {
+                state.stamp_new(&mut obj);
+                obj
+            }
+        };
+        api::store(&mut state, &res, key, obj, false);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// The object of `kind` ("Deployment", "Node", "Pod", "Lease", ...) as a read would show it, or None.
+    pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let state = self.shared.lock();
+        state
+            .objects
+            .iter()
+            .find(|(k, v)| v["kind"] == kind && k.name == name && k.namespace == namespace.unwrap_or_default())
+            .map(|(k, v)| pods::view(&state, k, v))
+    }
+
+    /// Every object of `kind`, in `namespace` or (None) in all, ordered by namespace and name.
+    pub fn list(&self, kind: &str, namespace: Option<&str>) -> Vec<Value> {
+        let state = self.shared.lock();
+        state
+            .objects
+            .iter()
+            .filter(|(k, v)| v["kind"] == kind && namespace.is_none_or(|ns| k.namespace == ns))
+            .map(|(k, v)| pods::view(&state, k, v))
+            .collect()
+    }
+
+    /// The log text of a pod, as `pods/{pod}/log` serves it.
+    pub fn set_logs(&self, namespace: &str, pod: &str, text: &str) {
+        self.shared
+            .lock()
+            .logs
+            .insert((namespace.to_string(), pod.to_string()), text.to_string());
+    }
+
+    /// From now on every `verb` (get, list, watch, create, update, patch, delete, deletecollection)
+    /// on `resource` (a plural, optionally with a subresource: "deployments/scale", "pods/eviction")
+    /// answers 403 Forbidden, in every namespace.
+    pub fn forbid(&self, verb: &str, resource: &str) {
+        self.shared
+            .lock()
+            .forbidden
+            .insert((verb.to_string(), resource.to_string()));
+    }
+
+    /// The next `n` PUTs or PATCHes to an existing object of `resource` (matched exactly: "deployments"
+    /// does not cover "deployments/scale") answer 409 Conflict, each giving the object a new
+    /// resourceVersion as if someone else had just written it.
+    pub fn conflict_next(&self, resource: &str, n: usize) {
+        self.shared.lock().conflicts.insert(resource.to_string(), n);
+    }
+
+    /// While stuck, rollouts of this Deployment do not progress: ReplicaSet status stays as it is, so
+    /// a new template shows updatedReplicas 0 and the old availability, Progressing reason
+    /// ReplicaSetUpdated. Unsticking completes the rollout.
+    pub fn set_stuck(&self, namespace: &str, deployment: &str, stuck: bool) {
+        let mut state = self.shared.lock();
+        let id = (namespace.to_string(), deployment.to_string());
+        if stuck {
+            state.stuck.insert(id);
+        } else {
+            state.stuck.remove(&id);
+            controllers::reconcile_deployment(&mut state, namespace, deployment);
+        }
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// "METHOD path?query" of every request so far, in order; the path and query are percent-decoded
+    /// (`GET /api/v1/namespaces/prod/pods?labelSelector=app=web`).
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.lock().requests.clone()
+    }
+}
+
+impl Drop for KubeServer {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.changed.notify_all();
+        self.http.unblock();
+    }
+}
