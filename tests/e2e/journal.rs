@@ -351,14 +351,23 @@ fn an_unanswered_approval_times_out_as_rejected() {
 }
 
 #[test]
-fn a_lock_backend_this_build_lacks_is_refused_not_ignored() {
+fn a_lease_lock_without_a_cluster_is_refused_not_ignored() {
     let w = Workspace::new()
         .file("runbook.yaml", "locks: { backend: kubernetes }\n")
         .playbook("simple", SIMPLE);
-    let out = run(&w, &["run", "simple"], &[]);
+    let missing = w.path().join("no-kubeconfig");
+    let home = w.path().display().to_string();
+    let out = run(
+        &w,
+        &["run", "simple"],
+        &[
+            ("KUBECONFIG", missing.to_str().unwrap_or_default()),
+            ("HOME", home.as_str()),
+        ],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
-        out.stderr.contains("backend: kubernetes") && out.stderr.contains("nothing was run"),
+        out.stderr.contains("lock `default/simple` (kubernetes backend)") && out.stderr.contains("nothing was run"),
         "{}",
         out.stderr
     );

@@ -400,15 +400,27 @@ fn dry_run_is_the_plan_and_runs_nothing() {
 }
 
 #[test]
-fn plans_this_build_cannot_run_are_refused_before_anything_runs() {
+fn a_k8s_step_without_a_cluster_fails_clearly_and_has_nothing_to_undo() {
     let w = Workspace::new().playbook(
         "k",
-        "name: k\nsteps:\n  - id: first\n    shell: 'touch ran'\n    rollback: { shell: 'rm -f ran' }\n  - id: scale\n    k8s: { scale: { deployment: web, replicas: 2 } }\n    rollback: auto\n",
+        "name: k\nsteps:\n  - id: first\n    shell: 'touch ran'\n    rollback: { shell: 'rm -f ran' }\n  - id: scale\n    needs: [first]\n    k8s: { scale: { deployment: web, replicas: 2 } }\n    rollback: auto\n",
     );
-    let out = run_env(w.path(), &["run", "k"], &[]);
-    assert_eq!(out.code, 2, "{}", out.transcript());
+    let missing = w.path().join("no-kubeconfig");
+    let home = w.path().display().to_string();
+    let out = run_env(
+        w.path(),
+        &["run", "k"],
+        &[
+            ("KUBECONFIG", missing.to_str().unwrap_or_default()),
+            ("HOME", home.as_str()),
+        ],
+    );
+    // It never reached a cluster, so it changed nothing: its undo is "nothing", not a failure.
+    assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(
-        out.stderr.contains("nothing was run") && out.stderr.contains("the Kubernetes client (steps scale)"),
+        out.stderr
+            .contains("no Kubernetes configuration (kubeconfig or in-cluster)")
+            && out.stderr.contains("↺ first undone"),
         "{}",
         out.stderr
     );

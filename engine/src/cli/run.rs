@@ -369,7 +369,10 @@ pub fn take_lock(
     wait: Option<crate::playbook::Duration>,
 ) -> Result<crate::lock::RunLock, i32> {
     let refuse = |e: LockError| {
-        eprintln!("error: {e}");
+        match &e {
+            LockError::Held { .. } => eprintln!("error: {e}"),
+            LockError::Io(_) => eprintln!("error: {e}; nothing was run"),
+        }
         match e {
             LockError::Held { .. } => error::LOCKED,
             LockError::Io(_) => error::INVALID,

@@ -63,9 +63,11 @@ impl Op<'_, '_> {
 }
 
 pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
+    // Every verb captures its undo before it writes: nothing captured, nothing changed.
+    let nothing = || crate::actions::ActionKind::auto_rollback(spec).map(|_| Undo::Nothing);
     let cluster = match connect(cx.env.kube_context.as_deref()).await {
         Ok(c) => c,
-        Err(e) => return Outcome::fail(e),
+        Err(e) => return Outcome::fail(e).with_undo(nothing()),
     };
     let captured = Captured::default();
     let op = Op {
@@ -100,5 +102,5 @@ pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
         }),
         _ = cancel.wait_for(|c| *c) => Outcome::fail("interrupted"),
     };
-    outcome.with_undo(captured.take())
+    outcome.with_undo(captured.take().or_else(nothing))
 }
