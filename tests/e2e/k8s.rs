@@ -576,3 +576,32 @@ fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
     assert_eq!(ok.code, 0, "{}", ok.transcript());
     assert_eq!(lease(&c)["spec"]["leaseTransitions"], 5);
 }
+
+#[test]
+fn a_resumed_run_rolls_back_with_the_undo_its_journal_kept() {
+    let pb = r#"name: resumable
+steps:
+  - id: scale
+    k8s: { scale: { deployment: web, namespace: prod, replicas: 9 } }
+    rollback: auto
+  - id: hold
+    needs: [scale]
+    wait: 2s
+  - id: boom
+    needs: [hold]
+    shell: "false"
+"#;
+    let c = Cluster::new(Workspace::new().playbook("resumable", pb));
+    c.server.put(deployment("prod", "web", 3, "app:v1"));
+    let mut bg = c.background(&["run", "resumable"]);
+    bg.wait_for(|l| l.contains(r#""type":"step_started","step":"hold""#));
+    let id = bg.run_id();
+    let _ = bg.child.kill(); // SIGKILL: the engine's memory of the undo is gone
+    let _ = bg.child.wait();
+    assert_eq!(c.deploy("prod", "web")["spec"]["replicas"], 9);
+
+    let resumed = c.run(&["resume", &id]);
+    assert_eq!(resumed.code, 1, "{}", resumed.transcript());
+    assert!(resumed.stderr.contains("↺ scale undone"), "{}", resumed.stderr);
+    assert_eq!(c.deploy("prod", "web")["spec"]["replicas"], 3);
+}
