@@ -605,3 +605,55 @@ steps:
     assert!(resumed.stderr.contains("↺ scale undone"), "{}", resumed.stderr);
     assert_eq!(c.deploy("prod", "web")["spec"]["replicas"], 3);
 }
+
+#[test]
+fn get_reads_objects_and_waits_see_conditions_and_deletions() {
+    let pb = r#"name: reads
+steps:
+  - id: one
+    k8s: { get: { kind: deploy, name: web, namespace: prod } }
+    outputs: { image: "{{ result.spec.template.spec.containers[0].image }}" }
+  - id: many
+    k8s: { get: { kind: pods, selector: app=web, namespace: prod } }
+    outputs: { count: "{{ result.count }}" }
+  - id: ready
+    timeout: 3s
+    k8s: { wait: { for: condition=Ready, kind: pod, selector: app=web, namespace: prod } }
+"#;
+    let gone = r#"name: gone
+steps:
+  - id: delete
+    confirm: true
+    k8s: { delete: { kind: pod, name: web-1, namespace: prod } }
+  - id: gone
+    needs: [delete]
+    timeout: 3s
+    k8s: { wait: { for: delete, kind: pod, name: web-1, namespace: prod } }
+"#;
+    let c = Cluster::new(Workspace::new().playbook("reads", pb).playbook("gone", gone));
+    c.server.put(deployment("prod", "web", 2, "app:v7"));
+    c.server.put(pod("prod", "web-1", &[("app", "web")], "n1", true));
+    c.server.put(pod("prod", "web-2", &[("app", "web")], "n1", false));
+
+    // web-2 never becomes Ready: the wait names it when the step's time is up.
+    let waiting = c.run(&["run", "reads", "--output", "json"]);
+    assert_eq!(waiting.code, 1, "{}", waiting.transcript());
+    assert!(
+        waiting.stdout.contains(r#""image":"app:v7""#) && waiting.stdout.contains(r#""count":2"#),
+        "{}",
+        waiting.stdout
+    );
+    assert!(
+        waiting
+            .stderr
+            .contains("waited 3s for pods -l app=web in prod: condition Ready is not True for web-2"),
+        "{}",
+        waiting.stderr
+    );
+    c.server.put(pod("prod", "web-2", &[("app", "web")], "n1", true));
+    assert_eq!(c.run(&["run", "reads"]).code, 0);
+
+    let deleted = c.run(&["run", "gone", "--approve", "delete"]);
+    assert_eq!(deleted.code, 0, "{}", deleted.transcript());
+    assert!(c.server.get("Pod", Some("prod"), "web-1").is_none());
+}

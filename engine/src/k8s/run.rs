@@ -34,14 +34,16 @@ pub struct Op<'a, 'b> {
 pub const POLL: Duration = Duration::from_secs(1);
 
 impl Op<'_, '_> {
-    /// Sleeps one poll interval; false when the deadline would pass first or the run is interrupted.
+    /// Sleeps one poll interval (or what is left before the deadline, for a last look); false
+    /// once the deadline has passed or the run is interrupted.
     pub async fn pause(&self) -> bool {
-        if Instant::now() + POLL > self.deadline {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return false;
         }
         let mut cancel = self.cx.cancel.clone();
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => true,
+            _ = tokio::time::sleep(left.min(POLL)) => true,
             _ = cancel.wait_for(|c| *c) => false,
         }
     }
