@@ -99,60 +99,38 @@ fn a_real_cluster_runs_changes_and_rolls_them_back() {
         return;
     };
     let ns = format!("runbook-e2e-{}", std::process::id());
-    let w = Workspace::new()
-        .file(
-            "runbook.yaml",
-            &format!("locks: {{ backend: kubernetes, namespace: {ns} }}\n"),
-        )
-        .playbook("setup", SETUP)
-        .playbook("change", CHANGE)
-        .playbook("verify", VERIFY)
-        .playbook("teardown", TEARDOWN);
+    // Setup and teardown create and delete the namespace, so they lock with files; the
+    // changes in between take a Lease in that namespace.
+    let workspace = |config: &str| {
+        Workspace::new()
+            .file("runbook.yaml", config)
+            .playbook("setup", SETUP)
+            .playbook("change", CHANGE)
+            .playbook("verify", VERIFY)
+            .playbook("teardown", TEARDOWN)
+    };
+    let files = workspace("locks: { backend: file }\n");
+    let w = workspace(&format!("locks: {{ backend: kubernetes, namespace: {ns} }}\n"));
     let p = format!("ns={ns}");
     let steps = || -> Result<(), String> {
         let check = |o: Output, want: i32| {
             if o.code == want { Ok(()) } else { Err(o.transcript()) }
         };
-        check(run(&w, &kc, &["run", "setup", "-p", &p]), 0)?;
+        check(run(&files, &kc, &["run", "setup", "-p", &p]), 0)?;
+        let verify = |image: &str, replicas: u32| {
+            let (image, replicas) = (format!("image={image}"), format!("replicas={replicas}"));
+            check(
+                run(&w, &kc, &["run", "verify", "-p", &p, "-p", &image, "-p", &replicas]),
+                0,
+            )
+        };
         check(run(&w, &kc, &["run", "change", "-p", &p, "-p", "fail=true"]), 1)?;
-        check(
-            run(
-                &w,
-                &kc,
-                &[
-                    "run",
-                    "verify",
-                    "-p",
-                    &p,
-                    "-p",
-                    "image=registry.k8s.io/pause:3.9",
-                    "-p",
-                    "replicas=1",
-                ],
-            ),
-            0,
-        )?;
+        verify("registry.k8s.io/pause:3.9", 1)?;
         check(run(&w, &kc, &["run", "change", "-p", &p]), 0)?;
-        check(
-            run(
-                &w,
-                &kc,
-                &[
-                    "run",
-                    "verify",
-                    "-p",
-                    &p,
-                    "-p",
-                    "image=registry.k8s.io/pause:3.10",
-                    "-p",
-                    "replicas=2",
-                ],
-            ),
-            0,
-        )
+        verify("registry.k8s.io/pause:3.10", 2)
     };
     let result = steps();
-    let down = run(&w, &kc, &["run", "teardown", "-p", &p, "--approve", "delete"]);
+    let down = run(&files, &kc, &["run", "teardown", "-p", &p, "--approve", "delete"]);
     if let Err(t) = result {
         panic!("{t}");
     }

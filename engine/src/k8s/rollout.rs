@@ -14,6 +14,18 @@ fn run(spec: K8sSpec) -> Undo {
     Undo::Run(Box::new(Action::K8s(spec)))
 }
 
+/// The undo of a change to a deployment's template: back to the revision current before it.
+fn back_to(deployment: &str, namespace: &str, revision: Option<i64>) -> Undo {
+    match revision {
+        Some(rev) => run(K8sSpec::Undo(K8sUndo {
+            deployment: deployment.to_string(),
+            namespace: Some(namespace.to_string()),
+            to_revision: Some(Num::Lit(rev)),
+        })),
+        None => Undo::Nothing,
+    }
+}
+
 fn revision_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<i64> {
     meta.annotations.as_ref()?.get(REVISION)?.parse().ok()
 }
@@ -70,14 +82,7 @@ pub async fn restart(op: &Op<'_, '_>, d: &K8sDeployment) -> Outcome {
         &format!("restart deployment/{} in {ns}", d.deployment),
         |dep| {
             let before = revision_of(&dep.metadata);
-            captured.set(match before {
-                Some(rev) => run(K8sSpec::Undo(K8sUndo {
-                    deployment: name.clone(),
-                    namespace: Some(namespace.clone()),
-                    to_revision: Some(Num::Lit(rev)),
-                })),
-                None => Undo::Nothing,
-            });
+            captured.set(back_to(&name, &namespace, before));
             let template = &mut dep.spec.get_or_insert_with(Default::default).template;
             template
                 .metadata
@@ -238,14 +243,7 @@ pub async fn undo(op: &Op<'_, '_>, u: &K8sUndo) -> Outcome {
     let (name, namespace) = (u.deployment.clone(), ns.clone());
     let result = update(&api, &u.deployment, &what, |dep| {
         let before = revision_of(&dep.metadata);
-        captured.set(match before {
-            Some(rev) => run(K8sSpec::Undo(K8sUndo {
-                deployment: name.clone(),
-                namespace: Some(namespace.clone()),
-                to_revision: Some(Num::Lit(rev)),
-            })),
-            None => Undo::Nothing,
-        });
+        captured.set(back_to(&name, &namespace, before));
         dep.spec.get_or_insert_with(Default::default).template = template.clone();
         Ok(Some(before))
     })
