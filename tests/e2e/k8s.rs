@@ -657,3 +657,54 @@ steps:
     assert_eq!(deleted.code, 0, "{}", deleted.transcript());
     assert!(c.server.get("Pod", Some("prod"), "web-1").is_none());
 }
+
+#[test]
+fn the_shipped_scale_playbook_runs_against_a_cluster() {
+    let server = KubeServer::start();
+    let state = tempfile::tempdir().expect("state dir");
+    // The staging environment's context, as runbook.yaml names it.
+    let kubeconfig = server
+        .write_kubeconfig(state.path(), "eks-staging")
+        .display()
+        .to_string();
+    let slack = runbook_tests::servers::Metrics::start(0.0);
+    let hook = format!("http://127.0.0.1:{}/hook", slack.port);
+    for n in ["ip-10-0-1-1", "ip-10-0-2-1"] {
+        server.put(node(n, true));
+    }
+    server.put(deployment("staging", "myapp-backend", 3, "myapp-backend:v1.2.3"));
+    let root = runbook_tests::repo_root();
+    let state_dir = state.path().display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--state-dir", state_dir.as_str(), "run", "scale-app", "-e", "staging"];
+        all.extend_from_slice(args);
+        runbook_tests::run_with_env(
+            &root,
+            &all,
+            &[
+                ("KUBECONFIG", kubeconfig.as_str()),
+                ("SLACK_WEBHOOK_URL", hook.as_str()),
+            ],
+        )
+    };
+
+    let ok = run(&["-p", "replicas=5", "--approve", "scale"]);
+    assert_eq!(ok.code, 0, "{}", ok.transcript());
+    let d = server
+        .get("Deployment", Some("staging"), "myapp-backend")
+        .expect("deployment");
+    assert_eq!(d["spec"]["replicas"], 5);
+
+    // Below the environment's minimum: refused by its precondition, nothing changed.
+    let low = run(&["-p", "replicas=1", "--approve", "scale"]);
+    assert_eq!(low.code, 1, "{}", low.transcript());
+    assert!(
+        low.stderr.contains("below the environment's min_replicas"),
+        "{}",
+        low.stderr
+    );
+    let d = server
+        .get("Deployment", Some("staging"), "myapp-backend")
+        .expect("deployment");
+    assert_eq!(d["spec"]["replicas"], 5);
+}

@@ -129,16 +129,22 @@ pub async fn drain(op: &Op<'_, '_>, d: &K8sDrain) -> Outcome {
         return Outcome::ok(result);
     }
     let why: Vec<String> = blocked.iter().map(|(p, e)| format!("{p}: {e}")).collect();
-    let mut o = op.timed_out(format!(
-        "drain of node {node} did not finish within {} ({} evicted, {} not): {}",
-        op.waited(),
-        evicted.len(),
-        blocked.len(),
-        why.join("; ")
-    ));
+    let counts = format!("{} evicted, {} not", evicted.len(), blocked.len());
+    // Budgets that never allowed the eviction, or pods slow to go, ran out the clock; any other
+    // answer (forbidden, gone wrong) is a plain failure.
+    let waited = blocked
+        .values()
+        .all(|e| e.contains("disruption budget") || e.contains("still terminating"));
+    let mut o = if waited {
+        op.timed_out(format!(
+            "drain of node {node} did not finish within {} ({counts}): {}",
+            op.waited(),
+            why.join("; ")
+        ))
+    } else {
+        Outcome::fail(format!("drain of node {node} failed ({counts}): {}", why.join("; ")))
+    };
     o.result = result;
-    // A budget that will not allow the eviction is not a slow server: say so plainly.
-    o.timed_out = o.timed_out && blocked.values().any(|e| e.contains("disruption budget"));
     o
 }
 
