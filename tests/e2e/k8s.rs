@@ -250,6 +250,22 @@ steps:
             .iter()
             .any(|r| r.starts_with("POST ") && r.contains("/eviction"))
     );
+
+    // Evictions forbidden by RBAC: a plain failure, named, and the node uncordoned again.
+    c.server.forbid("create", "pods/eviction");
+    let forbidden = c.run(&["run", "drain", "-p", "node=n2"]);
+    assert_eq!(forbidden.code, 1, "{}", forbidden.transcript());
+    assert!(
+        forbidden
+            .stderr
+            .contains("drain of node n2 failed (0 evicted, 1 not): prod/web-3: evict pod prod/web-3: forbidden ("),
+        "{}",
+        forbidden.stderr
+    );
+    assert_ne!(
+        c.server.get("Node", None, "n2").expect("n2")["spec"]["unschedulable"],
+        true
+    );
 }
 
 #[test]
