@@ -3,16 +3,11 @@
 //! its holder stops renewing it. Never released by guessing.
 
 mod file;
+mod held;
 #[cfg(feature = "k8s")]
 mod lease;
 
 pub use file::{FileLock, Holder, LockError, acquire};
+pub use held::RunLock;
 #[cfg(feature = "k8s")]
 pub use lease::{LeaseConfig, LeaseLock, acquire as acquire_lease, lease_name};
-
-/// A held run lock of either backend; released when dropped.
-pub enum RunLock {
-    File(FileLock),
-    #[cfg(feature = "k8s")]
-    Lease(Box<LeaseLock>),
-}
