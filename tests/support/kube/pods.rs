@@ -93,15 +93,19 @@ pub(crate) fn view(state: &State, key: &Key, obj: &Value) -> Value {
     out
 }
 
-/// `POST pods/{name}/eviction`: deletes the pod unless its disruption budget forbids it.
-/// Returns the pod's key, to be deleted by the caller (which also runs garbage collection).
-pub(crate) fn check_eviction(state: &State, namespace: &str, name: &str) -> Result<Key, ApiError> {
-    let key = Key {
+fn pod_key(namespace: &str, name: &str) -> Key {
+    Key {
         group: String::new(),
         plural: "pods".into(),
         namespace: namespace.into(),
         name: name.into(),
-    };
+    }
+}
+
+/// `POST pods/{name}/eviction`: deletes the pod unless its disruption budget forbids it.
+/// Returns the pod's key, to be deleted by the caller (which also runs garbage collection).
+pub(crate) fn check_eviction(state: &State, namespace: &str, name: &str) -> Result<Key, ApiError> {
+    let key = pod_key(namespace, name);
     let pod = state.get(&key).ok_or_else(|| ApiError::not_found("", "pods", name))?;
     // Pods that are not running hold nothing up: the real server evicts them without a budget check.
     let phase = pod["status"]["phase"].as_str().unwrap_or_default();
@@ -157,12 +161,7 @@ pub(crate) fn evicted() -> Value {
 
 /// `GET pods/{name}/log`: the text set for the pod, honouring `tailLines` and `limitBytes`.
 pub(crate) fn logs(state: &State, namespace: &str, name: &str, query: &[(String, String)]) -> Result<String, ApiError> {
-    let key = Key {
-        group: String::new(),
-        plural: "pods".into(),
-        namespace: namespace.into(),
-        name: name.into(),
-    };
+    let key = pod_key(namespace, name);
     let pod = state.get(&key).ok_or_else(|| ApiError::not_found("", "pods", name))?;
     let param = |n: &str| query.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     if let Some(c) = param("container") {

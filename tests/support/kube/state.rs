@@ -33,17 +33,21 @@ pub(crate) struct Res {
 }
 
 impl Res {
+    fn known(k: &catalog::Known) -> Res {
+        Res {
+            group: k.group.into(),
+            version: k.version.into(),
+            plural: k.plural.into(),
+            kind: k.kind.into(),
+            namespaced: k.namespaced,
+            status_sub: k.subresources.contains(&"status"),
+        }
+    }
+
     /// A resource by group and plural; `namespaced` and `version` decide for plurals not in the catalog.
     pub fn resolve(state: &State, group: &str, version: &str, plural: &str, namespaced: bool) -> Res {
         if let Some(k) = catalog::by_plural(group, plural) {
-            return Res {
-                group: k.group.into(),
-                version: k.version.into(),
-                plural: k.plural.into(),
-                kind: k.kind.into(),
-                namespaced: k.namespaced,
-                status_sub: k.subresources.contains(&"status"),
-            };
+            return Res::known(k);
         }
         let stored_kind = state
             .objects
@@ -66,14 +70,7 @@ impl Res {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let kind = obj["kind"].as_str().unwrap_or_default();
         match catalog::by_kind(group, kind) {
-            Some(k) => Res {
-                group: k.group.into(),
-                version: k.version.into(),
-                plural: k.plural.into(),
-                kind: k.kind.into(),
-                namespaced: k.namespaced,
-                status_sub: k.subresources.contains(&"status"),
-            },
+            Some(k) => Res::known(k),
             None => Res {
                 group: group.into(),
                 version: version.into(),
