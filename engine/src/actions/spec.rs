@@ -104,14 +104,6 @@ impl Action {
         }
     }
 
-    /// The action that undoes this one (as rendered), for `rollback: auto`.
-    pub fn auto_undo(&self) -> Option<Action> {
-        match self {
-            Action::Rds(s) => s.undo().map(Action::Rds),
-            _ => None,
-        }
-    }
-
     /// Why this build cannot run the action, if it cannot.
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
@@ -138,8 +130,11 @@ impl Action {
             Action::Log(l) => l.execute(cx),
             // `run` refuses plans with these before anything runs (see `unsupported`); the
             // engine runs sub-playbooks itself.
+            // Its undo follows from the spec alone (delete what it creates), known before it runs.
             #[cfg(feature = "aws")]
-            Action::Rds(s) => super::rds_client::execute(s, cx).await,
+            Action::Rds(s) => super::rds_client::execute(s, cx)
+                .await
+                .with_undo(s.undo().map(|u| super::Undo::Run(Box::new(Action::Rds(u))))),
             #[cfg(not(feature = "aws"))]
             Action::Rds(_) => Outcome::fail("this build has no AWS RDS client"),
             #[cfg(feature = "k8s")]

@@ -179,14 +179,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let _lock = match super::run::take_lock(
-        &ws,
-        plan.env.kube_context.as_deref(),
-        &state,
-        &plan.lock,
-        &holder,
-        a.flags.lock_wait,
-    ) {
+    let _lock = match super::run::take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,
     };

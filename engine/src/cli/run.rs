@@ -122,14 +122,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: run.started_at.clone(),
     };
-    let _lock = match take_lock(
-        &ws,
-        plan.env.kube_context.as_deref(),
-        &state,
-        &plan.lock,
-        &holder,
-        a.flags.lock_wait,
-    ) {
+    let _lock = match take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -358,16 +351,16 @@ pub fn drive(engine: Engine, run: &RunInfo, prompter: Arc<dyn Prompter>) -> i32 
 
 /// The lock backend the workspace asks for must be one this build has: silently taking a
 /// file lock where a cluster-wide Lease was asked for would let two machines run at once.
-/// Takes the run's lock with the workspace's backend, or says who holds it (exit 5) or why it
-/// cannot be taken (exit 2). `kube_context` is the environment's, for the Lease backend.
+/// Takes the plan's lock with the workspace's backend (a Lease in the cluster of the plan's
+/// environment), or says who holds it (exit 5) or why it cannot be taken (exit 2).
 pub fn take_lock(
     ws: &crate::playbook::Workspace,
-    kube_context: Option<&str>,
+    plan: &Plan,
     state: &crate::journal::StateDir,
-    key: &str,
     holder: &Holder,
     wait: Option<crate::playbook::Duration>,
 ) -> Result<crate::lock::RunLock, i32> {
+    let (key, kube_context) = (plan.lock.as_str(), plan.env.kube_context.as_deref());
     let refuse = |e: LockError| {
         match &e {
             LockError::Held { .. } => eprintln!("error: {e}"),

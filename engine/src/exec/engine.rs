@@ -423,9 +423,9 @@ impl Engine {
         let actions = match &step.rollback {
             Some(RollbackPlan::Steps(actions)) => actions,
             Some(RollbackPlan::Auto { .. }) => {
-                // What the action captured before its change; else the undo of the action as
-                // it ran (run-time values filled in).
+                // What the action recorded, as it ran, about undoing itself.
                 let undo = match &unit.undo {
+                    Some(crate::actions::Undo::Run(a)) => (**a).clone(),
                     Some(crate::actions::Undo::Nothing) => {
                         self.emit(RunEvent::Log {
                             step: Some(unit.label.clone()),
@@ -433,21 +433,15 @@ impl Engine {
                         });
                         return true;
                     }
-                    Some(crate::actions::Undo::Run(a)) => Some((**a).clone()),
-                    None => step
-                        .action
-                        .as_ref()
-                        .and_then(|a| self.rt.render_action(a, &unit.extra()).ok())
-                        .and_then(|spec| spec.auto_undo()),
-                };
-                let Some(undo) = undo else {
-                    self.emit(RunEvent::RollbackFinished {
-                        step: unit.label.clone(),
-                        ok: false,
-                        duration_ms: 0,
-                        error: Some("no automatic undo: the action did not capture the state before its change".into()),
-                    });
-                    return false;
+                    None => {
+                        self.emit(RunEvent::RollbackFinished {
+                            step: unit.label.clone(),
+                            ok: false,
+                            duration_ms: 0,
+                            error: Some("no automatic undo: the action recorded none before it stopped".into()),
+                        });
+                        return false;
+                    }
                 };
                 auto = vec![crate::compile::RollbackStep {
                     name: None,
