@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runbook::approve::{Gatekeeper, NoTerminal};
+use runbook::approve::{Gatekeeper, Prompter};
 use runbook::compile::{self, Options};
 use runbook::exec::{Emitter, Engine, RunInfo, RunOptions};
 use runbook::plan::Plan;
@@ -46,7 +46,7 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
     };
     let gates = Gatekeeper {
         approved: Default::default(),
-        prompter: Arc::new(NoTerminal),
+        prompter: Arc::new(Prompter::nobody()),
         user: "bench".into(),
         saved: None,
         live: None,
@@ -77,11 +77,11 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
             RunOptions {
                 workdir: dir.to_path_buf(),
                 inputs: Default::default(),
+                signals: runbook::wake::Signals::new(Duration::from_secs(10)),
             },
-            Emitter::new(sinks),
+            Emitter::new(sinks, Arc::new(runbook::redact::Redactor::default())),
         );
-        let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        engine.run(&run, rx, &|| false).await
+        engine.run().await
     });
     let took = start.elapsed();
     assert_eq!(status.exit_code(), 0);

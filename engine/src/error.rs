@@ -12,5 +12,7 @@ pub const ROLLBACK_FAILED: i32 = 3;
 pub const REFUSED: i32 = 4;
 /// The run lock is held by another run.
 pub const LOCKED: i32 = 5;
-/// Interrupted (Ctrl-C twice).
+/// Interrupted by SIGINT (Ctrl-C).
 pub const INTERRUPTED: i32 = 130;
+/// Stopped by SIGTERM or SIGHUP (CI cancellation, `systemctl stop`, a pod's eviction).
+pub const TERMINATED: i32 = 143;

@@ -19,6 +19,8 @@ pub mod k8s;
 pub mod lock;
 pub mod plan;
 pub mod playbook;
+pub mod redact;
 pub mod report;
 pub mod source;
+pub mod wake;
 pub mod yaml;

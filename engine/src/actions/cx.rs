@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use tokio::sync::watch;
 
 use crate::approve::Prompter;
+use crate::redact::Redactor;
+use crate::wake::Waits;
 
 /// Evaluates an expression with extra names (`result`, `value`) added to the run's.
 pub type Eval<'a> = &'a (dyn Fn(&str, &[(&str, Json)]) -> Result<Json, String> + Sync);
@@ -20,17 +21,17 @@ pub struct ActionCx<'a> {
     /// Working directory of commands: the workspace root.
     pub workdir: PathBuf,
     pub timeout: Duration,
-    /// Turns true when the run is interrupted: long actions stop.
-    pub cancel: watch::Receiver<bool>,
-    /// Turns true when the run is failing (a step failed, a guard tripped): waiting ends
-    /// early so the rollback is not held up by a soak period.
-    pub settle: watch::Receiver<bool>,
+    /// Every wait sleeps through these: they end early when the run is failing (a soak
+    /// period must not hold up the rollback) and stop what runs when it is interrupted.
+    pub waits: Waits,
     pub http: &'a reqwest::Client,
     /// Evaluates an expression with extra names (`result`, `value`).
     pub eval: Eval<'a>,
     /// Writes a line to the run's events (`log`).
     pub log: &'a (dyn Fn(String) + Sync),
-    pub prompter: &'a dyn Prompter,
+    pub prompter: &'a Prompter,
+    /// Hides secrets in what leaves the run other than by its events (a notification).
+    pub redact: &'a Redactor,
     /// `--input STEP=VALUE` answers, for runs without a terminal.
     pub inputs: &'a HashMap<String, String>,
     /// The environment the run is in (AWS region, kube context).
@@ -65,6 +66,14 @@ pub enum Undo {
     Nothing,
     /// Run this action.
     Run(Box<super::Action>),
+}
+
+/// Why a wait ended before its time, in words.
+pub fn cut_short(woke: crate::wake::Woke) -> &'static str {
+    match woke {
+        crate::wake::Woke::Settling => "ended early: the run is failing",
+        _ => "interrupted",
+    }
 }
 
 impl Outcome {

@@ -46,14 +46,23 @@ impl ActionKind for InputSpec {
 
 impl InputSpec {
     /// Asks for a value (`result.value`): at the terminal, or from `--input STEP=VALUE`.
-    pub fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
+    pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
         let answer = match cx.inputs.get(cx.step) {
             Some(v) => v.clone(),
             None => match cx
                 .prompter
-                .input(&self.prompt, self.choices.as_deref(), self.default.as_deref())
+                .input(
+                    &cx.redact.redact(&self.prompt),
+                    self.choices.as_deref(),
+                    self.default.as_deref(),
+                    &cx.waits,
+                )
+                .await
             {
                 Ok(v) => v,
+                Err(crate::approve::PromptError::Withdrawn(why)) => {
+                    return super::Outcome::fail(format!("no answer: {why}"));
+                }
                 Err(why) => {
                     return super::Outcome {
                         refused: true,

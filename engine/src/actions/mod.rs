@@ -22,7 +22,7 @@ mod util;
 mod wait;
 
 pub use assert::AssertExpr;
-pub use cx::{ActionCx, Outcome, Undo};
+pub use cx::{ActionCx, Outcome, Undo, cut_short};
 pub use exec::ExecSpec;
 pub use http::{HttpMethod, HttpSpec};
 pub use input::InputSpec;

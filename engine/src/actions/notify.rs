@@ -28,10 +28,12 @@ impl ActionKind for NotifySpec {
 
 impl NotifySpec {
     pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
-        let (url, body) = match self {
+        let (url, mut body) = match self {
             NotifySpec::Slack { webhook, text } => (webhook, serde_json::json!({ "text": text })),
             NotifySpec::Webhook { url, json } => (url, json.clone()),
         };
+        // A message leaves the run: no secret goes with it (the address may hold a token).
+        cx.redact.redact_json(&mut body);
         match cx.http.post(url).json(&body).timeout(cx.timeout).send().await {
             Ok(r) if r.status().is_success() => {
                 super::Outcome::ok(serde_json::json!({ "status": r.status().as_u16() }))

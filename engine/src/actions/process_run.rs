@@ -19,7 +19,7 @@ pub async fn process_outcome(spec: &ProcessSpec, expect_exit: Option<&[i32]>, cx
     spec.env.insert("RUNBOOK_RUN_ID".into(), cx.run_id.to_string());
     spec.env.insert("RUNBOOK_STEP".into(), cx.step.to_string());
     let spec = &spec;
-    let r = match process::run(spec, cx.timeout, cx.cancel.clone()).await {
+    let r = match process::run(spec, cx.timeout, &cx.waits).await {
         Ok(r) => r,
         Err(e) => return Outcome::fail(format!("cannot start `{}`: {e}", spec.program)),
     };

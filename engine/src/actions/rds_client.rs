@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::rds::*;
 use super::{ActionCx, Outcome};
+use crate::wake::Woke;
 
 /// How often a wait asks again.
 const POLL: Duration = Duration::from_secs(2);
@@ -62,8 +63,7 @@ async fn instance(c: &Client, id: &str) -> Result<Option<serde_json::Value>, Str
 
 /// Waits until the instance reaches `status` (`deleted`: it no longer exists).
 async fn wait_instance(c: &Client, id: &str, status: &str, cx: &ActionCx<'_>) -> Outcome {
-    let deadline = Instant::now() + cx.timeout;
-    let mut cancel = cx.cancel.clone();
+    let deadline = crate::wake::deadline(cx.timeout);
     loop {
         let now = match instance(c, id).await {
             Ok(i) => i,
@@ -76,7 +76,7 @@ async fn wait_instance(c: &Client, id: &str, status: &str, cx: &ActionCx<'_>) ->
             (None, _) => return Outcome::fail(format!("instance {id} not found")),
             _ => {}
         }
-        if Instant::now() + POLL > deadline {
+        if Instant::now().checked_add(POLL).is_none_or(|t| t > deadline) {
             let mut o = Outcome::fail(format!(
                 "instance {id} is still {} after {}; waited for {status}",
                 seen.unwrap_or_else(|| "unknown".into()),
@@ -85,15 +85,15 @@ async fn wait_instance(c: &Client, id: &str, status: &str, cx: &ActionCx<'_>) ->
             o.timed_out = true;
             return o;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
-            _ = cancel.wait_for(|c| *c) => return Outcome::fail("interrupted"),
+        match cx.waits.sleep(POLL).await {
+            Woke::Elapsed => {}
+            woke => return Outcome::fail(crate::actions::cut_short(woke)),
         }
     }
 }
 
 async fn wait_snapshot(c: &Client, id: &str, cx: &ActionCx<'_>) -> Outcome {
-    let deadline = Instant::now() + cx.timeout;
+    let deadline = crate::wake::deadline(cx.timeout);
     loop {
         let out = match c.describe_db_snapshots().db_snapshot_identifier(id).send().await {
             Ok(o) => o,
@@ -105,7 +105,7 @@ async fn wait_snapshot(c: &Client, id: &str, cx: &ActionCx<'_>) -> Outcome {
             let s = snap.map(snapshot_json).unwrap_or_default();
             return Outcome::ok(s);
         }
-        if Instant::now() + POLL > deadline {
+        if Instant::now().checked_add(POLL).is_none_or(|t| t > deadline) {
             let mut o = Outcome::fail(format!(
                 "snapshot {id} is still {status} after {}",
                 crate::playbook::Duration(cx.timeout)
@@ -113,7 +113,10 @@ async fn wait_snapshot(c: &Client, id: &str, cx: &ActionCx<'_>) -> Outcome {
             o.timed_out = true;
             return o;
         }
-        tokio::time::sleep(POLL).await;
+        match cx.waits.sleep(POLL).await {
+            Woke::Elapsed => {}
+            woke => return Outcome::fail(crate::actions::cut_short(woke)),
+        }
     }
 }
 

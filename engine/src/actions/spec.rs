@@ -120,12 +120,12 @@ impl Action {
         match self {
             Action::Shell(s) => s.execute(cx).await,
             Action::Exec(s) => s.execute(cx).await,
-            Action::Http(s) => s.execute(cx).await,
-            Action::Prometheus(s) => s.execute(cx).await,
+            Action::Http(s) => until_stopped(cx, s.execute(cx)).await,
+            Action::Prometheus(s) => until_stopped(cx, s.execute(cx)).await,
             Action::Wait(d) => d.execute(cx).await,
-            Action::Manual(s) => s.execute(cx),
-            Action::Input(s) => s.execute(cx),
-            Action::Notify(s) => s.execute(cx).await,
+            Action::Manual(s) => s.execute(cx).await,
+            Action::Input(s) => s.execute(cx).await,
+            Action::Notify(s) => until_stopped(cx, s.execute(cx)).await,
             Action::Assert(e) => e.execute(cx, message),
             Action::Log(l) => l.execute(cx),
             // `run` refuses plans with these before anything runs (see `unsupported`); the
@@ -174,5 +174,13 @@ impl Action {
 
     pub fn problems(&self) -> Vec<String> {
         self.kind().problems()
+    }
+}
+
+/// A request that holds nothing to clean up: dropped when the run is interrupted.
+async fn until_stopped(cx: &ActionCx<'_>, work: impl std::future::Future<Output = Outcome>) -> Outcome {
+    tokio::select! {
+        o = work => o,
+        _ = cx.waits.stopping() => Outcome::fail("interrupted"),
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{ActionKind, Effect};
 use crate::playbook::Duration;
+use crate::wake::Woke;
 
 impl ActionKind for Duration {
     fn effect(&self) -> Effect {
@@ -13,13 +14,11 @@ impl ActionKind for Duration {
 }
 
 impl Duration {
-    /// Sleeps for the duration, or until the run is interrupted.
+    /// Sleeps for the duration, or until the run is failing or interrupted.
     pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
-        let (mut cancel, mut settle) = (cx.cancel.clone(), cx.settle.clone());
-        tokio::select! {
-            _ = tokio::time::sleep(self.std()) => super::Outcome::ok(serde_json::Value::Null),
-            _ = cancel.wait_for(|c| *c) => super::Outcome::fail("interrupted"),
-            _ = settle.wait_for(|c| *c) => super::Outcome::fail("ended early: the run is failing"),
+        match cx.waits.sleep(self.std()).await {
+            Woke::Elapsed => super::Outcome::ok(serde_json::Value::Null),
+            woke => super::Outcome::fail(super::cut_short(woke)),
         }
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::Prompter;
+use super::{PromptError, Prompter};
 use crate::compile::{Gate, GateKind};
 use crate::plan::Plan;
+use crate::wake::Waits;
 
 /// A gate's answer and how it was given.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +24,11 @@ pub enum Answer {
     Closed {
         why: String,
     },
+    /// The question was taken back because the run is failing or was interrupted: the
+    /// step does not run, and this is no refusal.
+    Withdrawn {
+        why: String,
+    },
     /// Other people answer: wait for their decisions in this directory.
     Wait {
         dir: std::path::PathBuf,
@@ -32,7 +38,7 @@ pub enum Answer {
 
 pub struct Gatekeeper {
     pub approved: HashSet<String>,
-    pub prompter: Arc<dyn Prompter>,
+    pub prompter: Arc<Prompter>,
     pub user: String,
     /// The saved plan being run (`run --plan`), whose approvals answer its gates.
     pub saved: Option<Arc<Plan>>,
@@ -43,7 +49,7 @@ pub struct Gatekeeper {
 impl Gatekeeper {
     /// Answers one gate of a step. `id` is the step id (iterations share their step's
     /// pre-approval); `question` and `detail` are what the person is shown.
-    pub fn decide(&self, id: &str, gate: &Gate, question: &str, detail: &str) -> Answer {
+    pub async fn decide(&self, id: &str, gate: &Gate, question: &str, detail: &str, waits: &Waits) -> Answer {
         match gate.kind {
             GateKind::Confirm => {
                 if self.approved.contains(id) {
@@ -61,7 +67,7 @@ impl Gatekeeper {
                         how: "saved plan approval".into(),
                     };
                 }
-                match self.prompter.confirm(question, detail) {
+                match self.prompter.confirm(question, detail, waits).await {
                     Ok(true) => Answer::Yes {
                         by: self.user.clone(),
                         how: "terminal".into(),
@@ -70,6 +76,7 @@ impl Gatekeeper {
                         by: self.user.clone(),
                         how: "terminal".into(),
                     },
+                    Err(PromptError::Withdrawn(why)) => Answer::Withdrawn { why },
                     Err(why) => Answer::Closed {
                         why: format!(
                             "step `{id}` needs a yes ({}) and {why}: approve it ahead with --approve {id}",

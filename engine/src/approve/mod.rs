@@ -8,4 +8,4 @@ mod prompter;
 
 pub use gatekeeper::{Answer, Gatekeeper};
 pub use plan_file::satisfies;
-pub use prompter::{NoTerminal, Prompter, Terminal};
+pub use prompter::{PromptError, Prompter, Terminal};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{approve, audit, completions, list, plan, resume, run, runs, schema, show, validate};
+use super::{approve, audit, completions, list, plan, resume, rollback, run, runs, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -48,6 +48,9 @@ pub enum Command {
     Run(run::Args),
     /// Continue a run that stopped (a crash, a kill) from its journal.
     Resume(resume::Args),
+    /// Undo a stopped run's finished steps (interrupted, killed, refused, or its rollback
+    /// unfinished), newest first, from its journal.
+    Rollback(rollback::Args),
     /// Approve a saved plan (`plan --out FILE`): the approval is bound to its hash.
     Approve(approve::Args),
     /// Recent runs: id, playbook, environment, user, status, start, duration.
@@ -92,6 +95,7 @@ pub fn main() -> i32 {
         Command::Runs(a) => runs::exec(&g, a),
         Command::Approve(a) => approve::exec(&g, a),
         Command::Resume(a) => resume::exec(&g, a),
+        Command::Rollback(a) => rollback::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),

@@ -8,9 +8,11 @@ mod completions;
 mod list;
 mod plan;
 mod resume;
+mod rollback;
 mod run;
 mod runs;
 mod schema;
+mod session;
 mod show;
 mod validate;
 

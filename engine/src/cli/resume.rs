@@ -1,17 +1,15 @@
 //! `runbook resume RUN_ID`: continues a run that stopped (a crash, a kill) from its journal.
 
 use std::collections::{HashMap, HashSet};
-use std::io::IsTerminal;
-use std::sync::Arc;
 
 use super::common::Global;
-use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
+use super::session::{self, Session};
+use crate::approve::Gatekeeper;
 use crate::error;
-use crate::exec::{Emitter, Engine, Resume, RunEvent, RunInfo, RunOptions, Sink};
+use crate::exec::{Engine, Resume, RunEvent, RunInfo, RunOptions};
 use crate::journal::{JournalSink, read_past};
 use crate::lock::Holder;
 use crate::plan::Plan;
-use crate::report::{JsonLines, Progress};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,16 +53,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         eprintln!("error: run {id} finished ({status}); there is nothing to resume");
         return error::INVALID;
     }
-    // A step still running from before the crash would race its own re-run, and makes
-    // "did it finish?" unanswerable: wait until nothing of the run is left.
-    let left = crate::exec::leftovers(&id);
-    if !left.is_empty() {
-        eprintln!("error: run {id} still has processes running from before it stopped; resume when they have ended:");
-        for l in &left {
-            eprintln!("  step `{}`: pid {} (group {}): {}", l.step, l.pid, l.pgid, l.command);
-        }
-        eprintln!("wait for them, or stop them: kill -- -GROUP");
-        return error::LOCKED;
+    if past.rolled_back {
+        eprintln!("error: run {id} was rolled back with `runbook rollback`; there is nothing to resume");
+        return error::INVALID;
     }
     if !past.rolling_back.is_empty() {
         eprintln!(
@@ -85,6 +76,18 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let secrets = match super::run::read_secrets(&plan, &ws.root) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return error::INVALID;
+        }
+    };
+    // A step still running from before the crash would race its own re-run, and makes
+    // "did it finish?" unanswerable: wait until nothing of the run is left.
+    if let Err(code) = no_leftovers(&id, &secrets, "resume") {
+        return code;
+    }
     if plan.hash != past.plan_hash {
         let old: Option<Plan> = std::fs::read_to_string(state.run_dir(&id).join("plan.json"))
             .ok()
@@ -126,11 +129,12 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     }
-    let progress = Progress::new(std::io::stderr().is_terminal());
-    let prompter: Arc<dyn Prompter> = match (a.flags.non_interactive, Terminal::detect(progress.multi())) {
-        (false, Some(t)) => Arc::new(t),
-        _ => Arc::new(NoTerminal),
+    let session = match Session::start(a.flags.grace) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
+    let (progress, json) = session::display(a.flags.output == super::run::Output::Json);
+    let prompter = session::prompter(a.flags.non_interactive, &progress);
     let (mut rerun, mut assume_done) = (Vec::new(), Vec::new());
     for label in &past.in_doubt {
         let idempotent = step_of(label).is_some_and(|s| s.idempotent || s.effect == crate::actions::Effect::ReadOnly);
@@ -142,7 +146,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             let question = format!(
                 "Step `{label}` started but its end was not recorded. Did it do its work (do not run it again)?"
             );
-            match prompter.confirm(&question, "If unsure, check the system, then answer.") {
+            let waits = session.signals.outside();
+            let asked = prompter.confirm(&question, "If unsure, check the system, then answer.", &waits);
+            match session.rt.block_on(asked) {
                 Ok(true) => assume_done.push(label.clone()),
                 Ok(false) => rerun.push(label.clone()),
                 Err(_) => {
@@ -179,16 +185,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let _lock = match super::run::take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
+    let _lock = match session.take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,
-    };
-    let secrets = match super::run::read_secrets(&plan, &ws.root) {
-        Ok(s) => s,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return error::INVALID;
-        }
     };
     let journal = match JournalSink::resume(state.clone(), &id, &past) {
         Ok(j) => j,
@@ -198,10 +197,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         }
     };
     let _ = super::run::save_plan(&state, &id, &plan);
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(journal), Box::new(progress)];
-    if a.flags.output == super::run::Output::Json {
-        sinks.push(Box::new(JsonLines));
-    }
+    let values: Vec<&str> = secrets.values().map(String::as_str).collect();
+    let emitter = session::emitter(journal, progress, json, &values);
     let mut done = past.done.clone();
     done.extend(assume_done.iter().map(|l| (l.clone(), serde_json::Map::new())));
     let resume = Resume {
@@ -219,7 +216,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let gates = Gatekeeper {
         approved: a.flags.approve.iter().cloned().collect(),
-        prompter: prompter.clone(),
+        prompter,
         user: by,
         saved: None,
         live: Some((state.clone(), id.clone())),
@@ -227,9 +224,32 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     let opts = RunOptions {
         workdir: ws.root.clone(),
         inputs: a.flags.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+        signals: session.signals.clone(),
     };
-    let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks)).resuming(resume);
-    super::run::drive(engine, &run, prompter)
+    let engine = Engine::new(plan, &run, secrets, gates, opts, emitter.clone()).resuming(resume);
+    session.drive(engine, &emitter, &id)
+}
+
+/// Refuses (exit 5) while processes of a killed run still live, naming them (their command
+/// lines redacted: a rendered command may hold a secret).
+pub fn no_leftovers(id: &str, secrets: &indexmap::IndexMap<String, String>, what: &str) -> Result<(), i32> {
+    let left = crate::exec::leftovers(id);
+    if left.is_empty() {
+        return Ok(());
+    }
+    let redactor = crate::redact::Redactor::new(secrets.values().map(String::as_str));
+    eprintln!("error: run {id} still has processes running from before it stopped; {what} when they have ended:");
+    for l in &left {
+        eprintln!(
+            "  step `{}`: pid {} (group {}): {}",
+            l.step,
+            l.pid,
+            l.pgid,
+            redactor.redact(&l.command)
+        );
+    }
+    eprintln!("wait for them, or stop them: kill -- -GROUP");
+    Err(error::LOCKED)
 }
 
 /// What differs between two plans, step by step.

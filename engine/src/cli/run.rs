@@ -1,7 +1,6 @@
 //! `runbook run`: compile the plan, then run it with gates, rollback and live progress.
 
 use std::collections::{HashMap, HashSet};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,13 +8,13 @@ use clap::ValueEnum;
 use indexmap::IndexMap;
 
 use super::common::{Global, parse_param};
-use crate::approve::{Gatekeeper, NoTerminal, Prompter, Terminal};
+use super::session::{self, Session};
+use crate::approve::Gatekeeper;
 use crate::error;
-use crate::exec::{Emitter, Engine, Reach, RunInfo, RunOptions, Sink};
+use crate::exec::{Engine, Reach, RunInfo, RunOptions};
 use crate::journal::JournalSink;
-use crate::lock::{Holder, LockError};
+use crate::lock::Holder;
 use crate::plan::{self, Plan};
-use crate::report::{JsonLines, Progress};
 use crate::yaml::suggest_name;
 
 #[derive(Debug, clap::Args)]
@@ -58,6 +57,10 @@ pub struct RunFlags {
     /// Wait this long for the run lock when another run holds it (default: do not wait).
     #[arg(long, value_name = "DURATION")]
     pub lock_wait: Option<crate::playbook::Duration>,
+    /// When a signal (INT, TERM, HUP) stops the run: how long its running commands get
+    /// between SIGTERM and SIGKILL (default 10s; a second signal kills at once).
+    #[arg(long, value_name = "DURATION", env = "RUNBOOK_GRACE")]
+    pub grace: Option<crate::playbook::Duration>,
     /// `text`: progress on stderr; `json`: one event per line on stdout as well.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
@@ -113,6 +116,12 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         return error::REFUSED;
     }
 
+    // Signals are ours from here: a SIGTERM while waiting for the lock ends the wait, and
+    // one during the run stops it cleanly.
+    let session = match Session::start(a.flags.grace) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     // One run per lock key: taken before anything runs, held until the process ends.
     let state = g.state(&ws);
     let holder = Holder {
@@ -122,7 +131,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         pid: std::process::id(),
         since: run.started_at.clone(),
     };
-    let _lock = match take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
+    let _lock = match session.take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -130,24 +139,21 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         match JournalSink::create(state.clone(), &run.id).and_then(|j| save_plan(&state, &run.id, &plan).map(|_| j)) {
             Ok(j) => j,
             Err(e) => {
-                eprintln!("error: cannot create the journal in {}: {e}", state.root.display());
+                eprintln!(
+                    "error: cannot create the journal in {}: {e}; nothing was run",
+                    state.root.display()
+                );
                 return error::INVALID;
             }
         };
 
-    let progress = Progress::new(std::io::stderr().is_terminal());
-    let prompter: Arc<dyn Prompter> = match (a.flags.non_interactive, Terminal::detect(progress.multi())) {
-        (false, Some(t)) => Arc::new(t),
-        _ => Arc::new(NoTerminal),
-    };
-    // The journal first: a record is durable before anyone is shown it.
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(journal), Box::new(progress)];
-    if a.flags.output == Output::Json {
-        sinks.push(Box::new(JsonLines));
-    }
+    let (progress, json) = session::display(a.flags.output == Output::Json);
+    let prompter = session::prompter(a.flags.non_interactive, &progress);
+    let values: Vec<&str> = secrets.values().map(String::as_str).collect();
+    let emitter = session::emitter(journal, progress, json, &values);
     let gates = Gatekeeper {
         approved: a.flags.approve.iter().cloned().collect(),
-        prompter: prompter.clone(),
+        prompter,
         user: run.user.clone(),
         saved: saved.then(|| Arc::new(plan.clone())),
         live: Some((state.clone(), run.id.clone())),
@@ -155,10 +161,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     let opts = RunOptions {
         workdir: ws.root.clone(),
         inputs: a.flags.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+        signals: session.signals.clone(),
     };
-    let engine = Engine::new(plan, &run, secrets, gates, opts, Emitter::new(sinks));
-
-    drive(engine, &run, prompter)
+    let engine = Engine::new(plan, &run, secrets, gates, opts, emitter.clone());
+    session.drive(engine, &emitter, &run.id)
 }
 
 /// `--approve` and `--input` must name steps of the plan (sub-playbooks' steps as
@@ -318,90 +324,4 @@ pub fn save_plan(state: &crate::journal::StateDir, run: &str, plan: &Plan) -> st
         .open(path)?;
     f.write_all(serde_json::to_string_pretty(plan).unwrap_or_default().as_bytes())?;
     f.sync_all()
-}
-
-/// Runs an engine on a tokio runtime with Ctrl-C wired to it; returns the exit code.
-pub fn drive(engine: Engine, run: &RunInfo, prompter: Arc<dyn Prompter>) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the engine: {e}");
-            return error::INVALID;
-        }
-    };
-    let status = rt.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                if tx.send(()).is_err() {
-                    break;
-                }
-            }
-        });
-        let ask = || {
-            prompter
-                .confirm("Roll back the steps that completed?", "The run was interrupted.")
-                .unwrap_or(false)
-        };
-        engine.run(run, rx, &ask).await
-    });
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    status.exit_code()
-}
-
-/// The lock backend the workspace asks for must be one this build has: silently taking a
-/// file lock where a cluster-wide Lease was asked for would let two machines run at once.
-/// Takes the plan's lock with the workspace's backend (a Lease in the cluster of the plan's
-/// environment), or says who holds it (exit 5) or why it cannot be taken (exit 2).
-pub fn take_lock(
-    ws: &crate::playbook::Workspace,
-    plan: &Plan,
-    state: &crate::journal::StateDir,
-    holder: &Holder,
-    wait: Option<crate::playbook::Duration>,
-) -> Result<crate::lock::RunLock, i32> {
-    let (key, kube_context) = (plan.lock.as_str(), plan.env.kube_context.as_deref());
-    let refuse = |e: LockError| {
-        match &e {
-            LockError::Held { .. } => eprintln!("error: {e}"),
-            LockError::Io(_) => eprintln!("error: {e}; nothing was run"),
-        }
-        match e {
-            LockError::Held { .. } => error::LOCKED,
-            LockError::Io(_) => error::INVALID,
-        }
-    };
-    let locks = ws.config.locks.as_ref().map(|l| &l.value);
-    match locks.and_then(|l| l.backend) {
-        Some(crate::playbook::LockBackend::Kubernetes) => {
-            #[cfg(feature = "k8s")]
-            {
-                let cfg = crate::lock::LeaseConfig {
-                    context: kube_context.map(String::from),
-                    namespace: locks
-                        .and_then(|l| l.namespace.clone())
-                        .unwrap_or_else(|| "default".into()),
-                    duration: locks
-                        .and_then(|l| l.lease_duration)
-                        .map(|d| d.std())
-                        .unwrap_or(std::time::Duration::from_secs(30)),
-                };
-                let on_lost = Box::new(|why: String| eprintln!("warning: {why}"));
-                crate::lock::acquire_lease(&cfg, key, holder, wait.map(|d| d.std()), on_lost)
-                    .map(|l| crate::lock::RunLock::Lease(Box::new(l)))
-                    .map_err(refuse)
-            }
-            #[cfg(not(feature = "k8s"))]
-            {
-                let _ = kube_context;
-                eprintln!(
-                    "error: runbook.yaml asks for `locks: {{ backend: kubernetes }}` (Lease objects), which needs the Kubernetes client this build does not have (the `k8s` feature); nothing was run"
-                );
-                Err(error::INVALID)
-            }
-        }
-        _ => crate::lock::acquire(state, key, holder, wait.map(|d| d.std()))
-            .map(crate::lock::RunLock::File)
-            .map_err(refuse),
-    }
 }

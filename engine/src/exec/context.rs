@@ -2,7 +2,7 @@
 //! results of finished steps; rendering of an action's run-time templates; redaction.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 use minijinja::value::Value;
@@ -12,6 +12,7 @@ use crate::actions::Action;
 use crate::compile::PlannedAction;
 use crate::compile::template::{Quoting, Templates};
 use crate::plan::Plan;
+use crate::redact::Redactor;
 
 /// Who runs, where, since when.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -32,13 +33,14 @@ pub struct Runtime {
     templates: Templates,
     base: BTreeMap<String, Value>,
     secrets: IndexMap<String, String>,
+    redactor: Arc<Redactor>,
     /// `steps.<id>`, as template values: cheap to clone (reference-counted) into each
     /// render's context, so a long run does not copy every result for every template.
     steps: Mutex<BTreeMap<String, Value>>,
 }
 
 impl Runtime {
-    pub fn new(plan: &Plan, run: &RunInfo, secrets: IndexMap<String, String>) -> Runtime {
+    pub fn new(plan: &Plan, run: &RunInfo, secrets: IndexMap<String, String>, redactor: Arc<Redactor>) -> Runtime {
         let mut base = BTreeMap::new();
         base.insert("params".into(), to_value(&plan.params));
         base.insert("vars".into(), to_value(&plan.vars));
@@ -56,6 +58,7 @@ impl Runtime {
             templates: Templates::new(),
             base,
             secrets,
+            redactor,
             steps: Mutex::new(BTreeMap::new()),
         }
     }
@@ -77,14 +80,14 @@ impl Runtime {
         }
         entry.insert("status".into(), Json::String(status.into()));
         entry.insert("outputs".into(), Json::Object(outputs.clone()));
-        if let Ok(mut steps) = self.steps.lock() {
-            steps.insert(id.to_string(), to_value(&Json::Object(entry)));
-        }
+        // A step task that panicked holding the lock left the map as it was: go on with it.
+        let mut steps = self.steps.lock().unwrap_or_else(PoisonError::into_inner);
+        steps.insert(id.to_string(), to_value(&Json::Object(entry)));
     }
 
     fn context(&self, extra: &[(&str, Json)]) -> Value {
         let mut ctx = self.base.clone();
-        let steps = self.steps.lock().map(|s| s.clone()).unwrap_or_default();
+        let steps = self.steps.lock().unwrap_or_else(PoisonError::into_inner).clone();
         ctx.insert("steps".into(), Value::from(steps));
         ctx.insert("secrets".into(), Value::from(minijinja::value::Serde(&self.secrets)));
         for (k, v) in extra {
@@ -143,33 +146,10 @@ impl Runtime {
         serde_json::to_value(&v).map_err(|e| e.to_string())
     }
 
-    /// Hides secrets: a line that contains a secret's value becomes `***`.
+    /// Hides secrets (in every shape) in text shown outside the events: a prompt, a
+    /// message on stderr.
     pub fn redact(&self, text: &str) -> String {
-        let values: Vec<&str> = self
-            .secrets
-            .values()
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-            .collect();
-        if values.is_empty() {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len());
-        for (i, line) in text.split('\n').enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            if values.iter().any(|v| line.contains(v)) {
-                out.push_str("***");
-            } else {
-                out.push_str(line);
-            }
-        }
-        out
-    }
-
-    pub fn secret_values(&self) -> Vec<String> {
-        self.secrets.values().filter(|v| !v.is_empty()).cloned().collect()
+        self.redactor.redact(text).into_owned()
     }
 }
 

@@ -1,25 +1,28 @@
-//! The dispatcher: one task owns the run's state; steps start when their `needs` are done
-//! or skipped and a concurrency slot is free, and report back when they end. On failure it
-//! stops starting steps, lets running ones finish, rolls back in reverse completion order,
-//! then runs `on_failure` and `finally` steps.
+//! The dispatcher: one task owns the run's state ([`RunState`]) and only schedules and
+//! receives messages. Each step, each rollback and the guards run as tasks of their own and
+//! report back; the dispatcher never awaits a step, a prompt, an fsync or a network call.
+//! On failure it stops starting steps, lets running ones finish, rolls back in reverse
+//! completion order, then runs `on_failure` and `finally` steps.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
-use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::context::{RunInfo, Runtime};
 use super::event::{RunEvent, RunStatus, StepStatus};
+use super::guard::Tripped;
 use super::sink::Emitter;
+use super::state::{Command, Ended, Msg, RunState};
 use super::step::{StepReport, Unit, run_step};
 use crate::approve::Gatekeeper;
 use crate::compile::{RollbackPlan, Step};
 use crate::plan::Plan;
-use crate::playbook::OnFailure;
+use crate::redact::Redactor;
+use crate::wake::{Signal, Signals, Waits, Woke};
 
 /// How to run.
 #[derive(Clone)]
@@ -28,10 +31,12 @@ pub struct RunOptions {
     pub workdir: PathBuf,
     /// `--input STEP=VALUE`.
     pub inputs: HashMap<String, String>,
+    /// The process's signals (and the grace period between SIGTERM and SIGKILL).
+    pub signals: Arc<Signals>,
 }
 
-/// The run's shared means; step tasks borrow it. A sub-playbook runs on an engine of its
-/// own that shares the run's events, gates, signals and secrets.
+/// The run's shared means; step tasks hold it. A sub-playbook runs on an engine of its own
+/// that shares the run's events, gates, signals and secrets.
 pub struct Engine {
     pub(super) plan: Arc<Plan>,
     pub(super) rt: Arc<Runtime>,
@@ -41,12 +46,9 @@ pub struct Engine {
     pub(super) emitter: Emitter,
     pub(super) run: RunInfo,
     pub(super) secrets: indexmap::IndexMap<String, String>,
-    /// The first Ctrl-C: start no more steps.
-    pub(super) stop: Arc<watch::Sender<bool>>,
-    /// The second Ctrl-C: kill what runs.
-    cancel: Arc<watch::Sender<bool>>,
-    /// The run is failing: waits and polls end early.
-    pub(super) settle: Arc<watch::Sender<bool>>,
+    pub(super) redactor: Arc<Redactor>,
+    /// This run (or sub-run) is failing or was interrupted: happy-path waits end.
+    pub(super) settling: CancellationToken,
     /// `parent/` for the steps of a sub-playbook, so events and `--approve` name them whole.
     pub(super) prefix: String,
     /// The playbooks this one was called from, to refuse a cycle.
@@ -65,13 +67,12 @@ pub struct Resume {
     pub undos: std::collections::HashMap<String, crate::actions::Undo>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum State {
-    Pending,
-    Running,
-    Done,
-    Skipped,
-    Failed,
+/// Which list of the plan a step is in.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum List {
+    Steps,
+    OnFailure,
+    Finally,
 }
 
 impl Engine {
@@ -83,7 +84,8 @@ impl Engine {
         opts: RunOptions,
         emitter: Emitter,
     ) -> Engine {
-        let rt = Arc::new(Runtime::new(&plan, run, secrets.clone()));
+        let redactor = emitter.redactor();
+        let rt = Arc::new(Runtime::new(&plan, run, secrets.clone(), redactor.clone()));
         Engine {
             plan: Arc::new(plan),
             rt,
@@ -93,9 +95,8 @@ impl Engine {
             emitter,
             run: run.clone(),
             secrets,
-            stop: Arc::new(watch::channel(false).0),
-            cancel: Arc::new(watch::channel(false).0),
-            settle: Arc::new(watch::channel(false).0),
+            redactor,
+            settling: CancellationToken::new(),
             prefix: String::new(),
             callers: Vec::new(),
             resume: None,
@@ -104,10 +105,16 @@ impl Engine {
 
     /// Continues a run that stopped: `resume` says what it had done.
     pub fn resuming(mut self, resume: Resume) -> Engine {
-        for (id, outputs) in &resume.done {
+        self = self.knowing(&resume.done);
+        self.resume = Some(resume);
+        self
+    }
+
+    /// The outputs of steps that finished before, for the templates of what runs now.
+    pub fn knowing(self, done: &[(String, serde_json::Map<String, serde_json::Value>)]) -> Engine {
+        for (id, outputs) in done {
             self.rt.record_step(id, "ok", &serde_json::Value::Null, outputs);
         }
-        self.resume = Some(resume);
         self
     }
 
@@ -116,7 +123,12 @@ impl Engine {
         let mut callers = self.callers.clone();
         callers.push(self.plan.playbook.name.clone());
         Engine {
-            rt: Arc::new(Runtime::new(&plan, &self.run, self.secrets.clone())),
+            rt: Arc::new(Runtime::new(
+                &plan,
+                &self.run,
+                self.secrets.clone(),
+                self.redactor.clone(),
+            )),
             plan: Arc::new(plan),
             gates: self.gates.clone(),
             opts: self.opts.clone(),
@@ -124,13 +136,22 @@ impl Engine {
             emitter: self.emitter.clone(),
             run: self.run.clone(),
             secrets: self.secrets.clone(),
-            stop: self.stop.clone(),
-            cancel: self.cancel.clone(),
-            settle: self.settle.clone(),
+            redactor: self.redactor.clone(),
+            // The caller failing settles the sub-run; the sub-run failing settles only itself
+            // (its caller's step fails when it ends, under that step's own policy).
+            settling: self.settling.child_token(),
             prefix: format!("{label}/"),
             callers,
             resume: None,
         }
+    }
+
+    fn top(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
+    pub(super) fn signals(&self) -> &Signals {
+        &self.opts.signals
     }
 
     /// A step's name in events and for `--approve`: `id`, or `caller/id` in a sub-playbook.
@@ -142,232 +163,191 @@ impl Engine {
         self.emitter.emit(kind);
     }
 
-    pub(super) fn cancel_rx(&self) -> watch::Receiver<bool> {
-        self.cancel.subscribe()
-    }
-
-    pub(super) fn cancelled(&self) -> bool {
-        *self.cancel.borrow()
-    }
-
-    /// Sleeps, or returns early when the run is interrupted or failing.
-    pub(super) async fn sleep(&self, d: Duration) {
-        let (mut rx, mut settle) = (self.cancel_rx(), self.settle.subscribe());
-        tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = rx.wait_for(|c| *c) => {}
-            _ = settle.wait_for(|c| *c) => {}
+    pub(super) fn step_at(&self, list: List, i: usize) -> &Step {
+        match list {
+            List::Steps => &self.plan.steps[i],
+            List::OnFailure => &self.plan.on_failure[i],
+            List::Finally => &self.plan.finally[i],
         }
     }
 
-    /// Runs the plan. `interrupts` delivers Ctrl-C presses; `ask_rollback` asks the operator
-    /// whether to roll back after the first one (no terminal: never).
-    pub async fn run(
-        self,
-        run: &RunInfo,
-        mut interrupts: mpsc::UnboundedReceiver<()>,
-        ask_rollback: &(dyn Fn() -> bool + Sync),
-    ) -> RunStatus {
+    /// The waits of the happy path: they end when this run settles.
+    pub(super) fn happy(&self) -> Waits {
+        self.signals().happy(&self.settling)
+    }
+
+    /// Runs the plan; returns how it ended. Signals (INT, TERM, HUP) stop it as the design's
+    /// Ctrl-C path says: no new steps, an `interrupted` record, the running steps' process
+    /// groups stopped, and a rollback only on a yes at a terminal.
+    pub async fn run(self) -> RunStatus {
+        let eng = Arc::new(self);
         let started = Instant::now();
-        match &self.resume {
-            Some(r) => self.emit(r.event.clone()),
-            None => self.emit(RunEvent::RunStarted {
-                run: run.id.clone(),
-                playbook: self.plan.playbook.name.clone(),
-                file_sha256: run.file_sha256.clone(),
-                env: self.plan.env.name.clone(),
-                plan_hash: self.plan.hash.clone(),
-                params: self.plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                user: run.user.clone(),
-                host: run.host.clone(),
+        let first = match &eng.resume {
+            Some(r) => r.event.clone(),
+            None => RunEvent::RunStarted {
+                run: eng.run.id.clone(),
+                playbook: eng.plan.playbook.name.clone(),
+                file_sha256: eng.run.file_sha256.clone(),
+                env: eng.plan.env.name.clone(),
+                plan_hash: eng.plan.hash.clone(),
+                params: eng.plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                user: eng.run.user.clone(),
+                host: eng.run.host.clone(),
                 engine_version: env!("CARGO_PKG_VERSION").to_string(),
                 dry_run: false,
-            }),
+            },
+        };
+        // Nothing runs that the journal does not know has started.
+        if eng.emitter.record(first).await.is_err() {
+            eng.emitter.finish().await;
+            return RunStatus::Failed;
         }
-        // Ctrl-C: the first stops scheduling, the second kills what runs.
-        let (stop, cancel) = (self.stop.clone(), self.cancel.clone());
-        let emitter = self.emitter.clone();
-        let signals = tokio::spawn(async move {
-            while interrupts.recv().await.is_some() {
-                if *stop.borrow() {
-                    let _ = cancel.send(true);
-                } else {
-                    let _ = stop.send(true);
-                    emitter.emit(RunEvent::Log {
-                        step: None,
-                        message: "interrupted: no new steps start; Ctrl-C again kills the running ones".into(),
-                    });
-                }
-            }
-        });
-        let (status, remaining) = self.dispatch(ask_rollback).await;
-        signals.abort();
-        self.emit(RunEvent::RunFinished {
-            status,
-            exit_code: status.exit_code(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            remaining_undo: remaining,
-        });
-        self.emitter.finish();
+        let (status, remaining) = eng.dispatch().await;
+        let _ = eng
+            .emitter
+            .record(RunEvent::RunFinished {
+                status,
+                exit_code: status.exit_code(),
+                duration_ms: started.elapsed().as_millis() as u64,
+                remaining_undo: remaining,
+            })
+            .await;
+        eng.emitter.finish().await;
         status
     }
 
     /// Runs the steps, rolls back if it must, runs `on_failure` and `finally`; says how the
     /// run ended and what remains to undo by hand.
-    pub(super) async fn dispatch(&self, ask_rollback: &(dyn Fn() -> bool + Sync)) -> (RunStatus, Vec<String>) {
-        let plan = self.plan.clone();
-        let steps = &plan.steps;
+    pub(super) async fn dispatch(self: &Arc<Self>) -> (RunStatus, Vec<String>) {
+        let steps = &self.plan.steps;
         let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-        let deps: Vec<Vec<usize>> = steps
+        let needs = steps
             .iter()
             .map(|s| s.needs.iter().filter_map(|n| index.get(n.as_str()).copied()).collect())
             .collect();
-        let mut state = vec![State::Pending; steps.len()];
-        // What finished, in order, for the rollback.
-        let mut completed: Vec<(usize, Unit)> = Vec::new();
-        let mut failed: Option<(usize, Option<Unit>)> = None;
-        let mut any_failure = false;
-        let mut refused = false;
-        let mut abort = false;
-        // A resumed run starts from what it had done.
+        let mut st = RunState::new(
+            needs,
+            steps.iter().map(|s| s.on_failure).collect(),
+            self.plan.concurrency,
+        );
         if let Some(r) = &self.resume {
-            for (id, _) in &r.done {
-                if let Some(&i) = index.get(id.as_str()) {
-                    state[i] = State::Done;
-                    completed.push((
-                        i,
-                        Unit {
-                            label: self.label(id),
-                            binding: None,
-                            undo: r.undos.get(id).cloned(),
-                        },
-                    ));
-                }
-            }
-            for (i, s) in steps.iter().enumerate() {
-                if r.skipped.contains(&s.id) && state[i] == State::Pending {
-                    state[i] = State::Skipped;
-                }
-            }
+            let done = r
+                .done
+                .iter()
+                .filter_map(|(id, _)| {
+                    let unit = Unit {
+                        label: self.label(id),
+                        binding: None,
+                        undo: r.undos.get(id).cloned(),
+                    };
+                    index.get(id.as_str()).map(|&i| (i, unit))
+                })
+                .collect();
+            let skipped: Vec<usize> = r
+                .skipped
+                .iter()
+                .filter_map(|id| index.get(id.as_str()).copied())
+                .collect();
+            st.resume(done, &skipped);
         }
-        let mut interrupted = *self.stop.borrow();
-        let mut running = FuturesUnordered::new();
-        let mut stop_rx = self.stop.subscribe();
-        // Guards watch beside the steps, in this task, until one trips or the steps end.
-        let guards = self.watch_guards();
-        tokio::pin!(guards);
-        let mut guard_tripped = false;
 
-        loop {
-            let stopping = failed.is_some() || refused || interrupted || guard_tripped;
-            if !stopping {
-                // Skip steps whose dependency failed (on_failure: continue), then start what is ready.
-                loop {
-                    let mut changed = false;
-                    for i in 0..steps.len() {
-                        if state[i] == State::Pending && deps[i].iter().any(|&d| state[d] == State::Failed) {
-                            state[i] = State::Failed;
-                            self.emit(RunEvent::StepSkipped {
-                                step: self.label(&steps[i].id),
-                                reason: "a step it needs failed".into(),
-                            });
-                            changed = true;
-                        }
-                    }
-                    if !changed {
-                        break;
-                    }
+        let mut tasks: JoinSet<StepReport> = JoinSet::new();
+        let mut ids: HashMap<tokio::task::Id, usize> = HashMap::new();
+        // Guards watch beside the steps in a task of their own; a trip is a message.
+        let (trip_tx, mut trip_rx) = tokio::sync::oneshot::channel::<Tripped>();
+        let mut guards_live = !self.plan.guards.is_empty();
+        let guards = guards_live.then(|| {
+            let eng = self.clone();
+            tokio::spawn(async move {
+                if let Some(t) = eng.watch_guards(eng.happy()).await {
+                    let _ = trip_tx.send(t);
                 }
-                for i in 0..steps.len() {
-                    if running.len() >= plan.concurrency as usize {
-                        break;
+            })
+        });
+
+        let mut cmds = if self.signals().received().is_some() {
+            st.on(Msg::Interrupted)
+        } else {
+            st.schedule()
+        };
+        loop {
+            for cmd in cmds.drain(..) {
+                match cmd {
+                    Command::Start(i) => {
+                        let eng = self.clone();
+                        let waits = self.happy();
+                        let h = tasks.spawn(async move { run_step(&eng, eng.step_at(List::Steps, i), &waits).await });
+                        ids.insert(h.id(), i);
                     }
-                    if state[i] == State::Pending
-                        && deps[i]
-                            .iter()
-                            .all(|&d| matches!(state[d], State::Done | State::Skipped))
-                    {
-                        state[i] = State::Running;
-                        let step = &steps[i];
-                        let me = &self;
-                        running.push(async move { (i, run_step(me, step).await) });
-                    }
+                    Command::Skip(i, reason) => self.emit(RunEvent::StepSkipped {
+                        step: self.label(&steps[i].id),
+                        reason,
+                    }),
+                    Command::Settle => self.settling.cancel(),
                 }
             }
-            if running.is_empty() {
+            if tasks.is_empty() {
                 break;
             }
-            tokio::select! {
-                Some((i, report)) = running.next() => {
-                    let report: StepReport = report;
-                    match report.status {
-                        StepStatus::Ok => {
-                            state[i] = State::Done;
-                            completed.extend(report.done.into_iter().map(|u| (i, u)));
+            let msg = tokio::select! {
+                Some(joined) = tasks.join_next_with_id() => match joined {
+                    Ok((id, report)) => Msg::Finished(ids.remove(&id).unwrap_or_default(), report),
+                    Err(e) => {
+                        let i = ids.remove(&e.id()).unwrap_or_default();
+                        let label = self.label(&steps[i].id);
+                        self.emit(RunEvent::StepFinished {
+                            step: label.clone(),
+                            status: StepStatus::Failed,
+                            duration_ms: 0,
+                            exit_code: None,
+                            error: Some(format!("the step's task failed: {e}")),
+                            outputs: Default::default(),
+                            tail: vec![],
+                            undo: None,
+                        });
+                        Msg::Finished(i, StepReport::failed_unrun())
+                    }
+                },
+                _ = self.signals().requested(), if !st.interrupted() => {
+                    self.on_signal();
+                    Msg::Interrupted
+                }
+                tripped = &mut trip_rx, if guards_live => {
+                    guards_live = false;
+                    match tripped {
+                        Ok(t) => {
+                            self.emit(RunEvent::GuardTripped { guard: t.guard, value: t.value, abort_if: t.abort_if });
+                            Msg::GuardTripped
                         }
-                        StepStatus::Skipped => state[i] = State::Skipped,
-                        StepStatus::Declined if !report.refused => state[i] = State::Skipped,
-                        StepStatus::Declined => {
-                            state[i] = State::Failed;
-                            refused = true;
-                        }
-                        StepStatus::Failed | StepStatus::TimedOut => {
-                            state[i] = State::Failed;
-                            any_failure = true;
-                            // Iterations that finished before the failure are undone too.
-                            completed.extend(report.done.into_iter().map(|u| (i, u)));
-                            match steps[i].on_failure {
-                                OnFailure::Continue => {}
-                                OnFailure::Rollback => {
-                                    // A failure before the action began (a precondition)
-                                    // changed nothing: that step itself is not undone.
-                                    failed.get_or_insert((i, report.failed_unit.filter(|_| report.action_started)));
-                                    let _ = self.settle.send(true);
-                                }
-                                OnFailure::Abort => {
-                                    abort = true;
-                                    failed.get_or_insert((i, None));
-                                }
-                            }
-                        }
+                        Err(_) => continue,
                     }
                 }
-                _ = stop_rx.wait_for(|s| *s), if !interrupted => {
-                    interrupted = true;
-                }
-                tripped = &mut guards, if !guard_tripped => {
-                    guard_tripped = true;
-                    any_failure = true;
-                    let _ = self.settle.send(true);
-                    self.emit(RunEvent::GuardTripped { guard: tripped.guard, value: tripped.value, abort_if: tripped.abort_if });
-                }
-            }
+                _ = self.emitter.journal_failed(), if !st.journal_failed() => Msg::JournalFailed,
+            };
+            cmds = st.on(msg);
         }
-        drop(running);
-        let ended = Ended {
-            completed,
-            failed,
-            any_failure,
-            refused,
-            abort,
-            interrupted,
-            guard_tripped,
-        };
-        self.conclude(ended, ask_rollback).await
+        if let Some(g) = guards {
+            g.abort();
+        }
+        self.conclude(st.ended()).await
+    }
+
+    /// A signal arrived: on record first, then the running steps are stopped. Only the
+    /// top-level run says so; a sub-run just stops starting steps.
+    pub(super) fn on_signal(&self) {
+        if !self.top() || self.signals().interrupted() {
+            return;
+        }
+        let signal = self.signals().received().unwrap_or(Signal::Int);
+        // Written (and fsync'd) by the journal's thread before anything after it.
+        self.emit(RunEvent::Interrupted {
+            signal: signal.name().into(),
+        });
+        self.signals().interrupt();
     }
 
     /// Rolls back if the run must, runs `on_failure` and `finally`, and says how it ended.
-    async fn conclude(&self, e: Ended, ask_rollback: &(dyn Fn() -> bool + Sync)) -> (RunStatus, Vec<String>) {
-        // The steps have ended; rollbacks, on_failure and finally wait as written.
-        let _ = self.settle.send(false);
-        let killed = self.cancelled();
-        let rollback = if e.interrupted {
-            let yes = !killed && !e.completed.is_empty() && tokio::task::block_in_place(ask_rollback);
-            self.emit(RunEvent::Interrupted { rollback: yes });
-            yes
-        } else {
-            (e.failed.is_some() || e.guard_tripped) && !e.abort
-        };
+    async fn conclude(self: &Arc<Self>, e: Ended) -> (RunStatus, Vec<String>) {
         // The failed step first (its effect may be partial), then the finished ones, newest
         // first.
         let mut units: Vec<(usize, Unit)> = Vec::new();
@@ -377,48 +357,127 @@ impl Engine {
         units.extend(e.completed.iter().rev().cloned());
         units.retain(|(i, _)| self.plan.steps[*i].rollback.is_some());
 
+        let rollback = if e.interrupted {
+            self.ask_rollback(&units).await
+        } else {
+            // A journal that cannot be written ends in a rollback whatever the policy said.
+            ((e.failed.is_some() || e.guard_tripped) && !e.abort) || e.journal_failed
+        };
         let mut remaining: Vec<String> = Vec::new();
         if rollback {
             for (k, (i, unit)) in units.iter().enumerate() {
-                let step = &self.plan.steps[*i];
-                if !self.rollback_unit(step, unit).await {
-                    remaining = units[k..]
+                let ok = self.rollback_in_task(*i, unit).await;
+                // A signal during the rollback stops it after the undo that runs.
+                let stopped = self.signals().received().is_some() && !e.interrupted;
+                if !ok || stopped {
+                    let from = if ok { k + 1 } else { k };
+                    remaining = units[from..]
                         .iter()
                         .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
                         .collect();
                     break;
                 }
             }
-        } else if killed || (e.interrupted && !units.is_empty()) {
+        } else if e.interrupted || self.signals().killed() {
             remaining = units
                 .iter()
                 .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
                 .collect();
         }
 
-        let status = if !remaining.is_empty() && rollback {
-            RunStatus::RollbackFailed
-        } else if e.interrupted {
-            RunStatus::Interrupted
-        } else if e.refused {
-            RunStatus::Refused
-        } else if e.any_failure {
-            RunStatus::Failed
-        } else {
-            RunStatus::Succeeded
+        let signal = self.signals().received();
+        let status = match signal {
+            Some(s) if e.interrupted || !remaining.is_empty() => signal_status(s),
+            _ if !remaining.is_empty() && rollback => RunStatus::RollbackFailed,
+            _ if e.refused => RunStatus::Refused,
+            _ if e.any_failure => RunStatus::Failed,
+            _ => RunStatus::Succeeded,
         };
-        if !killed {
+        if !self.signals().killed() {
             if matches!(status, RunStatus::Failed | RunStatus::RollbackFailed) {
-                self.run_list(&self.plan.on_failure).await;
+                self.run_list(List::OnFailure).await;
             }
-            self.run_list(&self.plan.finally).await;
+            self.run_list(List::Finally).await;
         }
         (status, remaining)
     }
 
+    /// After a signal: roll back only on a yes at a terminal. Without one the run says
+    /// what remains to undo and how.
+    async fn ask_rollback(&self, units: &[(usize, Unit)]) -> bool {
+        if units.is_empty() || self.signals().killed() || !self.top() {
+            return false;
+        }
+        if !self.gates.prompter.interactive() {
+            self.emit(RunEvent::Log {
+                step: None,
+                message: format!(
+                    "not rolling back: no terminal to ask at; `runbook rollback {}` undoes the {} finished step(s)",
+                    self.run.id,
+                    units.len()
+                ),
+            });
+            return false;
+        }
+        let list: Vec<String> = units
+            .iter()
+            .map(|(i, u)| format!("  - {}", self.undo_text(&self.plan.steps[*i], u)))
+            .collect();
+        let detail = self
+            .redactor
+            .redact(&format!(
+                "The run was interrupted. Undo, in this order:\n{}",
+                list.join("\n")
+            ))
+            .into_owned();
+        // Only a second signal withdraws this question.
+        let answer = self
+            .gates
+            .prompter
+            .confirm(
+                "Roll back the steps that completed?",
+                &detail,
+                &self.signals().cleanup(),
+            )
+            .await;
+        let yes = matches!(answer, Ok(true));
+        let _ = self
+            .emitter
+            .record(RunEvent::Gate {
+                step: "rollback".into(),
+                kind: "confirm".into(),
+                approved: yes,
+                by: self.gates.user.clone(),
+                question: "Roll back the steps that completed?".into(),
+                shown: detail,
+                plan_hash: self.plan.hash.clone(),
+                how: match answer {
+                    Ok(_) => "terminal".into(),
+                    Err(e) => e.to_string(),
+                },
+            })
+            .await;
+        yes
+    }
+
+    /// Runs one unit's rollback in a task of its own. While it runs, a first signal is
+    /// journaled and stops it; the answer is whether it completed.
+    pub(super) async fn rollback_in_task(self: &Arc<Self>, i: usize, unit: &Unit) -> bool {
+        let eng = self.clone();
+        let unit = unit.clone();
+        let waits = self.signals().cleanup();
+        let mut task = tokio::spawn(async move { eng.rollback_unit(eng.step_at(List::Steps, i), &unit, &waits).await });
+        loop {
+            tokio::select! {
+                r = &mut task => return r.unwrap_or(false),
+                _ = self.signals().requested(), if !self.signals().interrupted() => self.on_signal(),
+            }
+        }
+    }
+
     /// Runs one unit's rollback actions in order, each with its own retry. False when one
-    /// still fails.
-    async fn rollback_unit(&self, step: &Step, unit: &Unit) -> bool {
+    /// still fails, or its start could not be journaled (then it does not run).
+    pub(super) async fn rollback_unit(&self, step: &Step, unit: &Unit, waits: &Waits) -> bool {
         let auto;
         let actions = match &step.rollback {
             Some(RollbackPlan::Steps(actions)) => actions,
@@ -437,6 +496,7 @@ impl Engine {
                         self.emit(RunEvent::RollbackFinished {
                             step: unit.label.clone(),
                             ok: false,
+                            undone: false,
                             duration_ms: 0,
                             error: Some("no automatic undo: the action recorded none before it stopped".into()),
                         });
@@ -459,12 +519,25 @@ impl Engine {
             None => return true,
         };
         let extra = unit.extra();
-        for rb in actions {
+        for (n, rb) in actions.iter().enumerate() {
             let start = Instant::now();
-            self.emit(RunEvent::RollbackStarted {
-                step: unit.label.clone(),
-                summary: self.shown(&unit.label, &rb.action, &extra),
-            });
+            let started = self
+                .emitter
+                .record(RunEvent::RollbackStarted {
+                    step: unit.label.clone(),
+                    summary: self.shown(&rb.action, &extra),
+                })
+                .await;
+            if let Err(why) = started {
+                self.emit(RunEvent::RollbackFinished {
+                    step: unit.label.clone(),
+                    ok: false,
+                    undone: false,
+                    duration_ms: 0,
+                    error: Some(format!("not run: its start could not be journaled ({why})")),
+                });
+                return false;
+            }
             let attempts = rb.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
             let mut delay = rb
                 .retry
@@ -474,25 +547,24 @@ impl Engine {
                 .unwrap_or(Duration::from_secs(1));
             let backoff = rb.retry.as_ref().and_then(|r| r.backoff).unwrap_or(1.0);
             let timeout = rb.timeout.unwrap_or(step.timeout).std();
-            let mut outcome = None;
+            let mut outcome = crate::actions::Outcome::fail("not run");
             for attempt in 1..=attempts {
-                let o = self.run_action(&unit.label, step, &rb.action, &extra, timeout).await;
-                let ok = o.ok;
-                outcome = Some(o);
-                if ok || attempt == attempts {
+                outcome = self
+                    .run_action(&unit.label, step, &rb.action, &extra, timeout, waits)
+                    .await;
+                if outcome.ok || attempt == attempts || waits.sleep(delay).await != Woke::Elapsed {
                     break;
                 }
-                self.sleep(delay).await;
-                delay = delay.mul_f64(backoff);
+                delay = next_delay(delay, backoff);
             }
-            let o = outcome.unwrap_or_else(|| crate::actions::Outcome::fail("not run"));
             self.emit(RunEvent::RollbackFinished {
                 step: unit.label.clone(),
-                ok: o.ok,
+                ok: outcome.ok,
+                undone: outcome.ok && n + 1 == actions.len(),
                 duration_ms: start.elapsed().as_millis() as u64,
-                error: o.error.as_deref().map(|e| self.rt.redact(e)),
+                error: outcome.error.clone(),
             });
-            if !o.ok {
+            if !outcome.ok {
                 return false;
             }
         }
@@ -500,24 +572,27 @@ impl Engine {
     }
 
     /// What a human must still undo for one unit, in words.
-    fn undo_text(&self, step: &Step, unit: &Unit) -> String {
-        match &step.rollback {
+    pub(super) fn undo_text(&self, step: &Step, unit: &Unit) -> String {
+        let text = match &step.rollback {
             Some(RollbackPlan::Steps(actions)) => {
-                let what: Vec<String> = actions
-                    .iter()
-                    .map(|a| self.shown(&unit.label, &a.action, &unit.extra()))
-                    .collect();
+                let what: Vec<String> = actions.iter().map(|a| self.shown(&a.action, &unit.extra())).collect();
                 format!("{}: {}", unit.label, what.join("; then "))
             }
             Some(RollbackPlan::Auto { description }) => format!("{}: {description}", unit.label),
             None => unit.label.clone(),
-        }
+        };
+        self.redactor.redact(&text).into_owned()
     }
 
-    /// `on_failure` and `finally` steps: in order, each once its `needs` are done.
-    async fn run_list(&self, list: &[Step]) {
+    /// `on_failure` or `finally` steps: in order, each in its own task once its `needs` are
+    /// done; they wait as written (a cleanup), and a signal stops them.
+    async fn run_list(self: &Arc<Self>, list: List) {
+        let steps = match list {
+            List::OnFailure => &self.plan.on_failure,
+            _ => &self.plan.finally,
+        };
         let mut done: HashMap<&str, bool> = HashMap::new();
-        for step in list {
+        for (i, step) in steps.iter().enumerate() {
             if step.needs.iter().any(|n| done.get(n.as_str()) == Some(&false)) {
                 self.emit(RunEvent::StepSkipped {
                     step: self.label(&step.id),
@@ -526,20 +601,27 @@ impl Engine {
                 done.insert(&step.id, false);
                 continue;
             }
-            let r = run_step(self, step).await;
-            done.insert(&step.id, matches!(r.status, StepStatus::Ok | StepStatus::Skipped));
+            let eng = self.clone();
+            let waits = self.signals().cleanup();
+            let r = tokio::spawn(async move { run_step(&eng, eng.step_at(list, i), &waits).await }).await;
+            let ok = r.is_ok_and(|r| matches!(r.status, StepStatus::Ok | StepStatus::Skipped));
+            done.insert(&step.id, ok);
         }
     }
 }
 
-/// What the dispatch loop leaves for the conclusion.
-struct Ended {
-    completed: Vec<(usize, Unit)>,
-    failed: Option<(usize, Option<Unit>)>,
-    any_failure: bool,
-    refused: bool,
-    abort: bool,
-    interrupted: bool,
-    /// A guard tripped: the run rolls back as after a failed step.
-    guard_tripped: bool,
+/// The next retry delay: `backoff` times this one, never past the longest wait there is.
+pub(super) fn next_delay(delay: Duration, backoff: f64) -> Duration {
+    const MOST: Duration = Duration::from_secs(366 * 86_400);
+    Duration::try_from_secs_f64(delay.as_secs_f64() * backoff)
+        .unwrap_or(MOST)
+        .min(MOST)
+}
+
+/// How a run that a signal stopped ends.
+pub(super) fn signal_status(s: Signal) -> RunStatus {
+    match s {
+        Signal::Int => RunStatus::Interrupted,
+        Signal::Term | Signal::Hup => RunStatus::Terminated,
+    }
 }

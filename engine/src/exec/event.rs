@@ -1,10 +1,10 @@
 //! The events a run emits. The engine never prints: progress, `--output json` and the
 //! journal are sinks of this one stream.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a step (or a rollback) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Ok,
@@ -16,7 +16,7 @@ pub enum StepStatus {
 }
 
 /// How the run ended; each maps to one exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Succeeded,
@@ -26,8 +26,10 @@ pub enum RunStatus {
     RollbackFailed,
     /// A confirmation or approval was refused or could not be asked (exit 4).
     Refused,
-    /// Interrupted (exit 130).
+    /// Interrupted by SIGINT (exit 130).
     Interrupted,
+    /// Stopped by SIGTERM or SIGHUP (exit 143).
+    Terminated,
 }
 
 impl RunStatus {
@@ -39,12 +41,13 @@ impl RunStatus {
             RunStatus::RollbackFailed => ROLLBACK_FAILED,
             RunStatus::Refused => REFUSED,
             RunStatus::Interrupted => INTERRUPTED,
+            RunStatus::Terminated => TERMINATED,
         }
     }
 }
 
 /// One thing that happened, with when (RFC 3339, UTC).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub ts: String,
     #[serde(flatten)]
@@ -60,7 +63,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RunEvent {
     RunStarted {
@@ -94,13 +97,16 @@ pub enum RunEvent {
         name: String,
         attempt: u32,
         summary: String,
+        /// A `for_each` iteration's item, so `runbook rollback` can undo that iteration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<serde_json::Value>,
     },
     /// A precondition was checked.
     Precondition {
         step: String,
         name: String,
         ok: bool,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
     /// A gate was answered (or failed closed).
@@ -123,7 +129,7 @@ pub enum RunEvent {
     },
     /// A line for people: a `log` action, or a notice from the engine.
     Log {
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
         message: String,
     },
@@ -131,18 +137,18 @@ pub enum RunEvent {
         step: String,
         status: StepStatus,
         duration_ms: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
-        #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
         outputs: serde_json::Map<String, serde_json::Value>,
         /// The last lines the action printed (redacted).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tail: Vec<String>,
         /// What `rollback: auto` would run, captured before the change: kept so that
         /// `resume` can still undo the step.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         undo: Option<serde_json::Value>,
     },
     StepSkipped {
@@ -156,12 +162,18 @@ pub enum RunEvent {
     RollbackFinished {
         step: String,
         ok: bool,
+        /// This was the step's last undo action and it worked: the step is undone (a
+        /// later `runbook rollback` leaves it alone).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undone: bool,
         duration_ms: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A signal stopped the run: no step starts after it, and the running ones are
+    /// stopped (SIGTERM, then SIGKILL after the grace period).
     Interrupted {
-        rollback: bool,
+        signal: String,
     },
     /// A guard's `abort_if` held: the run fails into rollback.
     GuardTripped {
@@ -169,12 +181,25 @@ pub enum RunEvent {
         value: serde_json::Value,
         abort_if: String,
     },
+    /// `runbook rollback RUN_ID` begins undoing a stopped run's finished steps.
+    RollbackRequested {
+        by: String,
+        /// What it will undo, in order.
+        undo: Vec<String>,
+    },
+    /// `runbook rollback` is over: everything was undone, or what remains.
+    RollbackEnded {
+        ok: bool,
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remaining_undo: Vec<String>,
+    },
     RunFinished {
         status: RunStatus,
         exit_code: i32,
         duration_ms: u64,
         /// Undo steps a human must still do (rollback failed or interrupted).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         remaining_undo: Vec<String>,
     },
 }

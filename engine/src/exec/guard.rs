@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::engine::Engine;
 use super::event::RunEvent;
+use crate::wake::{Waits, Woke};
 
 /// A guard that tripped.
 pub struct Tripped {
@@ -16,12 +17,9 @@ pub struct Tripped {
 }
 
 impl Engine {
-    /// Watches the plan's guards until one trips (never returns when none does).
-    pub(super) async fn watch_guards(&self) -> Tripped {
-        let guards = self.plan.guards.clone();
-        if guards.is_empty() {
-            return std::future::pending().await;
-        }
+    /// Watches the plan's guards until one trips, or the run settles or stops (`None`).
+    pub(super) async fn watch_guards(&self, waits: Waits) -> Option<Tripped> {
+        let guards = &self.plan.guards;
         let mut next: Vec<Instant> = guards.iter().map(|_| Instant::now()).collect();
         loop {
             let now = Instant::now();
@@ -29,10 +27,12 @@ impl Engine {
                 if now < next[i] {
                     continue;
                 }
-                next[i] = now + g.every.std();
+                next[i] = crate::wake::deadline(g.every.std());
                 let label = format!("guard {}", g.name);
                 let timeout = g.every.std().max(Duration::from_secs(5));
-                let o = self.run_action_with(&label, None, None, &g.action, &[], timeout).await;
+                let o = self
+                    .run_action_with(&label, (None, None), &g.action, &[], timeout, &waits)
+                    .await;
                 if !o.ok {
                     self.emit(RunEvent::Log {
                         step: None,
@@ -47,11 +47,11 @@ impl Engine {
                 let extra = [("value", value.clone()), ("result", o.result.clone())];
                 match self.rt.eval(&g.abort_if, &extra) {
                     Ok(v) if super::truthy(&v) => {
-                        return Tripped {
+                        return Some(Tripped {
                             guard: g.name.clone(),
                             value,
                             abort_if: g.abort_if.clone(),
-                        };
+                        });
                     }
                     Ok(_) => {}
                     Err(e) => self.emit(RunEvent::Log {
@@ -60,10 +60,13 @@ impl Engine {
                     }),
                 }
             }
-            let wake = next.iter().min().copied().unwrap_or(now + Duration::from_secs(1));
-            self.sleep(wake.saturating_duration_since(Instant::now())).await;
-            if self.cancelled() {
-                return std::future::pending().await;
+            let wake = next.iter().min().copied().unwrap_or(now);
+            // At least a moment between rounds, whatever `every` says.
+            let pause = wake
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
+            if waits.sleep(pause).await != Woke::Elapsed {
+                return None;
             }
         }
     }

@@ -8,12 +8,15 @@ mod guard;
 mod leftovers;
 pub mod process;
 mod sink;
+mod state;
 mod step;
 mod sub;
+mod undo;
 
 pub use context::{RunInfo, Runtime, truthy};
 pub use engine::{Engine, Resume, RunOptions};
 pub use event::{Event, REDACTED_SECRET, RunEvent, RunStatus, StepStatus};
 pub use leftovers::{Leftover, leftovers};
 pub use sink::{Emitter, Sink};
+pub use step::Unit;
 pub use sub::{Reach, reach};

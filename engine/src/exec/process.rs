@@ -1,5 +1,6 @@
-//! Runs a program in its own process group and captures its output; a timeout or a cancel
-//! kills the whole group (SIGTERM, a grace period, then SIGKILL), so no process is left.
+//! Runs a program in its own process group and captures its output; a timeout or a signal
+//! to the run stops the whole group (SIGTERM, a grace period, then SIGKILL), so no process
+//! is left. It returns only once the group's leader is gone.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,12 +11,16 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
-use tokio::sync::watch;
+
+use crate::wake::Waits;
 
 /// Most bytes kept of each stream; beyond it the start is dropped (the end matters most).
 const MAX_OUTPUT: usize = 4 << 20;
-/// Time between SIGTERM and SIGKILL.
+/// Time between SIGTERM and SIGKILL after a timeout (a signal to the run has its own).
 const GRACE: Duration = Duration::from_secs(2);
+/// How long the output is still read after the group was killed: a process that left the
+/// group may hold the pipes open forever.
+const DRAIN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
@@ -41,12 +46,9 @@ enum Stop {
     Cancel,
 }
 
-/// Runs the program; `cancel` turning true kills it like a timeout does.
-pub async fn run(
-    spec: &ProcessSpec,
-    timeout: Duration,
-    mut cancel: watch::Receiver<bool>,
-) -> std::io::Result<ProcessResult> {
+/// Runs the program; `waits` stopping (a signal to the run) stops it as a timeout does, after
+/// the waits' own grace period, and a second signal kills it at once.
+pub async fn run(spec: &ProcessSpec, timeout: Duration, waits: &Waits) -> std::io::Result<ProcessResult> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .envs(&spec.env)
@@ -58,77 +60,73 @@ pub async fn run(
         .process_group(0);
     let mut child = cmd.spawn()?;
     let pid = child.id().map(|p| p as i32);
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
+    let mut read_out = tokio::spawn(read_all(child.stdout.take()));
+    let mut read_err = tokio::spawn(read_all(child.stderr.take()));
 
-    let finished = async {
-        let read_out = async {
-            let mut buf = Vec::new();
-            if let Some(o) = out.as_mut() {
-                read_capped(o, &mut buf).await;
+    // Done when the leader has exited and every process of its group has closed the output;
+    // the timeout and a signal to the run count for both.
+    let limit = tokio::time::sleep(timeout);
+    tokio::pin!(limit);
+    let mut leader = None;
+    let stop = loop {
+        tokio::select! {
+            s = child.wait(), if leader.is_none() => leader = Some(s?),
+            (o, e) = async { tokio::join!(&mut read_out, &mut read_err) }, if leader.is_some() => {
+                return Ok(ProcessResult {
+                    exit_code: leader.and_then(|s| s.code()),
+                    stdout: text(o),
+                    stderr: text(e),
+                    timed_out: false,
+                    cancelled: false,
+                });
             }
-            buf
-        };
-        let read_err = async {
-            let mut buf = Vec::new();
-            if let Some(e) = err.as_mut() {
-                read_capped(e, &mut buf).await;
-            }
-            buf
-        };
-        // The output is complete only when every process of the group has closed it.
-        let (status, o, e) = tokio::join!(child.wait(), read_out, read_err);
-        (status, o, e)
-    };
-    tokio::pin!(finished);
-
-    let cancelled = async {
-        loop {
-            if *cancel.borrow() {
-                return;
-            }
-            if cancel.changed().await.is_err() {
-                // The sender is gone: nobody can cancel any more.
-                std::future::pending::<()>().await;
-            }
+            _ = &mut limit => break Stop::Timeout,
+            _ = waits.stopping() => break Stop::Cancel,
         }
     };
 
-    let stop = tokio::select! {
-        (status, o, e) = &mut finished => {
-            return Ok(ProcessResult {
-                exit_code: status?.code(),
-                stdout: String::from_utf8_lossy(&o).into_owned(),
-                stderr: String::from_utf8_lossy(&e).into_owned(),
-                timed_out: false,
-                cancelled: false,
-            });
-        }
-        _ = tokio::time::sleep(timeout) => Stop::Timeout,
-        _ = cancelled => Stop::Cancel,
+    let grace = match stop {
+        Stop::Timeout => GRACE,
+        Stop::Cancel => waits.grace,
     };
-
-    let (status, o, e) = match pid {
-        Some(pid) => {
-            let group = Pid::from_raw(pid);
-            let _ = killpg(group, Signal::SIGTERM);
-            match tokio::time::timeout(GRACE, &mut finished).await {
-                Ok(done) => done,
-                Err(_) => {
-                    let _ = killpg(group, Signal::SIGKILL);
-                    finished.await
-                }
-            }
+    if let Some(pid) = pid {
+        let group = Pid::from_raw(pid);
+        let _ = killpg(group, Signal::SIGTERM);
+        tokio::select! {
+            s = child.wait(), if leader.is_none() => leader = s.ok(),
+            _ = async { tokio::join!(&mut read_out, &mut read_err) }, if leader.is_some() => {}
+            _ = tokio::time::sleep(grace) => {}
+            _ = waits.killing() => {}
         }
-        None => finished.await,
+        // Whatever is left of the group goes, the leader's children included.
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    if leader.is_none() {
+        leader = child.wait().await.ok();
+    }
+    let (o, e) = match tokio::time::timeout(DRAIN, async { tokio::join!(read_out, read_err) }).await {
+        Ok((o, e)) => (text(o), text(e)),
+        Err(_) => (String::new(), String::new()),
     };
     Ok(ProcessResult {
-        exit_code: status.ok().and_then(|s| s.code()),
-        stdout: String::from_utf8_lossy(&o).into_owned(),
-        stderr: String::from_utf8_lossy(&e).into_owned(),
+        exit_code: leader.and_then(|s| s.code()),
+        stdout: o,
+        stderr: e,
         timed_out: matches!(stop, Stop::Timeout),
         cancelled: matches!(stop, Stop::Cancel),
     })
+}
+
+fn text(r: Result<Vec<u8>, tokio::task::JoinError>) -> String {
+    String::from_utf8_lossy(&r.unwrap_or_default()).into_owned()
+}
+
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(r: Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut r) = r {
+        read_capped(&mut r, &mut buf).await;
+    }
+    buf
 }
 
 async fn read_capped<R: tokio::io::AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) {

@@ -1,42 +1,178 @@
-//! Where events go: every sink sees every event, in order.
+//! Where events go. One thread owns every sink (the journal, the progress display, JSON
+//! lines) and gives them each event in order, after the run's redactor — the one choke
+//! point every event, message and record passes through — has hidden its secrets. Nothing
+//! of it (an fsync, a write to a slow pipe) runs on the async runtime: a step that must not
+//! begin before its record is on disk awaits the journal's acknowledgement instead.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::event::{Event, RunEvent};
+use crate::redact::Redactor;
 
 pub trait Sink: Send {
-    fn event(&mut self, e: &Event);
+    /// Takes one event; an error says why it could not.
+    fn event(&mut self, e: &Event) -> Result<(), String>;
+    /// Whether this sink is the audit trail: a failed write here fails the run, and steps
+    /// wait for it before their side effects.
+    fn durable(&self) -> bool {
+        false
+    }
     /// The run is over: flush, draw the summary.
     fn finish(&mut self) {}
 }
 
-/// Fans events out to the sinks; shared by the step tasks.
+enum Msg {
+    Event(Box<RunEvent>, Option<oneshot::Sender<Result<(), String>>>),
+    Finish(oneshot::Sender<()>),
+}
+
+/// Sends events to the sinks' thread; shared by the step tasks.
 #[derive(Clone)]
 pub struct Emitter {
-    sinks: Arc<Mutex<Vec<Box<dyn Sink>>>>,
+    tx: std::sync::mpsc::Sender<Msg>,
+    redactor: Arc<Redactor>,
+    failed: CancellationToken,
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Emitter {
-    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
+    /// Starts the sinks' thread. Durable sinks get each event first: a record is on disk
+    /// before anyone is shown it.
+    pub fn new(mut sinks: Vec<Box<dyn Sink>>, redactor: Arc<Redactor>) -> Self {
+        sinks.sort_by_key(|s| !s.durable());
+        let (tx, rx) = std::sync::mpsc::channel::<Msg>();
+        let failed = CancellationToken::new();
+        let failure = Arc::new(Mutex::new(None));
+        let (f, why, r) = (failed.clone(), failure.clone(), redactor.clone());
+        let spawned = std::thread::Builder::new()
+            .name("runbook-events".into())
+            .spawn(move || serve(rx, sinks, &r, &f, &why));
+        if let Err(e) = spawned {
+            // Nothing can be recorded: every record fails, so nothing runs.
+            *failure.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(format!("cannot start the journal writer: {e}"));
+            failed.cancel();
+        }
         Emitter {
-            sinks: Arc::new(Mutex::new(sinks)),
+            tx,
+            redactor,
+            failed,
+            failure,
         }
     }
 
+    /// The run's redactor, which every event passes through.
+    pub fn redactor(&self) -> Arc<Redactor> {
+        self.redactor.clone()
+    }
+
+    /// Sends an event on; it is written in order with the others.
     pub fn emit(&self, kind: RunEvent) {
-        let e = Event::now(kind);
-        if let Ok(mut sinks) = self.sinks.lock() {
-            for s in sinks.iter_mut() {
-                s.event(&e);
-            }
-        }
+        let _ = self.tx.send(Msg::Event(Box::new(kind), None));
     }
 
-    pub fn finish(&self) {
-        if let Ok(mut sinks) = self.sinks.lock() {
-            for s in sinks.iter_mut() {
-                s.finish();
-            }
+    /// Sends an event and waits until the journal has it on disk (fsync'd for the records
+    /// that precede a change). An error means it is not on record.
+    pub async fn record(&self, kind: RunEvent) -> Result<(), String> {
+        if let Some(why) = self.failure() {
+            return Err(why);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Event(Box::new(kind), Some(tx)))
+            .map_err(|_| "the journal writer has stopped".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("the journal writer has stopped".into()))
+    }
+
+    /// Resolves once a journal write has failed.
+    pub async fn journal_failed(&self) {
+        self.failed.cancelled().await
+    }
+
+    /// Why the journal failed, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Flushes the sinks and lets them draw their summaries; returns once they have.
+    pub async fn finish(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Finish(tx)).is_ok() {
+            let _ = rx.await;
         }
     }
+}
+
+fn serve(
+    rx: std::sync::mpsc::Receiver<Msg>,
+    mut sinks: Vec<Box<dyn Sink>>,
+    redactor: &Redactor,
+    failed: &CancellationToken,
+    failure: &Mutex<Option<String>>,
+) {
+    let mut warned = vec![false; sinks.len()];
+    for msg in rx {
+        let (kind, ack) = match msg {
+            Msg::Event(kind, ack) => (kind, ack),
+            Msg::Finish(done) => {
+                sinks.iter_mut().for_each(|s| s.finish());
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let event = redacted(Event::now(*kind), redactor);
+        let mut recorded = Ok(());
+        let mut ack = ack;
+        for (i, sink) in sinks.iter_mut().enumerate() {
+            // The step waiting for its record goes on as soon as the durable sinks have it.
+            if !sink.durable()
+                && let Some(a) = ack.take()
+            {
+                let _ = a.send(recorded.clone());
+            }
+            match sink.event(&event) {
+                Ok(()) => {}
+                Err(why) if sink.durable() => {
+                    let mut f = failure.lock().unwrap_or_else(PoisonError::into_inner);
+                    if f.is_none() {
+                        *f = Some(why.clone());
+                    }
+                    failed.cancel();
+                    recorded = Err(why);
+                }
+                Err(why) => {
+                    if !warned[i] {
+                        warned[i] = true;
+                        eprintln!("warning: {}", redactor.redact(&why));
+                    }
+                }
+            }
+        }
+        if let Some(a) = ack {
+            let _ = a.send(recorded);
+        }
+    }
+    sinks.iter_mut().for_each(|s| s.finish());
+}
+
+/// The event with every secret hidden, in every string it carries.
+fn redacted(event: Event, redactor: &Redactor) -> Event {
+    if redactor.is_empty() {
+        return event;
+    }
+    let Ok(mut value) = serde_json::to_value(&event) else {
+        return event;
+    };
+    redactor.redact_json(&mut value);
+    serde_json::from_value(value).unwrap_or_else(|_| Event {
+        ts: event.ts.clone(),
+        kind: RunEvent::Log {
+            step: None,
+            message: crate::redact::MASK.into(),
+        },
+    })
 }

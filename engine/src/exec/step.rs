@@ -1,15 +1,17 @@
-//! One step: `when`, then preconditions, gates, the action (timeout, retry, `until`), and
-//! outputs; `for_each` runs it once per item.
+//! One step, in a task of its own: `when`, then preconditions, gates, the action (timeout,
+//! retry, `until`), and outputs; `for_each` runs it once per item. Its start is on disk
+//! before its action begins, and every wait in it goes through the one sleep.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use super::engine::Engine;
+use super::engine::{Engine, next_delay};
 use super::event::{RunEvent, StepStatus};
-use crate::actions::{ActionCx, Outcome};
+use crate::actions::{ActionCx, Outcome, cut_short};
 use crate::approve::Answer;
 use crate::compile::{GateKind, PlannedAction, Step};
+use crate::wake::{Waits, Woke};
 
 /// How a step ended, for the dispatcher.
 #[derive(Debug, Clone)]
@@ -17,6 +19,9 @@ pub struct StepReport {
     pub status: StepStatus,
     /// A gate was refused or failed closed: the run ends refused.
     pub refused: bool,
+    /// A `for_each` stopped at a declined iteration (`on_decline: skip`): what needs it
+    /// does not run.
+    pub cut: bool,
     /// The action (of some iteration) began: its effect may be partial.
     pub action_started: bool,
     /// Units to undo if the run rolls back: the step, or each finished iteration.
@@ -35,6 +40,24 @@ pub struct Unit {
     pub undo: Option<crate::actions::Undo>,
 }
 
+impl StepReport {
+    fn new(status: StepStatus) -> StepReport {
+        StepReport {
+            status,
+            refused: false,
+            cut: false,
+            action_started: false,
+            done: vec![],
+            failed_unit: None,
+        }
+    }
+
+    /// A step that failed before its action began: nothing of it to undo.
+    pub fn failed_unrun() -> StepReport {
+        StepReport::new(StepStatus::Failed)
+    }
+}
+
 impl Unit {
     pub fn extra(&self) -> Vec<(&str, Json)> {
         self.binding.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
@@ -45,19 +68,14 @@ fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
+/// Runs a step; `waits` end its waits (happy path, or a cleanup's).
+pub async fn run_step(eng: &Engine, step: &Step, waits: &Waits) -> StepReport {
     let skipped = |reason: String| {
         eng.emit(RunEvent::StepSkipped {
             step: eng.label(&step.id),
             reason,
         });
-        StepReport {
-            status: StepStatus::Skipped,
-            refused: false,
-            action_started: false,
-            done: vec![],
-            failed_unit: None,
-        }
+        StepReport::new(StepStatus::Skipped)
     };
     if let Some(w) = &step.when {
         let value = match w.value {
@@ -77,7 +95,7 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
             binding: None,
             undo: None,
         };
-        return run_unit(eng, step, unit).await;
+        return run_unit(eng, step, unit, waits).await;
     };
     let items = match eng.rt.eval(&fe.items, &[]) {
         Ok(Json::Array(items)) => items,
@@ -94,19 +112,14 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
     if items.is_empty() {
         return skipped(format!("for_each `{}` is empty", fe.items));
     }
-    // Iterations run at most `max_parallel` at once; the first failure stops new ones.
-    let mut report = StepReport {
-        status: StepStatus::Ok,
-        refused: false,
-        action_started: false,
-        done: vec![],
-        failed_unit: None,
-    };
+    // Iterations run at most `max_parallel` at once. The first that fails, is refused, or
+    // is declined stops new ones: a refusal anywhere is the whole step's.
+    let mut report = StepReport::new(StepStatus::Ok);
     let mut pending = items.into_iter().enumerate();
     let mut running = futures_util::stream::FuturesUnordered::new();
-    let mut stop = false;
+    let mut stop: Option<String> = None;
     loop {
-        while !stop && running.len() < fe.max_parallel as usize {
+        while stop.is_none() && running.len() < fe.max_parallel as usize {
             let Some((i, item)) = pending.next() else { break };
             let unit = Unit {
                 label: format!("{}[{i}]", eng.label(&step.id)),
@@ -114,7 +127,7 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
                 undo: None,
             };
             running.push(async move {
-                let r = run_unit(eng, step, unit.clone()).await;
+                let r = run_unit(eng, step, unit.clone(), waits).await;
                 (unit, r)
             });
         }
@@ -122,30 +135,58 @@ pub async fn run_step(eng: &Engine, step: &Step) -> StepReport {
         let Some((unit, r)) = running.next().await else { break };
         report.action_started |= r.action_started;
         match r.status {
-            StepStatus::Ok => report.done.push(unit),
-            StepStatus::Skipped | StepStatus::Declined => {}
-            _ => {
-                stop = true;
-                report.status = r.status;
+            StepStatus::Ok => report.done.extend(r.done),
+            // Withdrawn at its gate (the run is failing or stopping): nothing more starts.
+            StepStatus::Skipped => {
+                stop.get_or_insert(format!("{} did not run", unit.label));
+                if report.status == StepStatus::Ok {
+                    report.status = StepStatus::Skipped;
+                }
+            }
+            StepStatus::Declined if !r.refused => {
+                stop.get_or_insert(format!("{} was declined (on_decline: skip)", unit.label));
+                if report.status == StepStatus::Ok {
+                    report.status = StepStatus::Skipped;
+                    report.cut = true;
+                }
+            }
+            status => {
+                stop.get_or_insert(format!("{} did not pass", unit.label));
+                // A refusal or a failure outranks a skip; the first of them is the step's.
+                if matches!(report.status, StepStatus::Ok | StepStatus::Skipped) {
+                    report.status = status;
+                    report.cut = false;
+                }
                 report.refused |= r.refused;
-                if r.action_started {
+                if r.action_started && report.failed_unit.is_none() {
                     report.failed_unit = Some(unit);
                 }
             }
         }
     }
-    let status = if report.status == StepStatus::Ok {
-        "ok"
-    } else {
-        "failed"
+    let status = match report.status {
+        StepStatus::Ok => "ok",
+        StepStatus::Skipped => "skipped",
+        _ => "failed",
     };
     eng.rt
         .record_step(&step.id, status, &Json::Null, &serde_json::Map::new());
+    if let (Some(why), true) = (&stop, report.cut || report.status == StepStatus::Skipped) {
+        let next = if report.cut {
+            ", nor do the steps that need it"
+        } else {
+            ""
+        };
+        skipped(format!(
+            "{why}; its other iterations do not run{next} ({} of them done)",
+            report.done.len()
+        ));
+    }
     report
 }
 
 /// Preconditions, gates, action, outputs: for the step or one iteration.
-async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
+async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> StepReport {
     let start = Instant::now();
     // Owned, so that the unit can take the undo the action captures.
     let binding = unit.binding.clone();
@@ -154,6 +195,7 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
     let report = |unit: &Unit, status, refused, action_started| StepReport {
         status,
         refused,
+        cut: false,
         action_started,
         done: if status == StepStatus::Ok {
             vec![unit.clone()]
@@ -171,16 +213,14 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
                 &check.action,
                 &extra,
                 check.timeout.map(|t| t.std()).unwrap_or(step.timeout.std()),
+                waits,
             )
             .await;
         eng.emit(RunEvent::Precondition {
             step: label.clone(),
             name: check.name.clone(),
             ok: o.ok,
-            message: (!o.ok).then(|| {
-                eng.rt
-                    .redact(&check.message.clone().or(o.error.clone()).unwrap_or_default())
-            }),
+            message: (!o.ok).then(|| check.message.clone().or(o.error.clone()).unwrap_or_default()),
         });
         if !o.ok {
             let why = check.message.clone().or(o.error).unwrap_or_default();
@@ -199,7 +239,7 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
         let summary = step
             .action
             .as_ref()
-            .map(|a| eng.shown(&label, a, &extra))
+            .map(|a| eng.shown(a, &extra))
             .unwrap_or_else(|| "(a gate, no action)".into());
         let question = match &gate.question_template {
             Some(t) => eng
@@ -213,14 +253,14 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
             step.risk.as_str(),
             step.effect.as_str()
         );
-        let answer = eng.gates.decide(
-            &eng.label(&step.id),
-            gate,
-            &eng.rt.redact(&question),
-            &eng.rt.redact(&detail),
-        );
+        // What a person is shown at the terminal never reaches the events' choke point.
+        let (question, detail) = (eng.rt.redact(&question), eng.rt.redact(&detail));
+        let answer = eng
+            .gates
+            .decide(&eng.label(&step.id), gate, &question, &detail, waits)
+            .await;
         let answer = match answer {
-            Answer::Wait { dir, who } => eng.wait_for_approval(&label, gate, &dir, &who).await,
+            Answer::Wait { dir, who } => eng.wait_for_approval(&label, gate, &dir, &who, waits).await,
             other => other,
         };
         let kind = match gate.kind {
@@ -231,18 +271,31 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
             Answer::Yes { by, how } => (true, by.clone(), how.clone(), None),
             Answer::No { by, how } => (false, by.clone(), how.clone(), None),
             Answer::Closed { why } => (false, String::new(), "failed closed".into(), Some(why.clone())),
-            Answer::Wait { .. } => unreachable!("waited for above"),
+            Answer::Withdrawn { why } => (false, String::new(), format!("withdrawn: {why}"), Some(why.clone())),
+            Answer::Wait { .. } => (false, String::new(), "no answer".into(), None),
         };
-        eng.emit(RunEvent::Gate {
-            step: label.clone(),
-            kind: kind.into(),
-            approved,
-            by,
-            question: eng.rt.redact(&question),
-            shown: eng.rt.redact(&detail),
-            plan_hash: eng.plan.hash.clone(),
-            how,
-        });
+        // The answer is on disk before the step acts on it.
+        let recorded = eng
+            .emitter
+            .record(RunEvent::Gate {
+                step: label.clone(),
+                kind: kind.into(),
+                approved,
+                by,
+                question: question.clone(),
+                shown: detail.clone(),
+                plan_hash: eng.plan.hash.clone(),
+                how,
+            })
+            .await;
+        if let Err(e) = recorded {
+            return eng.fail_step(
+                step,
+                format!("not run: its gate's answer could not be journaled ({e})"),
+                start,
+                Some(&label),
+            );
+        }
         match answer {
             Answer::Yes { .. } => {}
             Answer::No { .. } if step.on_decline == Some(crate::playbook::OnDecline::Skip) => {
@@ -263,8 +316,15 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
                 );
                 return report(&unit, StepStatus::Declined, true, false);
             }
-            Answer::Wait { .. } => unreachable!("waited for above"),
-            Answer::Closed { .. } => {
+            // The run is failing or stopping: the step does not run, and that is no refusal.
+            Answer::Withdrawn { why } | Answer::Closed { why } if waits.state().is_some() => {
+                eng.emit(RunEvent::StepSkipped {
+                    step: label.clone(),
+                    reason: format!("its gate was withdrawn: {why}"),
+                });
+                return report(&unit, StepStatus::Skipped, false, false);
+            }
+            Answer::Withdrawn { .. } | Answer::Wait { .. } | Answer::Closed { .. } => {
                 eng.finish_event(&label, StepStatus::Declined, start, why, None, &serde_json::Map::new());
                 return report(&unit, StepStatus::Declined, true, false);
             }
@@ -289,29 +349,45 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
     let backoff = step.retry.as_ref().and_then(|r| r.backoff).unwrap_or(1.0);
     let mut outcome = Outcome::fail("not run");
     let mut captured = None;
+    let mut began = false;
     for attempt in 1..=attempts {
-        eng.emit(RunEvent::StepStarted {
-            step: label.clone(),
-            name: step.title().to_string(),
-            attempt,
-            summary: eng.shown(&label, action, &extra),
-        });
-        outcome = eng.poll_until(&label, step, action, &extra).await;
+        // No side effect before its record is on disk: a step the journal cannot record
+        // does not run.
+        let recorded = eng
+            .emitter
+            .record(RunEvent::StepStarted {
+                step: label.clone(),
+                name: step.title().to_string(),
+                attempt,
+                summary: eng.shown(action, &extra),
+                item: unit.binding.as_ref().map(|(_, v)| v.clone()),
+            })
+            .await;
+        if let Err(e) = recorded {
+            outcome = Outcome::fail(format!("not run: its start could not be journaled ({e})"));
+            break;
+        }
+        began = true;
+        // A failing run ends this step's waits (a soak, an `until` poll, a retry), never
+        // its commands: they finish or hit their timeout.
+        outcome = eng.poll_until(&label, step, action, &extra, waits).await;
         // The first capture is the state before any attempt changed it.
         captured = captured.or(outcome.undo.take());
-        if outcome.ok || outcome.refused || attempt == attempts || eng.cancelled() {
+        if outcome.ok || outcome.refused || attempt == attempts || waits.state().is_some() {
             break;
         }
         eng.emit(RunEvent::Log {
             step: Some(label.clone()),
-            message: eng.rt.redact(&format!(
+            message: format!(
                 "attempt {attempt} failed ({}); retrying in {}",
                 outcome.error.clone().unwrap_or_default(),
                 crate::playbook::Duration(delay)
-            )),
+            ),
         });
-        eng.sleep(delay).await;
-        delay = delay.mul_f64(backoff);
+        if waits.sleep(delay).await != Woke::Elapsed {
+            break;
+        }
+        delay = next_delay(delay, backoff);
     }
 
     outcome.undo = captured.clone();
@@ -343,7 +419,7 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
             Some(&outcome),
             &serde_json::Map::new(),
         );
-        let mut r = report(&unit, status, false, true);
+        let mut r = report(&unit, status, false, began);
         r.failed_unit = Some(unit.clone());
         return r;
     }
@@ -372,15 +448,18 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit) -> StepReport {
 
 impl Engine {
     /// Waits for other people's decisions on an approval gate: enough approvals, a
-    /// rejection, the gate's timeout (rejects), or an interrupt.
+    /// rejection, the gate's timeout (rejects), or the run failing or stopping (withdrawn).
     async fn wait_for_approval(
         &self,
         label: &str,
         gate: &crate::compile::Gate,
         dir: &std::path::Path,
         who: &str,
+        waits: &Waits,
     ) -> Answer {
         use crate::approve::live::{Tally, tally};
+        /// How often the decisions are read again.
+        const EVERY: Duration = Duration::from_millis(300);
         let timeout = gate
             .approval
             .as_ref()
@@ -395,10 +474,15 @@ impl Engine {
                 self.run.id
             ),
         });
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::wake::deadline(timeout);
         let runner = self.gates.user.clone();
         loop {
-            match tally(dir, gate, &runner) {
+            // Reading the decisions touches the disk: off the runtime's workers.
+            let (d, g, r) = (dir.to_path_buf(), gate.clone(), runner.clone());
+            let now = tokio::task::spawn_blocking(move || tally(&d, &g, &r))
+                .await
+                .unwrap_or(Tally::Pending { have: 0, need: 1 });
+            match now {
                 Tally::Approved(by) => {
                     return Answer::Yes {
                         by: by.join(", "),
@@ -412,7 +496,8 @@ impl Engine {
                     };
                 }
                 Tally::Pending { have, need } => {
-                    if Instant::now() >= deadline {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
                         return Answer::Closed {
                             why: format!(
                                 "no approval within {} ({have} of {need}): rejected",
@@ -420,14 +505,16 @@ impl Engine {
                             ),
                         };
                     }
-                    if *self.stop.borrow() || self.cancelled() {
-                        return Answer::Closed {
-                            why: "interrupted while waiting for approval".into(),
-                        };
+                    match waits.sleep(left.min(EVERY)).await {
+                        Woke::Elapsed => {}
+                        woke => {
+                            return Answer::Withdrawn {
+                                why: format!("{} while it waited for approval", cut_short(woke)),
+                            };
+                        }
                     }
                 }
             }
-            self.sleep(Duration::from_millis(300)).await;
         }
     }
 
@@ -437,13 +524,20 @@ impl Engine {
     }
 
     /// Runs the action until `until` holds (or once), all within the step's timeout.
-    async fn poll_until(&self, label: &str, step: &Step, action: &PlannedAction, extra: &[(&str, Json)]) -> Outcome {
-        let deadline = Instant::now() + step.timeout.std();
+    async fn poll_until(
+        &self,
+        label: &str,
+        step: &Step,
+        action: &PlannedAction,
+        extra: &[(&str, Json)],
+        waits: &Waits,
+    ) -> Outcome {
+        let deadline = crate::wake::deadline(step.timeout.std());
         let interval = step.interval.map(|i| i.std()).unwrap_or(Duration::from_secs(10));
         let mut polls = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut o = self.run_action(label, step, action, extra, remaining).await;
+            let mut o = self.run_action(label, step, action, extra, remaining, waits).await;
             let Some(until) = &step.until else { return o };
             if !o.ok {
                 return o;
@@ -460,7 +554,7 @@ impl Engine {
                 }
             }
             polls += 1;
-            if Instant::now() + interval >= deadline || self.cancelled() {
+            if deadline.saturating_duration_since(Instant::now()) <= interval {
                 o.ok = false;
                 o.timed_out = true;
                 o.error = Some(format!(
@@ -473,7 +567,14 @@ impl Engine {
                 step: label.to_string(),
                 attempt: polls,
             });
-            self.sleep(interval).await;
+            if let woke @ (Woke::Settling | Woke::Cancelled) = waits.sleep(interval).await {
+                o.ok = false;
+                o.error = Some(format!(
+                    "`until: {until}` still false after {polls} polls: {}",
+                    cut_short(woke)
+                ));
+                return o;
+            }
         }
     }
 
@@ -485,27 +586,22 @@ impl Engine {
         action: &PlannedAction,
         extra: &[(&str, Json)],
         timeout: Duration,
+        waits: &Waits,
     ) -> Outcome {
-        self.run_action_with(
-            label,
-            step.doc.as_deref(),
-            step.message.as_deref(),
-            action,
-            extra,
-            timeout,
-        )
-        .await
+        let doc = (step.doc.as_deref(), step.message.as_deref());
+        self.run_action_with(label, doc, action, extra, timeout, waits).await
     }
 
-    /// Renders and runs one action; `doc` and `message` are the step's, when there is one.
+    /// Renders and runs one action; `doc` is the step's doc and failure message, when there
+    /// is a step.
     pub(super) async fn run_action_with(
         &self,
         label: &str,
-        doc: Option<&str>,
-        message: Option<&str>,
+        doc: (Option<&str>, Option<&str>),
         action: &PlannedAction,
         extra: &[(&str, Json)],
         timeout: Duration,
+        waits: &Waits,
     ) -> Outcome {
         let spec = match self.rt.render_action(action, extra) {
             Ok(s) => s,
@@ -522,29 +618,30 @@ impl Engine {
         let log = |m: String| {
             self.emit(RunEvent::Log {
                 step: Some(label.to_string()),
-                message: self.rt.redact(&m),
+                message: m,
             })
         };
         let cx = ActionCx {
             step: label,
-            doc,
+            doc: doc.0,
             workdir: self.opts.workdir.clone(),
             timeout,
-            cancel: self.cancel_rx(),
-            settle: self.settle.subscribe(),
+            waits: waits.clone(),
             http: &self.http,
             eval: &eval,
             log: &log,
             prompter: self.gates.prompter.as_ref(),
+            redact: &self.redactor,
             inputs: &self.opts.inputs,
             env: &self.plan.env,
             run_id: &self.run.id,
         };
-        spec.execute(&cx, message).await
+        spec.execute(&cx, doc.1).await
     }
 
-    /// The action as people see it at run time (run-time values filled in, secrets hidden).
-    pub(super) fn shown(&self, _label: &str, action: &PlannedAction, extra: &[(&str, Json)]) -> String {
+    /// The action as people see it at run time (run-time values filled in; the events'
+    /// redactor hides the secrets).
+    pub(super) fn shown(&self, action: &PlannedAction, extra: &[(&str, Json)]) -> String {
         match self.rt.render_action(action, extra) {
             Ok(spec) => format!("{}: {}", spec.key(), self.rt.redact(&spec.summary())),
             Err(_) => format!("{}: {}", action.spec.key(), action.summary),
@@ -561,13 +658,7 @@ impl Engine {
             None,
             &serde_json::Map::new(),
         );
-        StepReport {
-            status: StepStatus::Failed,
-            refused: false,
-            action_started: false,
-            done: vec![],
-            failed_unit: None,
-        }
+        StepReport::failed_unrun()
     }
 
     pub(super) fn finish_event(
@@ -581,39 +672,22 @@ impl Engine {
     ) {
         let tail: Vec<String> = outcome
             .map(|o| {
-                let text = self.rt.redact(&o.output);
-                let lines: Vec<&str> = text.lines().collect();
+                let lines: Vec<&str> = o.output.lines().collect();
                 lines[lines.len().saturating_sub(10)..]
                     .iter()
                     .map(|l| l.to_string())
                     .collect()
             })
             .unwrap_or_default();
-        let outputs = outputs
-            .iter()
-            .map(|(k, v)| (k.clone(), redact_json(v, &self.rt.secret_values())))
-            .collect();
         self.emit(RunEvent::StepFinished {
             step: label.to_string(),
             status,
             duration_ms: millis(start),
             exit_code: outcome.and_then(|o| o.exit_code),
-            error: error.map(|e| self.rt.redact(&e)),
-            outputs,
+            error,
+            outputs: outputs.clone(),
             tail,
-            undo: outcome
-                .and_then(|o| o.undo.as_ref())
-                .map(|u| redact_json(&super::event::journal_undo(u), &self.rt.secret_values())),
+            undo: outcome.and_then(|o| o.undo.as_ref()).map(super::event::journal_undo),
         });
-    }
-}
-
-/// A value with every string that contains a secret replaced by `***`.
-fn redact_json(v: &Json, secrets: &[String]) -> Json {
-    match v {
-        Json::String(s) if secrets.iter().any(|x| s.contains(x.as_str())) => Json::String("***".into()),
-        Json::Array(a) => Json::Array(a.iter().map(|x| redact_json(x, secrets)).collect()),
-        Json::Object(m) => Json::Object(m.iter().map(|(k, x)| (k.clone(), redact_json(x, secrets))).collect()),
-        other => other.clone(),
     }
 }

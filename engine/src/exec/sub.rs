@@ -23,7 +23,7 @@ impl Engine {
         &'a self,
         label: &'a str,
         call: &'a SubPlaybookSpec,
-    ) -> Pin<Box<dyn Future<Output = Outcome> + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
         Box::pin(async move {
             let name = call.name.as_str();
             if self.callers.iter().any(|c| c == name) || name == self.plan.playbook.name {
@@ -42,11 +42,12 @@ impl Engine {
             if let Some(why) = reach.refusal() {
                 return Outcome::fail(why);
             }
-            let sub = self.nested(plan, label);
-            let (status, remaining) = sub.dispatch(&|| false).await;
+            let sub = std::sync::Arc::new(self.nested(plan, label));
+            let (status, remaining) = sub.dispatch().await;
             let result = serde_json::json!({ "status": status, "remaining_undo": remaining });
             match status {
                 RunStatus::Succeeded => Outcome::ok(result),
+                RunStatus::Interrupted | RunStatus::Terminated => Outcome::fail("interrupted").with_result(result),
                 RunStatus::Refused => Outcome {
                     refused: true,
                     error: Some(format!("sub-playbook `{name}` was refused at a gate")),

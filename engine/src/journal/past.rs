@@ -22,12 +22,20 @@ pub struct Past {
     pub done: Vec<(String, Map<String, Value>)>,
     /// The undo each finished step captured (`rollback: auto`), by step.
     pub undos: std::collections::HashMap<String, crate::actions::Undo>,
+    /// Steps (and iterations) whose undo completed, by a rollback or `runbook rollback`.
+    pub undone: std::collections::HashSet<String>,
+    /// Steps whose action began and then failed: their effect may be partial.
+    pub failed_started: Vec<String>,
+    /// The item of each `for_each` iteration that started, by label.
+    pub items: std::collections::HashMap<String, Value>,
     pub skipped: Vec<String>,
     pub failed: Vec<String>,
     /// Started, never finished: the outcome is unknown.
     pub in_doubt: Vec<String>,
     /// Rollbacks had begun: resume cannot know what was undone.
     pub rolling_back: Vec<String>,
+    /// `runbook rollback` undid (some of) it: it is not resumed.
+    pub rolled_back: bool,
     /// Where the chain continues.
     pub last_seq: u64,
     pub last_hash: String,
@@ -49,6 +57,7 @@ pub fn read_past(path: &Path) -> Result<Past, String> {
     let mut past = Past::default();
     let mut offset = 0u64;
     let mut started: Vec<String> = Vec::new();
+    let mut began: std::collections::HashSet<String> = std::collections::HashSet::new();
     for line in text.split_inclusive('\n') {
         if !line.ends_with('\n') {
             break; // the torn tail
@@ -71,7 +80,13 @@ pub fn read_past(path: &Path) -> Result<Past, String> {
                 past.params = r.get("params").and_then(|p| p.as_object()).cloned().unwrap_or_default();
             }
             "resumed" => past.plan_hash = s("plan_hash"),
-            "step_started" => started.push(s("step")),
+            "step_started" => {
+                started.push(s("step"));
+                began.insert(s("step"));
+                if let Some(item) = r.get("item") {
+                    past.items.insert(s("step"), item.clone());
+                }
+            }
             "step_finished" => {
                 let step = s("step");
                 started.retain(|x| *x != step);
@@ -88,12 +103,25 @@ pub fn read_past(path: &Path) -> Result<Past, String> {
                             .unwrap_or_default(),
                     )),
                     "skipped" | "declined" => past.skipped.push(step),
-                    _ => past.failed.push(step),
+                    _ => {
+                        // Only a step that recorded its start reached its action.
+                        if began.contains(&step) {
+                            past.failed_started.push(step.clone());
+                        }
+                        past.failed.push(step)
+                    }
                 }
             }
             "step_skipped" => past.skipped.push(s("step")),
             "rollback_started" => past.rolling_back.push(s("step")),
+            "rollback_finished" => {
+                let step = s("step");
+                if r.get("undone").and_then(|u| u.as_bool()) == Some(true) {
+                    past.undone.insert(step);
+                }
+            }
             "run_finished" => past.finished = Some(s("status")),
+            "rollback_requested" => past.rolled_back = true,
             _ => {}
         }
     }

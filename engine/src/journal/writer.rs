@@ -1,6 +1,8 @@
 //! Writes the run's events to its journal as chained records. Records that precede a
 //! change in the world (a step starting, a gate answered, a rollback starting) are fsync'd
-//! before the engine goes on, so a crash never loses what was about to happen.
+//! before the engine goes on, so a crash never loses what was about to happen. A write that
+//! fails is cut back off the file, so the chain on disk stays whole, and is reported: the
+//! engine does not start what it could not record.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,25 +16,37 @@ use crate::exec::{Event, RunEvent, Sink};
 pub struct JournalSink {
     state: StateDir,
     run: String,
-    file: Option<File>,
+    file: File,
+    /// Bytes of whole records on disk: a failed write is cut back to here.
+    len: u64,
     seq: u64,
     prev: String,
     /// fsync the records that precede a change (off only to measure what it costs).
     fsync: bool,
+    /// A failed write could not be cut back: nothing more can be chained safely.
+    broken: Option<String>,
 }
 
 impl JournalSink {
-    /// Opens (creates) the journal of `run`.
+    /// Opens (creates) the journal of `run`, and makes its directory entry durable.
     pub fn create(state: StateDir, run: &str) -> std::io::Result<JournalSink> {
-        StateDir::private_dir(&state.run_dir(run))?;
+        let dir = state.run_dir(run);
+        StateDir::private_dir(&dir)?;
         let file = StateDir::append(&state.journal(run))?;
+        file.sync_all()?;
+        // The new file's name lives in the directory, the directory's in `runs/`: both are
+        // synced, or a crash could lose the journal whose records were fsync'd.
+        sync_dir(&dir)?;
+        sync_dir(&state.runs())?;
         Ok(JournalSink {
             state,
             run: run.to_string(),
-            file: Some(file),
+            file,
+            len: 0,
             seq: 0,
             prev: ZERO_HASH.to_string(),
             fsync: true,
+            broken: None,
         })
     }
 
@@ -47,10 +61,12 @@ impl JournalSink {
         Ok(JournalSink {
             state,
             run: run.to_string(),
-            file: Some(file),
+            file,
+            len: past.valid_len,
             seq: past.last_seq + 1,
             prev: past.last_hash.clone(),
             fsync: true,
+            broken: None,
         })
     }
 
@@ -60,10 +76,12 @@ impl JournalSink {
         self
     }
 
-    fn write(&mut self, e: &Event) -> std::io::Result<()> {
-        let Some(file) = self.file.as_mut() else { return Ok(()) };
-        let Value::Object(fields) = serde_json::to_value(e).unwrap_or(Value::Null) else {
-            return Ok(());
+    fn write(&mut self, e: &Event) -> Result<(), String> {
+        if let Some(why) = &self.broken {
+            return Err(why.clone());
+        }
+        let Value::Object(fields) = serde_json::to_value(e).map_err(|e| format!("cannot encode a record: {e}"))? else {
+            return Err("an event is not a JSON object".into());
         };
         let mut r = Record::new();
         r.insert("seq".into(), self.seq.into());
@@ -74,23 +92,27 @@ impl JournalSink {
         r.insert("prev".into(), self.prev.clone().into());
         let hash = record_hash(&r);
         r.insert("hash".into(), hash.clone().into());
-        let mut line = serde_json::to_string(&r).unwrap_or_default();
+        let mut line = serde_json::to_string(&r).map_err(|e| format!("cannot encode a record: {e}"))?;
         line.push('\n');
-        file.write_all(line.as_bytes())?;
-        let durable = matches!(
-            e.kind,
-            RunEvent::RunStarted { .. }
-                | RunEvent::Resumed { .. }
-                | RunEvent::StepStarted { .. }
-                | RunEvent::Gate { .. }
-                | RunEvent::RollbackStarted { .. }
-                | RunEvent::Interrupted { .. }
-                | RunEvent::GuardTripped { .. }
-                | RunEvent::RunFinished { .. }
-        );
-        if durable && self.fsync {
-            file.sync_data()?;
+        let durable = self.fsync && is_durable(&e.kind);
+        let written = self
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|_| if durable { self.file.sync_data() } else { Ok(()) });
+        if let Err(err) = written {
+            let why = format!(
+                "cannot write record {} of {}: {err}",
+                self.seq,
+                self.state.journal(&self.run).display()
+            );
+            // What reached the file of this record is cut off again, so the next record (if
+            // the disk recovers) chains on from the last whole one.
+            if self.file.set_len(self.len).and_then(|_| self.file.sync_data()).is_err() {
+                self.broken = Some(format!("{why}; its partial write could not be removed"));
+            }
+            return Err(why);
         }
+        self.len += line.len() as u64;
         self.seq += 1;
         self.prev = hash;
         Ok(())
@@ -115,6 +137,17 @@ impl JournalSink {
                 status: None,
                 duration_ms: None,
             },
+            RunEvent::RollbackEnded { ok, duration_ms, .. } => IndexLine {
+                run: self.run.clone(),
+                event: "finished".into(),
+                playbook: None,
+                env: None,
+                user: None,
+                host: None,
+                ts: e.ts.clone(),
+                status: Some(if *ok { "rolled_back" } else { "rollback_incomplete" }.into()),
+                duration_ms: Some(*duration_ms),
+            },
             RunEvent::RunFinished {
                 status, duration_ms, ..
             } => IndexLine {
@@ -137,10 +170,35 @@ impl JournalSink {
 }
 
 impl Sink for JournalSink {
-    fn event(&mut self, e: &Event) {
-        if let Err(err) = self.write(e).and_then(|_| self.index(e)) {
-            // The audit trail is the point: say so loudly rather than go on silently.
-            eprintln!("error: cannot write the journal of run {}: {err}", self.run);
-        }
+    fn event(&mut self, e: &Event) -> Result<(), String> {
+        self.write(e)?;
+        self.index(e)
+            .map_err(|err| format!("cannot write the runs index {}: {err}", self.state.index().display()))
     }
+
+    fn durable(&self) -> bool {
+        true
+    }
+}
+
+/// Records that precede a change in the world, or end a run: on disk before the engine goes
+/// on.
+fn is_durable(kind: &RunEvent) -> bool {
+    matches!(
+        kind,
+        RunEvent::RunStarted { .. }
+            | RunEvent::Resumed { .. }
+            | RunEvent::StepStarted { .. }
+            | RunEvent::Gate { .. }
+            | RunEvent::RollbackStarted { .. }
+            | RunEvent::RollbackRequested { .. }
+            | RunEvent::Interrupted { .. }
+            | RunEvent::GuardTripped { .. }
+            | RunEvent::RunFinished { .. }
+    )
+}
+
+/// fsyncs a directory, so the entries created in it survive a crash.
+fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }

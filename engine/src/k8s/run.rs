@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::client::{Cluster, connect};
 use super::{apply, nodes, read, rollout};
 use crate::actions::{ActionCx, K8sSpec, Outcome, Undo};
+use crate::wake::Woke;
 
 /// The undo an action captured, written before the change is sent (a change whose answer is
 /// lost is still undone; undoing a change that did not happen restores what already holds).
@@ -35,26 +36,25 @@ pub const POLL: Duration = Duration::from_secs(1);
 
 impl Op<'_, '_> {
     /// Sleeps one poll interval (or what is left before the deadline, for a last look); false
-    /// once the deadline has passed or the run is interrupted.
+    /// once the deadline has passed, or the run is failing or interrupted.
     pub async fn pause(&self) -> bool {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return false;
         }
-        let mut cancel = self.cx.cancel.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(left.min(POLL)) => true,
-            _ = cancel.wait_for(|c| *c) => false,
-        }
+        self.cx.waits.sleep(left.min(POLL)).await == Woke::Elapsed
     }
 
+    /// The wait ended without what it waited for: at its deadline, or cut short.
     pub fn timed_out(&self, message: String) -> Outcome {
-        let mut o = Outcome::fail(message);
-        o.timed_out = !*self.cx.cancel.borrow();
-        if *self.cx.cancel.borrow() {
-            o.error = Some("interrupted".into());
+        match self.cx.waits.state() {
+            Some(woke) => Outcome::fail(crate::actions::cut_short(woke)),
+            None => {
+                let mut o = Outcome::fail(message);
+                o.timed_out = true;
+                o
+            }
         }
-        o
     }
 
     /// The step's timeout as written: what is left of it arrives a hair short of `3s`.
@@ -76,7 +76,7 @@ pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
         cluster,
         cx,
         captured: &captured,
-        deadline: Instant::now() + cx.timeout,
+        deadline: crate::wake::deadline(cx.timeout),
     };
     let work = async {
         match spec {
@@ -96,13 +96,12 @@ pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
             K8sSpec::Revert(r) => apply::revert(&op, r).await,
         }
     };
-    let mut cancel = cx.cancel.clone();
     // Waits stop at their deadline themselves; this bounds a request the server never answers.
     let outcome = tokio::select! {
-        o = tokio::time::timeout(cx.timeout + POLL, work) => o.unwrap_or_else(|_| {
+        o = tokio::time::timeout(cx.timeout.saturating_add(POLL), work) => o.unwrap_or_else(|_| {
             op.timed_out(format!("the API server did not answer within {}", op.waited()))
         }),
-        _ = cancel.wait_for(|c| *c) => Outcome::fail("interrupted"),
+        _ = cx.waits.stopping() => Outcome::fail("interrupted"),
     };
     outcome.with_undo(captured.take().or_else(nothing))
 }

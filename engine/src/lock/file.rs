@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::journal::StateDir;
+use crate::wake::{Waits, Woke};
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,6 +33,8 @@ pub enum LockError {
         at: Option<String>,
     },
     Io(String),
+    /// A signal arrived while the run waited for the lock.
+    Interrupted,
 }
 
 impl std::fmt::Display for LockError {
@@ -49,6 +52,7 @@ impl std::fmt::Display for LockError {
                 }
             }
             LockError::Io(e) => f.write_str(e),
+            LockError::Interrupted => f.write_str("interrupted while waiting for the run lock; nothing was run"),
         }
     }
 }
@@ -76,12 +80,22 @@ fn path_for(state: &StateDir, key: &str) -> PathBuf {
     state.locks().join(format!("{readable}-{}.lock", &digest[..8]))
 }
 
-/// Takes the lock of `key`, waiting up to `wait` for it (polling) when another run holds it.
-pub fn acquire(state: &StateDir, key: &str, holder: &Holder, wait: Option<Duration>) -> Result<FileLock, LockError> {
+/// How often a waiting run tries the lock again.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Takes the lock of `key`, waiting up to `wait` for it (trying again every moment, through
+/// the one sleep, so a signal ends the wait) when another run holds it.
+pub async fn acquire(
+    state: &StateDir,
+    key: &str,
+    holder: &Holder,
+    wait: Option<Duration>,
+    waits: &Waits,
+) -> Result<FileLock, LockError> {
     StateDir::private_dir(&state.locks())
         .map_err(|e| LockError::Io(format!("cannot create {}: {e}", state.locks().display())))?;
     let path = path_for(state, key);
-    let deadline = wait.map(|w| Instant::now() + w);
+    let deadline = wait.map(crate::wake::deadline);
     loop {
         let mut file = OpenOptions::new()
             .read(true)
@@ -104,7 +118,9 @@ pub fn acquire(state: &StateDir, key: &str, holder: &Holder, wait: Option<Durati
             }
             Err(TryLockError::WouldBlock) => {
                 if deadline.is_some_and(|d| Instant::now() < d) {
-                    std::thread::sleep(Duration::from_millis(200));
+                    if waits.sleep(RETRY).await != Woke::Elapsed {
+                        return Err(LockError::Interrupted);
+                    }
                     continue;
                 }
                 let mut text = String::new();

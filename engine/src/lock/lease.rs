@@ -164,6 +164,7 @@ pub fn acquire(
     key: &str,
     holder: &Holder,
     wait: Option<Duration>,
+    waits: &crate::wake::Waits,
     on_lost: Box<dyn Fn(String) + Send + Sync>,
 ) -> Result<LeaseLock, LockError> {
     // Its own runtime: the Lease must be renewed while the run's runtime is busy or gone.
@@ -180,7 +181,7 @@ pub fn acquire(
             .map_err(|e| LockError::Io(format!("lock `{key}` (kubernetes backend): {e}")))?;
         Ok::<_, LockError>(Api::<Lease>::namespaced(cluster.client, &cfg.namespace))
     })?;
-    let deadline = wait.map(|w| std::time::Instant::now() + w);
+    let deadline = wait.map(crate::wake::deadline);
     runtime.block_on(async {
         loop {
             match try_take(&api, &name, key, holder, cfg).await {
@@ -189,7 +190,9 @@ pub fn acquire(
                 Err(Attempt::Failed(e)) => return Err(LockError::Io(e)),
                 Err(Attempt::Held(h)) => {
                     if deadline.is_some_and(|d| std::time::Instant::now() < d) {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        if waits.sleep(Duration::from_millis(500)).await != crate::wake::Woke::Elapsed {
+                            return Err(LockError::Interrupted);
+                        }
                         continue;
                     }
                     return Err(h);

@@ -7,11 +7,11 @@ use crate::exec::{Event, Sink};
 pub struct JsonLines;
 
 impl Sink for JsonLines {
-    fn event(&mut self, e: &Event) {
-        if let Ok(line) = serde_json::to_string(e) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
+    fn event(&mut self, e: &Event) -> Result<(), String> {
+        let line = serde_json::to_string(e).map_err(|e| format!("cannot encode an event: {e}"))?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("cannot write events to stdout: {e}"))
     }
 }

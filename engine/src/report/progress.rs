@@ -2,18 +2,26 @@
 //! (indicatif), plain lines otherwise, and a summary table at the end.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::summary::{Summary, run_word, status_word};
-use crate::exec::{Event, RunEvent, Sink, StepStatus};
+use crate::exec::{Event, RunEvent, RunStatus, Sink, StepStatus};
 
 pub struct Progress {
     /// `None`: plain lines (stderr is not a terminal).
     multi: Option<MultiProgress>,
     bars: HashMap<String, ProgressBar>,
     summary: Summary,
+    /// A question is open at the terminal: lines wait until it is answered rather than
+    /// write over it (and the display never blocks on the prompt).
+    prompting: Arc<AtomicBool>,
+    held: Vec<String>,
+    /// The run, for the `runbook rollback` hint.
+    run: String,
 }
 
 impl Progress {
@@ -23,7 +31,15 @@ impl Progress {
             multi,
             bars: HashMap::new(),
             summary: Summary::default(),
+            prompting: Arc::new(AtomicBool::new(false)),
+            held: Vec::new(),
+            run: String::new(),
         }
+    }
+
+    /// Set while a question is open at the terminal.
+    pub fn prompting(&self) -> Arc<AtomicBool> {
+        self.prompting.clone()
     }
 
     /// The live display, so prompts can pause it.
@@ -31,7 +47,18 @@ impl Progress {
         self.multi.clone()
     }
 
-    fn line(&self, text: String) {
+    fn line(&mut self, text: String) {
+        if self.prompting.load(Ordering::SeqCst) {
+            self.held.push(text);
+            return;
+        }
+        for held in std::mem::take(&mut self.held) {
+            self.print(held);
+        }
+        self.print(text);
+    }
+
+    fn print(&self, text: String) {
         match &self.multi {
             Some(m) => {
                 let _ = m.println(text);
@@ -70,7 +97,7 @@ fn first_line(s: &str) -> &str {
 }
 
 impl Sink for Progress {
-    fn event(&mut self, e: &Event) {
+    fn event(&mut self, e: &Event) -> Result<(), String> {
         match &e.kind {
             RunEvent::RunStarted {
                 run,
@@ -80,6 +107,7 @@ impl Sink for Progress {
                 user,
                 ..
             } => {
+                self.run = run.clone();
                 self.line(format!(
                     "run {run} · {playbook} · env {env} · by {user} · plan {}",
                     &plan_hash[..plan_hash.len().min(19)]
@@ -94,6 +122,7 @@ impl Sink for Progress {
                 accepted_changes,
                 ..
             } => {
+                self.run = run.clone();
                 let mut t = format!("resume {run} by {by}");
                 if *accepted_changes {
                     t.push_str(" · plan changes accepted");
@@ -197,6 +226,7 @@ impl Sink for Progress {
                 step,
                 ok,
                 duration_ms,
+                undone: _,
                 error,
             } => {
                 self.end_bar(&format!("↺ {step}"));
@@ -212,11 +242,31 @@ impl Sink for Progress {
                     "✗ guard `{guard}` tripped: `{abort_if}` holds (value = {value}); rolling back"
                 ));
             }
-            RunEvent::Interrupted { rollback } => {
+            RunEvent::Interrupted { signal } => {
                 self.line(format!(
-                    "interrupted; {}",
-                    if *rollback { "rolling back" } else { "not rolling back" }
+                    "{signal}: no new step starts; the running ones are being stopped (again to kill them at once)"
                 ));
+            }
+            RunEvent::RollbackRequested { by, undo } => {
+                self.line(format!("rollback of run {} by {by}: {} to undo", self.run, undo.len()));
+            }
+            RunEvent::RollbackEnded {
+                ok,
+                duration_ms,
+                remaining_undo,
+            } => {
+                let mut text = self.summary.render();
+                text.push_str(&format!(
+                    "\nrollback {} in {:.1}s",
+                    if *ok {
+                        "complete"
+                    } else {
+                        "INCOMPLETE: a human must finish"
+                    },
+                    *duration_ms as f64 / 1000.0
+                ));
+                push_remaining(&mut text, remaining_undo);
+                self.line(text);
             }
             RunEvent::RunFinished {
                 status,
@@ -236,20 +286,35 @@ impl Sink for Progress {
                     run_word(*status),
                     *duration_ms as f64 / 1000.0
                 ));
-                if !remaining_undo.is_empty() {
-                    text.push_str("\nstill to undo by hand, in this order:");
-                    for u in remaining_undo {
-                        text.push_str(&format!("\n  - {u}"));
-                    }
+                push_remaining(&mut text, remaining_undo);
+                if !remaining_undo.is_empty() && matches!(status, RunStatus::Interrupted | RunStatus::Terminated) {
+                    text.push_str(&format!(
+                        "\nto undo them: runbook rollback {} (--dry-run to see the list first)",
+                        self.run
+                    ));
                 }
                 self.line(text);
             }
         }
+        Ok(())
     }
 
     fn finish(&mut self) {
+        for held in std::mem::take(&mut self.held) {
+            self.print(held);
+        }
         for (_, b) in self.bars.drain() {
             b.finish_and_clear();
+        }
+    }
+}
+
+/// The undo steps left for a human, in order.
+fn push_remaining(text: &mut String, remaining: &[String]) {
+    if !remaining.is_empty() {
+        text.push_str("\nstill to undo by hand, in this order:");
+        for u in remaining {
+            text.push_str(&format!("\n  - {u}"));
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn run_word(s: RunStatus) -> &'static str {
         RunStatus::RollbackFailed => "ROLLBACK FAILED: a human must finish",
         RunStatus::Refused => "REFUSED at a gate",
         RunStatus::Interrupted => "INTERRUPTED",
+        RunStatus::Terminated => "TERMINATED",
     }
 }
 
