@@ -220,6 +220,11 @@ impl Waits {
         }
     }
 
+    /// Whether these are the waits of the run's own steps (not of a cleanup).
+    pub fn happy_path(&self) -> bool {
+        self.settle.is_some()
+    }
+
     pub fn stopped(&self) -> bool {
         self.stop.is_cancelled()
     }

@@ -80,19 +80,52 @@ fn verify_one(state: &StateDir, id: &str) -> bool {
     let verdict = verify_file(&state.journal(id));
     // The chain cannot show records cut off cleanly at the end; the runs index, written
     // separately, knows whether the run finished.
+    let status = state
+        .list()
+        .into_iter()
+        .find(|r| r.run == id)
+        .map(|r| r.status)
+        .unwrap_or_default();
+    let last = records(state, id).ok().and_then(|r| r.last().cloned());
+    let last_type = last
+        .as_ref()
+        .and_then(|l| l.get("type"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
     if let Ok(Verdict::Intact { torn: false, .. }) = &verdict {
-        let finished = state.list().iter().any(|r| r.run == id && r.status != "unfinished");
-        let last_type = records(state, id)
-            .ok()
-            .and_then(|r| r.last().and_then(|l| l.get("type").cloned()));
-        if finished && last_type != Some(serde_json::Value::from("run_finished")) {
+        // `runbook rollback` ends the journal with its own record.
+        let end = match status.as_str() {
+            "rolled_back" | "rollback_incomplete" => "rollback_ended",
+            _ => "run_finished",
+        };
+        if status != "unfinished" && last_type != end {
             println!(
-                "TAMPERED  {id}: the index says the run finished, but the journal ends before its run_finished record: records were removed from the end"
+                "TAMPERED  {id}: the index says the run finished, but the journal ends before its {end} record: records were removed from the end"
             );
             return false;
         }
     }
     match verdict {
+        Ok(Verdict::Intact { records, torn: false }) if status == "unfinished" => {
+            let at = last
+                .as_ref()
+                .map(|l| {
+                    let step = l
+                        .get("step")
+                        .and_then(|s| s.as_str())
+                        .map(|s| format!(" of {s}"))
+                        .unwrap_or_default();
+                    format!(
+                        "#{} ({last_type}{step})",
+                        l.get("seq").and_then(|s| s.as_u64()).unwrap_or(0)
+                    )
+                })
+                .unwrap_or_else(|| "its start".into());
+            println!(
+                "ok        {id}: {records} records, chain intact; it ends at record {at} with no end of run recorded (still running, killed, or its journal could not be written)"
+            );
+            true
+        }
         Ok(Verdict::Intact { records, torn: false }) => {
             println!("ok        {id}: {records} records, chain intact");
             true
@@ -207,7 +240,24 @@ fn timeline_line(r: &serde_json::Value) -> String {
                 format!("FAILED: {}", s("error"))
             }
         ),
-        "interrupted" => "interrupted".to_string(),
+        "interrupted" => format!("interrupted by {}", s("signal")),
+        "rollback_requested" => format!(
+            "rollback requested by {}: {} to undo",
+            s("by"),
+            r.get("undo").and_then(|u| u.as_array()).map(Vec::len).unwrap_or(0)
+        ),
+        "rollback_ended" => {
+            let left = r
+                .get("remaining_undo")
+                .and_then(|u| u.as_array())
+                .map(Vec::len)
+                .unwrap_or(0);
+            if left == 0 {
+                "rollback complete".to_string()
+            } else {
+                format!("rollback INCOMPLETE: {left} left to undo")
+            }
+        }
         "guard_tripped" => format!(
             "✗ guard `{}` tripped: `{}` (value = {})",
             s("guard"),

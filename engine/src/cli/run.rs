@@ -322,6 +322,6 @@ pub fn save_plan(state: &crate::journal::StateDir, run: &str, plan: &Plan) -> st
         .truncate(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(serde_json::to_string_pretty(plan).unwrap_or_default().as_bytes())?;
+    f.write_all(serde_json::to_string(plan).unwrap_or_default().as_bytes())?;
     f.sync_all()
 }

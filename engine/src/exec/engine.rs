@@ -412,7 +412,7 @@ impl Engine {
             self.emit(RunEvent::Log {
                 step: None,
                 message: format!(
-                    "not rolling back: no terminal to ask at; `runbook rollback {}` undoes the {} finished step(s)",
+                    "not rolling back: no terminal to ask at; `runbook rollback {}` undoes the {} step(s) that ran",
                     self.run.id,
                     units.len()
                 ),

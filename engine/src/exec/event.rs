@@ -183,6 +183,7 @@ pub enum RunEvent {
     },
     /// `runbook rollback RUN_ID` begins undoing a stopped run's finished steps.
     RollbackRequested {
+        run: String,
         by: String,
         /// What it will undo, in order.
         undo: Vec<String>,

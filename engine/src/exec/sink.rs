@@ -76,10 +76,9 @@ impl Emitter {
 
     /// Sends an event and waits until the journal has it on disk (fsync'd for the records
     /// that precede a change). An error means it is not on record.
+    /// After a failed write it is tried again: a record that fits (the disk had room
+    /// again) continues the chain, one that does not is refused again.
     pub async fn record(&self, kind: RunEvent) -> Result<(), String> {
-        if let Some(why) = self.failure() {
-            return Err(why);
-        }
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Msg::Event(Box::new(kind), Some(tx)))

@@ -82,7 +82,11 @@ pub async fn run_step(eng: &Engine, step: &Step, waits: &Waits) -> StepReport {
             Some(v) => v,
             None => match eng.rt.eval(&w.expr, &[]) {
                 Ok(v) => super::truthy(&v),
-                Err(e) => return eng.fail_step(step, format!("when `{}`: {e}", w.expr), Instant::now(), None),
+                Err(e) => {
+                    return eng
+                        .fail_step(step, format!("when `{}`: {e}", w.expr), Instant::now(), None)
+                        .await;
+                }
             },
         };
         if !value {
@@ -100,14 +104,20 @@ pub async fn run_step(eng: &Engine, step: &Step, waits: &Waits) -> StepReport {
     let items = match eng.rt.eval(&fe.items, &[]) {
         Ok(Json::Array(items)) => items,
         Ok(other) => {
-            return eng.fail_step(
-                step,
-                format!("for_each `{}` is not a list: {other}", fe.items),
-                Instant::now(),
-                None,
-            );
+            return eng
+                .fail_step(
+                    step,
+                    format!("for_each `{}` is not a list: {other}", fe.items),
+                    Instant::now(),
+                    None,
+                )
+                .await;
         }
-        Err(e) => return eng.fail_step(step, format!("for_each `{}`: {e}", fe.items), Instant::now(), None),
+        Err(e) => {
+            return eng
+                .fail_step(step, format!("for_each `{}`: {e}", fe.items), Instant::now(), None)
+                .await;
+        }
     };
     if items.is_empty() {
         return skipped(format!("for_each `{}` is empty", fe.items));
@@ -224,12 +234,14 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         });
         if !o.ok {
             let why = check.message.clone().or(o.error).unwrap_or_default();
-            let mut r = eng.fail_step(
-                step,
-                format!("precondition `{}` does not hold: {why}", check.name),
-                start,
-                Some(&label),
-            );
+            let mut r = eng
+                .fail_step(
+                    step,
+                    format!("precondition `{}` does not hold: {why}", check.name),
+                    start,
+                    Some(&label),
+                )
+                .await;
             r.action_started = false;
             return r;
         }
@@ -289,12 +301,14 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
             })
             .await;
         if let Err(e) = recorded {
-            return eng.fail_step(
-                step,
-                format!("not run: its gate's answer could not be journaled ({e})"),
-                start,
-                Some(&label),
-            );
+            return eng
+                .fail_step(
+                    step,
+                    format!("not run: its gate's answer could not be journaled ({e})"),
+                    start,
+                    Some(&label),
+                )
+                .await;
         }
         match answer {
             Answer::Yes { .. } => {}
@@ -313,7 +327,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
                     Some("declined at its gate".into()),
                     None,
                     &serde_json::Map::new(),
-                );
+                )
+                .await;
                 return report(&unit, StepStatus::Declined, true, false);
             }
             // The run is failing or stopping: the step does not run, and that is no refusal.
@@ -325,7 +340,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
                 return report(&unit, StepStatus::Skipped, false, false);
             }
             Answer::Withdrawn { .. } | Answer::Wait { .. } | Answer::Closed { .. } => {
-                eng.finish_event(&label, StepStatus::Declined, start, why, None, &serde_json::Map::new());
+                eng.finish_event(&label, StepStatus::Declined, start, why, None, &serde_json::Map::new())
+                    .await;
                 return report(&unit, StepStatus::Declined, true, false);
             }
         }
@@ -335,7 +351,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         // A pure gate: passing it is the step.
         eng.rt
             .record_step(eng.key(&label), "ok", &Json::Null, &serde_json::Map::new());
-        eng.finish_event(&label, StepStatus::Ok, start, None, None, &serde_json::Map::new());
+        eng.finish_event(&label, StepStatus::Ok, start, None, None, &serde_json::Map::new())
+            .await;
         return report(&unit, StepStatus::Ok, false, false);
     };
 
@@ -352,17 +369,23 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
     let mut began = false;
     for attempt in 1..=attempts {
         // No side effect before its record is on disk: a step the journal cannot record
-        // does not run.
-        let recorded = eng
-            .emitter
-            .record(RunEvent::StepStarted {
-                step: label.clone(),
-                name: step.title().to_string(),
-                attempt,
-                summary: eng.shown(action, &extra),
-                item: unit.binding.as_ref().map(|(_, v)| v.clone()),
-            })
-            .await;
+        // does not run, nor does one of the run's own steps once the journal has failed
+        // (the dispatcher, told of it a moment later, would not have started it).
+        let failed_before = eng.emitter.failure().filter(|_| waits.happy_path());
+        let recorded = match failed_before {
+            Some(why) => Err(format!("the journal failed earlier: {why}")),
+            None => {
+                eng.emitter
+                    .record(RunEvent::StepStarted {
+                        step: label.clone(),
+                        name: step.title().to_string(),
+                        attempt,
+                        summary: eng.shown(action, &extra),
+                        item: unit.binding.as_ref().map(|(_, v)| v.clone()),
+                    })
+                    .await
+            }
+        };
         if let Err(e) = recorded {
             outcome = Outcome::fail(format!("not run: its start could not be journaled ({e})"));
             break;
@@ -400,7 +423,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
             outcome.error.clone(),
             None,
             &serde_json::Map::new(),
-        );
+        )
+        .await;
         return report(&unit, StepStatus::Declined, true, false);
     }
     if !outcome.ok {
@@ -418,7 +442,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
             outcome.error.clone(),
             Some(&outcome),
             &serde_json::Map::new(),
-        );
+        )
+        .await;
         let mut r = report(&unit, status, false, began);
         r.failed_unit = Some(unit.clone());
         return r;
@@ -434,7 +459,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
             }
             Err(e) => {
                 let msg = format!("output `{name}`: {e}");
-                eng.finish_event(&label, StepStatus::Failed, start, Some(msg), Some(&outcome), &outputs);
+                eng.finish_event(&label, StepStatus::Failed, start, Some(msg), Some(&outcome), &outputs)
+                    .await;
                 let mut r = report(&unit, StepStatus::Failed, false, true);
                 r.failed_unit = Some(unit.clone());
                 return r;
@@ -442,7 +468,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         }
     }
     eng.rt.record_step(eng.key(&label), "ok", &outcome.result, &outputs);
-    eng.finish_event(&label, StepStatus::Ok, start, None, Some(&outcome), &outputs);
+    eng.finish_event(&label, StepStatus::Ok, start, None, Some(&outcome), &outputs)
+        .await;
     report(&unit, StepStatus::Ok, false, true)
 }
 
@@ -507,9 +534,14 @@ impl Engine {
                     }
                     match waits.sleep(left.min(EVERY)).await {
                         Woke::Elapsed => {}
-                        woke => {
+                        Woke::Settling => {
                             return Answer::Withdrawn {
-                                why: format!("{} while it waited for approval", cut_short(woke)),
+                                why: "the run is failing".into(),
+                            };
+                        }
+                        Woke::Cancelled => {
+                            return Answer::Withdrawn {
+                                why: "the run was interrupted".into(),
                             };
                         }
                     }
@@ -648,7 +680,13 @@ impl Engine {
         }
     }
 
-    pub(super) fn fail_step(&self, step: &Step, error: String, start: Instant, label: Option<&str>) -> StepReport {
+    pub(super) async fn fail_step(
+        &self,
+        step: &Step,
+        error: String,
+        start: Instant,
+        label: Option<&str>,
+    ) -> StepReport {
         let label = label.map(String::from).unwrap_or_else(|| self.label(&step.id));
         self.finish_event(
             &label,
@@ -657,11 +695,15 @@ impl Engine {
             Some(error),
             None,
             &serde_json::Map::new(),
-        );
+        )
+        .await;
         StepReport::failed_unrun()
     }
 
-    pub(super) fn finish_event(
+    /// Records how a step ended, and returns once the journal has it (or could not take
+    /// it): the dispatcher hears of a step's end only after the journal does, so a journal
+    /// that failed on it stops the next step from starting.
+    pub(super) async fn finish_event(
         &self,
         label: &str,
         status: StepStatus,
@@ -679,15 +721,18 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        self.emit(RunEvent::StepFinished {
-            step: label.to_string(),
-            status,
-            duration_ms: millis(start),
-            exit_code: outcome.and_then(|o| o.exit_code),
-            error,
-            outputs: outputs.clone(),
-            tail,
-            undo: outcome.and_then(|o| o.undo.as_ref()).map(super::event::journal_undo),
-        });
+        let _ = self
+            .emitter
+            .record(RunEvent::StepFinished {
+                step: label.to_string(),
+                status,
+                duration_ms: millis(start),
+                exit_code: outcome.and_then(|o| o.exit_code),
+                error,
+                outputs: outputs.clone(),
+                tail,
+                undo: outcome.and_then(|o| o.undo.as_ref()).map(super::event::journal_undo),
+            })
+            .await;
     }
 }

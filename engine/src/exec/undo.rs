@@ -31,6 +31,7 @@ impl Engine {
         let requested = eng
             .emitter
             .record(RunEvent::RollbackRequested {
+                run: eng.run.id.clone(),
                 by: by.to_string(),
                 undo: all.clone(),
             })

@@ -114,7 +114,8 @@ impl StateDir {
                 "finished" => {
                     if let Some(r) = runs.iter_mut().rev().find(|r| r.run == l.run) {
                         r.status = l.status.unwrap_or_default();
-                        r.duration_ms = l.duration_ms;
+                        // A later rollback changes the status, not how long the run took.
+                        r.duration_ms = l.duration_ms.or(r.duration_ms);
                     }
                 }
                 _ => {}

@@ -137,7 +137,7 @@ impl JournalSink {
                 status: None,
                 duration_ms: None,
             },
-            RunEvent::RollbackEnded { ok, duration_ms, .. } => IndexLine {
+            RunEvent::RollbackEnded { ok, .. } => IndexLine {
                 run: self.run.clone(),
                 event: "finished".into(),
                 playbook: None,
@@ -146,7 +146,7 @@ impl JournalSink {
                 host: None,
                 ts: e.ts.clone(),
                 status: Some(if *ok { "rolled_back" } else { "rollback_incomplete" }.into()),
-                duration_ms: Some(*duration_ms),
+                duration_ms: None,
             },
             RunEvent::RunFinished {
                 status, duration_ms, ..

@@ -247,8 +247,9 @@ impl Sink for Progress {
                     "{signal}: no new step starts; the running ones are being stopped (again to kill them at once)"
                 ));
             }
-            RunEvent::RollbackRequested { by, undo } => {
-                self.line(format!("rollback of run {} by {by}: {} to undo", self.run, undo.len()));
+            RunEvent::RollbackRequested { run, by, undo } => {
+                self.run = run.clone();
+                self.line(format!("rollback of run {run} by {by}: {} to undo", undo.len()));
             }
             RunEvent::RollbackEnded {
                 ok,
