@@ -1,5 +1,6 @@
 //! End-to-end tests: every test drives the built `runbook` binary.
 
+mod adversity;
 mod compile_errors;
 mod interactive;
 mod invalid;

@@ -312,10 +312,19 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         }
         match answer {
             Answer::Yes { .. } => {}
-            Answer::No { .. } if step.on_decline == Some(crate::playbook::OnDecline::Skip) => {
+            // An unanswered gate (no terminal, an approval timing out) is a no: under
+            // `on_decline: skip` the step is skipped, as after a no at the terminal.
+            Answer::No { .. } | Answer::Closed { .. }
+                if step.on_decline == Some(crate::playbook::OnDecline::Skip) && waits.state().is_none() =>
+            {
+                let how = if matches!(answer, Answer::No { .. }) {
+                    "declined"
+                } else {
+                    "unanswered"
+                };
                 eng.emit(RunEvent::StepSkipped {
                     step: label.clone(),
-                    reason: "declined at its gate (on_decline: skip)".into(),
+                    reason: format!("{how} at its gate (on_decline: skip)"),
                 });
                 return report(&unit, StepStatus::Declined, false, false);
             }
