@@ -15,3 +15,4 @@ mod rds;
 mod resume;
 mod run;
 mod schema;
+mod support;
