@@ -15,4 +15,5 @@ mod rds;
 mod resume;
 mod run;
 mod schema;
+mod semantics;
 mod support;
