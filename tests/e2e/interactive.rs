@@ -7,7 +7,7 @@ use std::time::Duration;
 use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession as Session;
 use expectrl::{Eof, Expect};
-use runbook_tests::{Workspace, binary};
+use runbook_tests::{Background, Workspace, binary};
 
 const GATED: &str = "name: gated\nsteps:\n  - id: ship\n    risk: high\n    confirm: \"Ship it to {{ env.name }}?\"\n    shell: 'echo shipped >> log'\n    rollback: { shell: 'true' }\n";
 
@@ -70,34 +70,17 @@ fn ctrl_c_twice_kills_running_steps_and_exits_130() {
     let pb =
         format!("name: long\nsteps:\n  - id: sleepy\n    shell: 'sleep {n}.3'\n    rollback: {{ shell: 'true' }}\n");
     let w = Workspace::new().playbook("long", &pb);
-    let mut child = Command::new(binary())
-        .args(["--color", "never", "run", "long", "--output", "json"])
-        .current_dir(w.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Wait until the step runs.
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        use std::io::BufRead;
-        assert!(stdout.read_line(&mut line).expect("read") > 0, "the run ended early");
-        if line.contains("\"step_started\"") {
-            break;
-        }
-    }
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut bg = Background::start(w.path(), &["run", "long"], &[]);
+    bg.wait_for(|l| l.contains("\"step_started\""));
+    let pid = nix::unistd::Pid::from_raw(bg.child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("first SIGINT");
+    // The second press only counts as one once the first was seen, and once the engine
+    // listens again: see `a_second_ctrl_c_right_after_the_first_still_kills` for that race.
+    bg.wait_for(|l| l.contains("interrupted: no new steps start"));
     std::thread::sleep(Duration::from_millis(200));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("second SIGINT");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(130));
-    let mut rest = String::new();
-    use std::io::Read;
-    stdout.read_to_string(&mut rest).expect("rest");
+    assert_eq!(bg.finish(), 130, "{}", bg.stderr());
+    let rest = bg.lines.join("");
     assert!(
         rest.contains("\"interrupted\"") && rest.contains("\"status\":\"interrupted\""),
         "{rest}"
@@ -108,5 +91,33 @@ fn ctrl_c_twice_kills_running_steps_and_exits_130() {
     while !super::run::processes_with(&format!("sleep {n}.3")).is_empty() {
         assert!(std::time::Instant::now() < deadline, "the step's process survived");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "engine bug: Ctrl-C races in cli/run.rs (a press is lost, or kills the engine outright, or ends the run exit 3)"]
+fn a_second_ctrl_c_right_after_the_first_still_kills() {
+    // cli/run.rs waits for each Ctrl-C with a new `tokio::signal::ctrl_c()` in a task that
+    // may not have run yet:
+    // - a press before that task first runs meets the default SIGINT action: the engine dies
+    //   at once, without `interrupted` in its journal, even after `step_started` was printed;
+    // - a press between two `ctrl_c()` calls is lost: the run never ends;
+    // - when the killed step's end reaches the dispatcher before the stop does, the run ends
+    //   as a failure whose rollback is cancelled: exit 3 instead of 130.
+    // Each needs a busy machine to show; twenty tries in a row usually find one.
+    let n = 2000 + std::process::id() % 7000;
+    let pb =
+        format!("name: long\nsteps:\n  - id: sleepy\n    shell: 'sleep {n}.4'\n    rollback: {{ shell: 'true' }}\n");
+    let w = Workspace::new().playbook("long", &pb);
+    for attempt in 1..=20 {
+        let mut bg = Background::start(w.path(), &["run", "long"], &[]);
+        bg.wait_for(|l| l.contains("\"step_started\""));
+        let pid = nix::unistd::Pid::from_raw(bg.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("first SIGINT");
+        bg.wait_for(|l| l.contains("interrupted: no new steps start"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("second SIGINT");
+        let end = bg.wait_for_within(Duration::from_secs(10), |l| l.contains("\"run_finished\""));
+        assert!(end.contains("\"status\":\"interrupted\""), "attempt {attempt}: {end}");
+        assert_eq!(bg.finish(), 130, "attempt {attempt}");
     }
 }

@@ -2,10 +2,9 @@
 //! finds tampering, private files, secrets never written, one run per lock key.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runbook_tests::{Output, Workspace, binary};
+use runbook_tests::{Background, Output, Workspace};
 
 fn run(w: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Output {
     runbook_tests::run_with_env(w.path(), args, env)
@@ -147,29 +146,9 @@ fn secrets_reach_no_file_and_no_output() {
 fn a_held_lock_refuses_a_second_run_and_lock_wait_waits() {
     let pb = "name: slow\nsteps:\n  - id: hold\n    shell: 'sleep 2'\n    rollback: { shell: 'true' }\n";
     let w = Workspace::new().playbook("slow", pb);
-    let mut first = Command::new(binary())
-        .args(["--color", "never", "run", "slow", "--output", "json"])
-        .current_dir(w.path())
-        .env("RUNBOOK_USER", "dave")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // Wait until the first run has started its step (so it holds the lock).
-    let mut stdout = std::io::BufReader::new(first.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        use std::io::BufRead;
-        assert!(
-            stdout.read_line(&mut line).expect("read") > 0,
-            "the first run ended early"
-        );
-        if line.contains("\"step_started\"") {
-            break;
-        }
-    }
+    // Once the first run has started its step, it holds the lock.
+    let mut first = Background::start(w.path(), &["run", "slow"], &[("RUNBOOK_USER", "dave")]);
+    first.wait_for(|l| l.contains("\"step_started\""));
     let second = run(&w, &["run", "slow"], &[]);
     assert_eq!(second.code, 5, "{}", second.transcript());
     assert!(
@@ -184,7 +163,7 @@ fn a_held_lock_refuses_a_second_run_and_lock_wait_waits() {
         start.elapsed() > Duration::from_millis(500),
         "it waited for the first run"
     );
-    assert!(first.wait().expect("first").success());
+    assert_eq!(first.finish(), 0, "{}", first.stderr());
 }
 
 #[test]
@@ -254,43 +233,11 @@ fn a_saved_plan_runs_only_as_approved_and_unchanged() {
 
 /// Starts `runbook run` in the background and returns it once its output says it waits
 /// for an approval, with the run id.
-fn start_waiting(w: &Workspace, args: &[&str], user: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(binary())
-        .args(["--color", "never"])
-        .args(args)
-        .args(["--output", "json"])
-        .current_dir(w.path())
-        .env("RUNBOOK_USER", user)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut run_id = String::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        use std::io::BufRead;
-        assert!(
-            stdout.read_line(&mut line).expect("read") > 0,
-            "the run ended before waiting"
-        );
-        let e: serde_json::Value = serde_json::from_str(&line).expect("event");
-        if e["type"] == "run_started" {
-            run_id = e["run"].as_str().unwrap_or_default().to_string();
-        }
-        if e["type"] == "log" && e["message"].as_str().is_some_and(|m| m.starts_with("waiting up to")) {
-            break;
-        }
-    }
-    // Drain the rest in the background so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        use std::io::Read;
-        let _ = stdout.read_to_string(&mut rest);
-    });
-    (child, run_id)
+fn start_waiting(w: &Workspace, args: &[&str], user: &str) -> (Background, String) {
+    let mut bg = Background::start(w.path(), args, &[("RUNBOOK_USER", user)]);
+    bg.wait_for(|l| l.contains("\"type\":\"log\"") && l.contains("\"message\":\"waiting up to"));
+    let id = bg.run_id();
+    (bg, id)
 }
 
 const GATED: &str = "name: gated\nsteps:\n  - id: ship\n    risk: critical\n    approval: { approvers: [alice, bob], min: 1, timeout: 30s }\n    shell: 'echo shipped >> log'\n    rollback: { shell: 'true' }\n";
@@ -300,16 +247,16 @@ fn a_running_run_waits_for_approval_from_another_terminal() {
     let env = "default_env: prod\nenvironments:\n  prod: { policy: { confirm: [], two_person: [critical] } }\n";
     let w = Workspace::new().file("runbook.yaml", env).playbook("gated", GATED);
 
-    let (mut child, id) = start_waiting(&w, &["run", "gated"], "alice");
+    let (mut bg, id) = start_waiting(&w, &["run", "gated"], "alice");
     // The runner cannot approve their own two-person step: it keeps waiting.
     assert_eq!(run(&w, &["approve", &id, "ship", "--as", "alice"], &[]).code, 0);
     std::thread::sleep(Duration::from_millis(700));
     assert!(
-        child.try_wait().expect("poll").is_none(),
+        bg.child.try_wait().expect("poll").is_none(),
         "the runner's own approval must not count"
     );
     assert_eq!(run(&w, &["approve", &id, "ship", "--as", "bob"], &[]).code, 0);
-    assert!(child.wait().expect("wait").success());
+    assert_eq!(bg.finish(), 0, "{}", bg.stderr());
     assert_eq!(
         std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
         "shipped\n"
@@ -321,12 +268,12 @@ fn a_running_run_waits_for_approval_from_another_terminal() {
         export.stdout
     );
 
-    let (mut child, id) = start_waiting(&w, &["run", "gated"], "alice");
+    let (mut bg, id) = start_waiting(&w, &["run", "gated"], "alice");
     assert_eq!(
         run(&w, &["approve", &id, "ship", "--as", "bob", "--reject"], &[]).code,
         0
     );
-    assert_eq!(child.wait().expect("wait").code(), Some(4));
+    assert_eq!(bg.finish(), 4, "{}", bg.stderr());
     assert_eq!(
         std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
         "shipped\n",

@@ -1,11 +1,17 @@
 //! The `k8s` actions and the Lease lock against a real cluster, for a workstation with kind
-//! or k3d: skipped unless `RUNBOOK_E2E_KUBECONFIG` names a kubeconfig (docs/testing.md).
-//! Everything happens in a namespace of its own, deleted at the end.
+//! or k3d: ignored by default; run with `--run-ignored only` and `RUNBOOK_E2E_KUBECONFIG`
+//! naming a kubeconfig (docs/testing.md). Everything happens in a namespace of its own,
+//! deleted at the end.
 
 use runbook_tests::{Output, Workspace};
 
-fn kubeconfig() -> Option<String> {
-    std::env::var("RUNBOOK_E2E_KUBECONFIG").ok().filter(|k| !k.is_empty())
+/// The real cluster's kubeconfig. Asked for explicitly (the test is ignored otherwise), so a
+/// missing one is a failure, never a silent pass.
+fn kubeconfig() -> String {
+    std::env::var("RUNBOOK_E2E_KUBECONFIG")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .expect("set RUNBOOK_E2E_KUBECONFIG to the kubeconfig of a real cluster (docs/testing.md)")
 }
 
 fn run(w: &Workspace, kc: &str, args: &[&str]) -> Output {
@@ -93,11 +99,9 @@ steps:
 "#;
 
 #[test]
+#[ignore = "needs a real cluster: set RUNBOOK_E2E_KUBECONFIG (docs/testing.md)"]
 fn a_real_cluster_runs_changes_and_rolls_them_back() {
-    let Some(kc) = kubeconfig() else {
-        eprintln!("skipped: set RUNBOOK_E2E_KUBECONFIG to run against a real cluster (docs/testing.md)");
-        return;
-    };
+    let kc = kubeconfig();
     let ns = format!("runbook-e2e-{}", std::process::id());
     // Setup and teardown create and delete the namespace, so they lock with files; the
     // changes in between take a Lease in that namespace.

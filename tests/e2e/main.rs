@@ -16,3 +16,5 @@ mod rds;
 mod resume;
 mod run;
 mod schema;
+mod semantics;
+mod support;

@@ -1,10 +1,9 @@
 //! `runbook resume` after SIGKILL at many points of a run: every non-idempotent step's
 //! effect happens exactly once, outputs survive, and the journal still verifies.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runbook_tests::{Background, Workspace, binary};
+use runbook_tests::{Background, Workspace, run};
 
 const STEPS: usize = 30;
 
@@ -73,22 +72,14 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
         let _ = bg.child.wait();
         wait_for_orphans(&[&mark, "run crashy --output json"]);
 
-        let runs = Command::new(binary())
-            .args(["runs", "--format", "json"])
-            .current_dir(w.path())
-            .output()
-            .expect("runs");
-        let runs: Vec<serde_json::Value> = serde_json::from_slice(&runs.stdout).expect("runs json");
+        let runs = run(w.path(), &["runs", "--format", "json"]);
+        let runs: Vec<serde_json::Value> = serde_json::from_str(&runs.stdout).expect("runs json");
         let id = runs[0]["run"].as_str().unwrap_or_default().to_string();
         // The steps whose end was not recorded: decide from the world, as an operator would.
-        let export = Command::new(binary())
-            .args(["audit", "export", &id])
-            .current_dir(w.path())
-            .output()
-            .expect("export");
-        let records: Vec<serde_json::Value> = serde_json::from_slice(&export.stdout).expect("records");
+        let export = run(w.path(), &["audit", "export", &id]);
+        let records: Vec<serde_json::Value> = serde_json::from_str(&export.stdout).expect("records");
         let effects = std::fs::read_to_string(w.path().join("effects")).unwrap_or_default();
-        let mut args = vec!["--color".to_string(), "never".into(), "resume".into(), id.clone()];
+        let mut args = vec!["resume".to_string(), id.clone()];
         for r in records.iter().filter(|r| r["type"] == "step_started") {
             let step = r["step"].as_str().unwrap_or_default();
             let finished = records
@@ -107,17 +98,8 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
             });
             args.push(step.to_string());
         }
-        let resumed = Command::new(binary())
-            .args(&args)
-            .current_dir(w.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("resume");
-        assert!(
-            resumed.status.success(),
-            "kill at {kill_at}: {args:?}\n{}",
-            String::from_utf8_lossy(&resumed.stderr)
-        );
+        let resumed = run(w.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(resumed.code, 0, "kill at {kill_at}: {args:?}\n{}", resumed.stderr);
 
         let effects = std::fs::read_to_string(w.path().join("effects")).unwrap_or_default();
         for i in (1..STEPS).filter(|i| !i.is_multiple_of(7)) {
@@ -128,12 +110,8 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
             };
             let count = effects.lines().filter(|l| *l == expected).count();
             if count != 1 {
-                let export = Command::new(binary())
-                    .args(["audit", "export", &id])
-                    .current_dir(w.path())
-                    .output()
-                    .expect("export");
-                let records: Vec<serde_json::Value> = serde_json::from_slice(&export.stdout).expect("records");
+                let export = run(w.path(), &["audit", "export", &id]);
+                let records: Vec<serde_json::Value> = serde_json::from_str(&export.stdout).expect("records");
                 let about: Vec<String> = records
                     .iter()
                     .filter(|r| r["step"] == format!("s{i}") || r["type"] == "resumed")
@@ -150,16 +128,8 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
                 "kill at {kill_at}: idempotent s{i} did not run"
             );
         }
-        let verify = Command::new(binary())
-            .args(["audit", "verify"])
-            .current_dir(w.path())
-            .output()
-            .expect("verify");
-        assert!(
-            verify.status.success(),
-            "kill at {kill_at}: {}",
-            String::from_utf8_lossy(&verify.stdout)
-        );
+        let verify = run(w.path(), &["audit", "verify"]);
+        assert_eq!(verify.code, 0, "kill at {kill_at}: {}", verify.stdout);
     }
 }
 
@@ -178,48 +148,33 @@ fn resume_refuses_a_changed_plan_unless_accepted_and_a_finished_run() {
         .contains("a\n");
     let decision = if a_done { "--assume-done" } else { "--rerun" };
     let id = {
-        let o = Command::new(binary())
-            .args(["runs", "--format", "json"])
-            .current_dir(w.path())
-            .output()
-            .expect("runs");
-        let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("json");
+        let o = run(w.path(), &["runs", "--format", "json"]);
+        let v: Vec<serde_json::Value> = serde_json::from_str(&o.stdout).expect("json");
         v[0]["run"].as_str().unwrap_or_default().to_string()
     };
     std::fs::write(w.path().join("playbooks/two.yaml"), pb.replace("echo b", "echo B")).expect("edit");
-    let refused = Command::new(binary())
-        .args(["--color", "never", "resume", &id, decision, "a"])
-        .current_dir(w.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("resume");
-    assert_eq!(refused.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let refused = run(w.path(), &["resume", &id, decision, "a"]);
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+    let err = refused.stderr;
     assert!(
         err.contains("the plan changed")
             && err.contains("~ step `b` changed: echo b >> effects → echo B >> effects")
             && err.contains("--accept-changes"),
         "{err}"
     );
-    let ok = Command::new(binary())
-        .args(["resume", &id, decision, "a", "--accept-changes"])
-        .current_dir(w.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("resume");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = run(w.path(), &["resume", &id, decision, "a", "--accept-changes"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(
         std::fs::read_to_string(w.path().join("effects")).unwrap_or_default(),
         "a\nB\n"
     );
-    let again = Command::new(binary())
-        .args(["--color", "never", "resume", &id])
-        .current_dir(w.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("resume");
-    assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("finished (succeeded); there is nothing to resume"));
+    let again = run(w.path(), &["resume", &id]);
+    assert_eq!(again.code, 2, "{}", again.transcript());
+    assert!(
+        again
+            .stderr
+            .contains("finished (succeeded); there is nothing to resume")
+    );
 }
 
 #[test]
@@ -246,16 +201,11 @@ fn resume_waits_for_a_killed_runs_leftover_processes() {
     // The `sleep 30` outlived the engine: resume must wait for it.
     let deadline = Instant::now() + Duration::from_secs(10);
     let refused = loop {
-        let r = Command::new(binary())
-            .args(["--color", "never", "resume", &id, "--rerun", "slow"])
-            .current_dir(w.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("resume");
-        let err = String::from_utf8_lossy(&r.stderr).into_owned();
+        let r = run(w.path(), &["resume", &id, "--rerun", "slow"]);
+        let err = r.stderr.clone();
         // Until the child has exec'd, it may not show yet: ask again.
-        if r.status.code() == Some(5) || Instant::now() > deadline {
-            break (r.status.code(), err);
+        if r.code == 5 || Instant::now() > deadline {
+            break (Some(r.code), err);
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -278,14 +228,9 @@ fn resume_waits_for_a_killed_runs_leftover_processes() {
     std::fs::write(w.path().join("playbooks/long.yaml"), pb.replace("sleep 30", "sleep 0")).expect("edit");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = Command::new(binary())
-            .args(["--color", "never", "resume", &id, "--rerun", "slow", "--accept-changes"])
-            .current_dir(w.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("resume");
-        if r.status.code() != Some(5) {
-            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let r = run(w.path(), &["resume", &id, "--rerun", "slow", "--accept-changes"]);
+        if r.code != 5 {
+            assert_eq!(r.code, 0, "{}", r.stderr);
             break;
         }
         assert!(Instant::now() < deadline, "the leftovers never went away");

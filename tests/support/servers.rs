@@ -67,11 +67,15 @@ fn free_port() -> u16 {
 
 impl Prometheus {
     pub fn start(target_port: u16) -> Prometheus {
-        let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-            .expect("these tests need the Prometheus server: apt-get install prometheus (.ci/run does)");
+        // On PATH, where scripts/test looks for it (and installs it when it is missing).
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let binary = std::env::split_paths(&path)
+            .chain(["/usr/bin", "/usr/local/bin"].map(PathBuf::from))
+            .map(|dir| dir.join("prometheus"))
+            .find(|p| p.is_file())
+            .expect(
+                "these tests need the Prometheus server on PATH: scripts/test installs it (apt-get install prometheus)",
+            );
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -163,11 +167,16 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("these tests need moto: pip install 'moto[server]' (.ci/run does)");
-        let m = Moto { port, child };
+            .expect("these tests need python3 with moto: scripts/test installs it (pip install 'moto[server]')");
+        let mut m = Moto { port, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start");
+            if let Ok(Some(status)) = m.child.try_wait() {
+                panic!(
+                    "`python3 -m moto.server` exited ({status}): scripts/test installs moto (pip install 'moto[server]')"
+                );
+            }
+            assert!(Instant::now() < deadline, "moto did not start within 30s");
             std::thread::sleep(Duration::from_millis(100));
         }
         m
