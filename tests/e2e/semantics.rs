@@ -246,7 +246,6 @@ fn on_decline_skip_a_no_at_the_terminal_skips_the_step_and_dependents_run() {
 }
 
 #[test]
-#[ignore = "engine bug: on_decline: skip does not apply to a gate that fails closed (the run ends refused, exit 4)"]
 fn on_decline_skip_a_gate_that_fails_closed_skips_the_step_and_dependents_run() {
     let w = Workspace::new().playbook("optional", DECLINE);
     let out = run(&w, &["run", "optional", "--non-interactive"]);
@@ -918,7 +917,6 @@ steps:
 }
 
 #[test]
-#[ignore = "engine bug: for_each refusal (fixed on main)"]
 fn a_declined_gate_in_an_iteration_ends_the_run_refused_and_starts_no_more() {
     let w = Workspace::new().playbook(
         "drain",
