@@ -483,10 +483,14 @@ steps:
     shell: "printf '%s' {{ secrets.key }} | base64 -w0"
     outputs:
       encoded: "{{ result.stdout }}"
+  - id: tell
+    notify: { webhook: { url: "http://127.0.0.1:PORT/hook", json: { text: "the token is {{ secrets.token }}", ok: "fine" } } }
   - id: fail-loudly
     shell: "echo {{ secrets.token }} >&2; exit 1"
 "#;
-    let w = Workspace::new().playbook("leaky", pb).file("key.pem", pem);
+    let (port, server) = super::run::http_server(1);
+    let pb = pb.replace("PORT", &port.to_string());
+    let w = Workspace::new().playbook("leaky", &pb).file("key.pem", pem);
     let out = run(
         w.path(),
         &["run", "leaky", "--output", "json"],
@@ -507,9 +511,16 @@ steps:
     needles.push(percent_encode(token));
     needles.push(b64.encode(format!("prefix-{token}-suffix"))[8..30].to_string());
 
+    // A message leaving the run carries no secret either.
+    let sent = server.join().expect("the webhook server").join("\n");
+    assert!(
+        sent.contains(r#""text":"***""#) && sent.contains(r#""ok":"fine""#),
+        "{sent}"
+    );
     let mut texts = vec![
         ("stdout".to_string(), out.stdout.clone()),
         ("stderr".to_string(), out.stderr.clone()),
+        ("the webhook's request".to_string(), sent),
     ];
     let mut stack = vec![w.path().join(".runbook")];
     while let Some(dir) = stack.pop() {

@@ -724,3 +724,37 @@ fn the_shipped_scale_playbook_runs_against_a_cluster() {
         .expect("deployment");
     assert_eq!(d["spec"]["replicas"], 5);
 }
+
+#[test]
+fn runbook_rollback_undoes_a_terminated_runs_k8s_change_with_the_undo_it_journaled() {
+    let pb = r#"name: scaled
+steps:
+  - id: scale
+    k8s: { scale: { deployment: web, namespace: prod, replicas: 9 } }
+    rollback: auto
+  - id: soak
+    needs: [scale]
+    shell: "echo soaking >> log; sleep 30"
+"#;
+    let c = Cluster::new(Workspace::new().playbook("scaled", pb));
+    c.server.put(deployment("prod", "web", 3, "app:v1"));
+    let mut bg = c.background(&["run", "scaled"]);
+    bg.wait_for(|l| l.contains(r#""type":"step_started","step":"soak""#));
+    let id = bg.run_id();
+    let pid = nix::unistd::Pid::from_raw(bg.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert_eq!(bg.finish(), 143);
+    assert_eq!(
+        c.deploy("prod", "web")["spec"]["replicas"],
+        9,
+        "no rollback without a yes"
+    );
+
+    let dry = c.run(&["rollback", &id, "--dry-run"]);
+    assert!(dry.stdout.contains("scale: restore"), "{}", dry.transcript());
+    let done = c.run(&["rollback", &id]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    assert_eq!(c.deploy("prod", "web")["spec"]["replicas"], 3);
+    let again = c.run(&["rollback", &id]);
+    assert!(again.stderr.contains("nothing to undo"), "{}", again.transcript());
+}

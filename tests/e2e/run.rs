@@ -251,7 +251,7 @@ fn a_param_is_never_shell_code() {
 
 /// A tiny HTTP server on 127.0.0.1: `/health` answers JSON, `/broken` 500; every request is
 /// recorded. It stops after `max` requests.
-fn http_server(max: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+pub fn http_server(max: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
