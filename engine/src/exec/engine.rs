@@ -466,10 +466,16 @@ impl Engine {
         let eng = self.clone();
         let unit = unit.clone();
         let waits = self.signals().cleanup();
-        let mut task = tokio::spawn(async move { eng.rollback_unit(eng.step_at(List::Steps, i), &unit, &waits).await });
+        let task = tokio::spawn(async move { eng.rollback_unit(eng.step_at(List::Steps, i), &unit, &waits).await });
+        self.supervise(task).await.unwrap_or(false)
+    }
+
+    /// Awaits a cleanup's task (a rollback, an `on_failure` or `finally` step) while
+    /// answering signals: the first is journaled and stops it, as in the run.
+    async fn supervise<T>(&self, mut task: tokio::task::JoinHandle<T>) -> Result<T, tokio::task::JoinError> {
         loop {
             tokio::select! {
-                r = &mut task => return r.unwrap_or(false),
+                r = &mut task => return r,
                 _ = self.signals().requested(), if !self.signals().interrupted() => self.on_signal(),
             }
         }
@@ -603,7 +609,8 @@ impl Engine {
             }
             let eng = self.clone();
             let waits = self.signals().cleanup();
-            let r = tokio::spawn(async move { run_step(&eng, eng.step_at(list, i), &waits).await }).await;
+            let task = tokio::spawn(async move { run_step(&eng, eng.step_at(list, i), &waits).await });
+            let r = self.supervise(task).await;
             let ok = r.is_ok_and(|r| matches!(r.status, StepStatus::Ok | StepStatus::Skipped));
             done.insert(&step.id, ok);
         }
