@@ -8,48 +8,21 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use runbook_tests::{Background, Output, Workspace};
+use runbook_tests::{Background, Output, Workspace, of_type};
 use serde_json::Value;
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     runbook_tests::run_with_env(dir, args, env)
 }
 
-/// The journal of the only run in the workspace, record by record.
-fn journal(w: &Workspace) -> Vec<Value> {
-    let runs = w.path().join(".runbook/runs");
-    let dir = std::fs::read_dir(&runs)
-        .expect("runs")
-        .flatten()
-        .find(|e| e.path().is_dir())
-        .expect("a run directory");
-    std::fs::read_to_string(dir.path().join("journal.jsonl"))
-        .expect("journal")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON record"))
-        .collect()
-}
-
-fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["type"] == t).collect()
-}
-
-fn lines(w: &Workspace, file: &str) -> Vec<String> {
-    std::fs::read_to_string(w.path().join(file))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 /// Waits (with a deadline) until `file` in the workspace holds `text`.
 fn wait_for_file(w: &Workspace, file: &str, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !lines(w, file).iter().any(|l| l == text) {
+    while !w.lines(file).iter().any(|l| l == text) {
         assert!(
             Instant::now() < deadline,
             "{file} never got `{text}`: {:?}",
-            lines(w, file)
+            w.lines(file)
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -89,8 +62,8 @@ steps:
         &[],
     );
     assert_eq!(out.code, 4, "{}", out.transcript());
-    assert_eq!(lines(&w, "log"), vec!["nodes"], "no iteration and nothing after it ran");
-    let records = journal(&w);
+    assert_eq!(w.lines("log"), vec!["nodes"], "no iteration and nothing after it ran");
+    let records = w.journal();
     let gates = of_type(&records, "gate");
     assert_eq!(gates.len(), 1, "the first refusal stops the fan-out: {gates:?}");
     assert_eq!(gates[0]["step"], "drain[0]");
@@ -105,7 +78,7 @@ steps:
     );
     let out = run(w.path(), &["run", "upgrade", "--non-interactive"], &[]);
     assert_eq!(out.code, 0, "{}", out.transcript());
-    assert_eq!(lines(&w, "log"), vec!["nodes"]);
+    assert_eq!(w.lines("log"), vec!["nodes"]);
     assert!(
         out.stderr
             .contains("– delete-old-group skipped: a step it needs was declined part-way"),
@@ -118,7 +91,7 @@ steps:
     let out = run(w.path(), &["run", "upgrade", "--approve", "drain"], &[]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert_eq!(
-        lines(&w, "log"),
+        w.lines("log"),
         vec!["nodes", "drain-n1", "drain-n2", "drain-n3", "delete"]
     );
 }
@@ -145,9 +118,9 @@ steps:
     let wall = started.elapsed();
     let after = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("rusage");
     assert_eq!(out.code, 1, "{}", out.transcript());
-    assert_eq!(lines(&w, "log"), vec!["prep", "undo-prep"]);
+    assert_eq!(w.lines("log"), vec!["prep", "undo-prep"]);
 
-    let records = journal(&w);
+    let records = w.journal();
     let ts = |r: &Value| chrono::DateTime::parse_from_rfc3339(r["ts"].as_str().unwrap_or("")).expect("ts");
     let failed = of_type(&records, "step_finished")
         .into_iter()
@@ -219,7 +192,7 @@ fn term_hup_and_int_stop_the_run_cleanly_journal_it_and_leave_no_process() {
         // The step got SIGTERM and the engine waited for it to clean up before it exited
         // (and so before it let go of the lock); the step after it never started.
         assert_eq!(
-            lines(&w, "log"),
+            w.lines("log"),
             vec!["one", "two", "slow", "slow-cleaned-up"],
             "{signal}"
         );
@@ -227,7 +200,7 @@ fn term_hup_and_int_stop_the_run_cleanly_journal_it_and_leave_no_process() {
             super::run::processes_with(&format!("sleep {m}")).is_empty(),
             "{signal}: a process survived"
         );
-        let records = journal(&w);
+        let records = w.journal();
         let interrupted = of_type(&records, "interrupted");
         assert_eq!(interrupted.len(), 1, "{signal}");
         assert_eq!(interrupted[0]["signal"], signal.as_str(), "{signal}");
@@ -309,18 +282,18 @@ fn rollback_undoes_a_stopped_runs_steps_newest_first_once() {
         "{}",
         dry.stdout
     );
-    assert_eq!(lines(&w, "log").len(), 4, "a dry run undoes nothing");
+    assert_eq!(w.lines("log").len(), 4, "a dry run undoes nothing");
 
     // `two` is high risk: undoing it needs a yes, as running it did.
     let refused = run(w.path(), &["rollback", &id], &[]);
     assert_eq!(refused.code, 4, "{}", refused.transcript());
     assert!(refused.stderr.contains("--approve two"), "{}", refused.stderr);
-    assert_eq!(lines(&w, "log").last().map(String::as_str), Some("undo-slow"));
+    assert_eq!(w.lines("log").last().map(String::as_str), Some("undo-slow"));
 
     let done = run(w.path(), &["rollback", &id, "--approve", "two"], &[]);
     assert_eq!(done.code, 0, "{}", done.transcript());
     assert_eq!(
-        lines(&w, "log"),
+        w.lines("log"),
         vec![
             "one",
             "two",
@@ -334,12 +307,12 @@ fn rollback_undoes_a_stopped_runs_steps_newest_first_once() {
     let again = run(w.path(), &["rollback", &id, "--approve", "two"], &[]);
     assert_eq!(again.code, 0, "{}", again.transcript());
     assert!(again.stderr.contains("nothing to undo"), "{}", again.stderr);
-    assert_eq!(lines(&w, "log").len(), 7, "undone once");
+    assert_eq!(w.lines("log").len(), 7, "undone once");
 
     // All of it in the run's own chain.
     let verify = run(w.path(), &["audit", "verify", &id], &[]);
     assert_eq!(verify.code, 0, "{}", verify.transcript());
-    let records = journal(&w);
+    let records = w.journal();
     assert_eq!(of_type(&records, "rollback_requested").len(), 2);
     assert_eq!(of_type(&records, "rollback_ended").len(), 2);
     let runs = run(w.path(), &["runs"], &[]);
@@ -377,7 +350,7 @@ fn rollback_of_a_killed_run_waits_for_its_processes_and_undoes_the_step_in_doubt
     }
     let done = run(w.path(), &["rollback", &id], &[]);
     assert_eq!(done.code, 0, "{}", done.transcript());
-    assert_eq!(lines(&w, "log"), vec!["one", "hang", "undo-hang", "undo-one"]);
+    assert_eq!(w.lines("log"), vec!["one", "hang", "undo-hang", "undo-one"]);
 }
 
 #[test]
@@ -427,12 +400,12 @@ fn a_journal_that_cannot_be_written_stops_the_run_and_nothing_runs_unrecorded() 
     assert!(stderr.contains("could not be written"), "{stderr}");
 
     // Every side effect has its start on disk.
-    let records = journal(&w);
+    let records = w.journal();
     let started: Vec<&str> = of_type(&records, "step_started")
         .iter()
         .filter_map(|r| r["step"].as_str())
         .collect();
-    let effects = lines(&w, "effects");
+    let effects = w.lines("effects");
     let ran: Vec<&String> = effects.iter().filter(|l| !l.starts_with("undo-")).collect();
     assert!(ran.len() < 60, "the journal stopped part-way: {} steps ran", ran.len());
     for step in &ran {

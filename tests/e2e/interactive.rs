@@ -132,10 +132,9 @@ fn an_open_question_holds_up_no_other_step_and_is_withdrawn_when_the_run_fails()
     let took = started.elapsed();
     assert_eq!(exit_code(&s), 1);
     assert!(!w.path().join("log").exists(), "the unanswered step must not run");
-    let journal = journal_text(&w);
+    let journal = w.journal();
     let slow = journal
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("record"))
+        .iter()
         .find(|r| r["type"] == "step_finished" && r["step"] == "slow")
         .expect("slow finished");
     assert_eq!(slow["status"], "timed_out");
@@ -171,19 +170,10 @@ fn interrupted_at_a_terminal_it_asks_whether_to_roll_back() {
         std::fs::read_to_string(w.path().join("log")).unwrap_or_default(),
         "one\nwaiting\nundo-one\n"
     );
+    let journal = w.journal();
+    let asked = runbook_tests::of_type(&journal, "gate");
     assert!(
-        journal_text(&w).contains(r#""step":"rollback""#),
-        "the answer is journaled"
+        asked.iter().any(|g| g["step"] == "rollback" && g["approved"] == true),
+        "the answer is journaled: {asked:?}"
     );
-}
-
-/// The journal of the only run in the workspace.
-fn journal_text(w: &Workspace) -> String {
-    let runs = w.path().join(".runbook/runs");
-    let dir = std::fs::read_dir(&runs)
-        .expect("runs")
-        .flatten()
-        .find(|e| e.path().is_dir())
-        .expect("a run");
-    std::fs::read_to_string(dir.path().join("journal.jsonl")).expect("journal")
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use runbook_tests::{Background, Output, Workspace};
+use runbook_tests::{Background, Output, Workspace, of_type};
 use serde_json::Value;
 
 /// Runs `runbook ARGS --output json` as `dave` (no terminal).
@@ -24,10 +24,6 @@ fn events(stdout: &str) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
-}
-
-fn of_type<'e>(evs: &'e [Value], kind: &str) -> Vec<&'e Value> {
-    evs.iter().filter(|e| e["type"] == kind).collect()
 }
 
 /// The steps of `step_finished` events (or of any `kind`), in order.
@@ -54,11 +50,7 @@ fn run_finished(evs: &[Value]) -> Value {
 
 /// The `log` file the steps append to, one line each.
 fn log(w: &Workspace) -> Vec<String> {
-    std::fs::read_to_string(w.path().join("log"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    w.lines("log")
 }
 
 fn set(lines: &[String]) -> BTreeSet<&str> {

@@ -257,6 +257,35 @@ impl Workspace {
     pub fn run(&self, args: &[&str]) -> Output {
         run(self.path(), args)
     }
+
+    /// The records of the journal of the workspace's only run.
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        let runs = self.path().join(".runbook/runs");
+        let dir = std::fs::read_dir(&runs)
+            .expect("a runs directory")
+            .flatten()
+            .find(|e| e.path().is_dir())
+            .expect("a run");
+        std::fs::read_to_string(dir.path().join("journal.jsonl"))
+            .expect("a journal")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON record ({e}): {l}")))
+            .collect()
+    }
+
+    /// The lines of a file the steps wrote (none when there is no such file).
+    pub fn lines(&self, file: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path().join(file))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// The events or records of one `type`.
+pub fn of_type<'e>(events: &'e [serde_json::Value], kind: &str) -> Vec<&'e serde_json::Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
 }
 
 impl Default for Workspace {

@@ -7,7 +7,7 @@ use super::session::{self, Session};
 use crate::approve::Gatekeeper;
 use crate::error;
 use crate::exec::{Engine, Resume, RunEvent, RunInfo, RunOptions};
-use crate::journal::{JournalSink, read_past};
+use crate::journal::JournalSink;
 use crate::lock::Holder;
 use crate::plan::Plan;
 
@@ -30,24 +30,9 @@ pub struct Args {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.ws() {
-        Ok(ws) => ws,
+    let (ws, state, id, past) = match super::common::stopped_run(g, &a.run) {
+        Ok(r) => r,
         Err(code) => return code,
-    };
-    let state = g.state(&ws);
-    let id = match state.find(&a.run) {
-        Ok(id) => id,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return error::INVALID;
-        }
-    };
-    let past = match read_past(&state.journal(&id)) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: run {id}: {e}");
-            return error::INVALID;
-        }
     };
     if let Some(status) = &past.finished {
         eprintln!("error: run {id} finished ({status}); there is nothing to resume");

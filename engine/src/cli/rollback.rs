@@ -11,7 +11,7 @@ use crate::approve::Gatekeeper;
 use crate::compile::RollbackPlan;
 use crate::error;
 use crate::exec::{Emitter, Engine, RunInfo, RunOptions, Unit};
-use crate::journal::{JournalSink, Past, read_past};
+use crate::journal::{JournalSink, Past};
 use crate::lock::Holder;
 use crate::plan::Plan;
 
@@ -27,24 +27,9 @@ pub struct Args {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let ws = match g.ws() {
-        Ok(ws) => ws,
+    let (ws, state, id, past) = match super::common::stopped_run(g, &a.run) {
+        Ok(r) => r,
         Err(code) => return code,
-    };
-    let state = g.state(&ws);
-    let id = match state.find(&a.run) {
-        Ok(id) => id,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return error::INVALID;
-        }
-    };
-    let past = match read_past(&state.journal(&id)) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: run {id}: {e}");
-            return error::INVALID;
-        }
     };
     if past.finished.as_deref() == Some("succeeded") {
         eprintln!(

@@ -118,6 +118,21 @@ impl JournalSink {
         Ok(())
     }
 
+    /// The index line that says how the run (or its later rollback) ended.
+    fn ended(&self, ts: &str, status: String, duration_ms: Option<u64>) -> IndexLine {
+        IndexLine {
+            run: self.run.clone(),
+            event: "finished".into(),
+            playbook: None,
+            env: None,
+            user: None,
+            host: None,
+            ts: ts.to_string(),
+            status: Some(status),
+            duration_ms,
+        }
+    }
+
     fn index(&self, e: &Event) -> std::io::Result<()> {
         let line = match &e.kind {
             RunEvent::RunStarted {
@@ -137,32 +152,19 @@ impl JournalSink {
                 status: None,
                 duration_ms: None,
             },
-            RunEvent::RollbackEnded { ok, .. } => IndexLine {
-                run: self.run.clone(),
-                event: "finished".into(),
-                playbook: None,
-                env: None,
-                user: None,
-                host: None,
-                ts: e.ts.clone(),
-                status: Some(if *ok { "rolled_back" } else { "rollback_incomplete" }.into()),
-                duration_ms: None,
-            },
+            RunEvent::RollbackEnded { ok, .. } => {
+                let status = if *ok { "rolled_back" } else { "rollback_incomplete" };
+                self.ended(&e.ts, status.into(), None)
+            }
             RunEvent::RunFinished {
                 status, duration_ms, ..
-            } => IndexLine {
-                run: self.run.clone(),
-                event: "finished".into(),
-                playbook: None,
-                env: None,
-                user: None,
-                host: None,
-                ts: e.ts.clone(),
-                status: serde_json::to_value(status)
+            } => {
+                let status = serde_json::to_value(status)
                     .ok()
-                    .and_then(|v| v.as_str().map(String::from)),
-                duration_ms: Some(*duration_ms),
-            },
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                self.ended(&e.ts, status, Some(*duration_ms))
+            }
             _ => return Ok(()),
         };
         self.state.add_to_index(&line)
