@@ -25,8 +25,16 @@ pub trait Sink: Send {
 }
 
 enum Msg {
-    Event(Box<RunEvent>, Option<oneshot::Sender<Result<(), String>>>),
+    Event(Box<RunEvent>, Option<Ack>),
     Finish(oneshot::Sender<()>),
+}
+
+/// Who waits for a record, and whether it may be written after an earlier record failed.
+struct Ack {
+    reply: oneshot::Sender<Result<(), String>>,
+    /// Refused once the journal has failed: a run's own step does not start after the
+    /// journal lost an event, even one sent just before it (the channel keeps the order).
+    strict: bool,
 }
 
 /// Sends events to the sinks' thread; shared by the step tasks.
@@ -79,9 +87,19 @@ impl Emitter {
     /// After a failed write it is tried again: a record that fits (the disk had room
     /// again) continues the chain, one that does not is refused again.
     pub async fn record(&self, kind: RunEvent) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
+        self.acked(kind, false).await
+    }
+
+    /// Like [`Emitter::record`], but refused without a try once any earlier record failed:
+    /// for the start of the run's own steps, which must not run after a lost record.
+    pub async fn record_strict(&self, kind: RunEvent) -> Result<(), String> {
+        self.acked(kind, true).await
+    }
+
+    async fn acked(&self, kind: RunEvent, strict: bool) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Msg::Event(Box::new(kind), Some(tx)))
+            .send(Msg::Event(Box::new(kind), Some(Ack { reply, strict })))
             .map_err(|_| "the journal writer has stopped".to_string())?;
         rx.await
             .unwrap_or_else(|_| Err("the journal writer has stopped".into()))
@@ -123,9 +141,21 @@ fn serve(
                 continue;
             }
         };
+        let ack = match ack {
+            Some(a) if a.strict && failed.is_cancelled() => {
+                let why = failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                    .unwrap_or_default();
+                let _ = a.reply.send(Err(format!("the journal failed earlier: {why}")));
+                continue;
+            }
+            other => other,
+        };
         let event = redacted(Event::now(*kind), redactor);
         let mut recorded = Ok(());
-        let mut ack = ack;
+        let mut ack = ack.map(|a| a.reply);
         for (i, sink) in sinks.iter_mut().enumerate() {
             // The step waiting for its record goes on as soon as the durable sinks have it.
             if !sink.durable()

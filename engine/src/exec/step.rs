@@ -378,22 +378,19 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
     let mut began = false;
     for attempt in 1..=attempts {
         // No side effect before its record is on disk: a step the journal cannot record
-        // does not run, nor does one of the run's own steps once the journal has failed
-        // (the dispatcher, told of it a moment later, would not have started it).
-        let failed_before = eng.emitter.failure().filter(|_| waits.happy_path());
-        let recorded = match failed_before {
-            Some(why) => Err(format!("the journal failed earlier: {why}")),
-            None => {
-                eng.emitter
-                    .record(RunEvent::StepStarted {
-                        step: label.clone(),
-                        name: step.title().to_string(),
-                        attempt,
-                        summary: eng.shown(action, &extra),
-                        item: unit.binding.as_ref().map(|(_, v)| v.clone()),
-                    })
-                    .await
-            }
+        // does not run, nor does one of the run's own steps once the journal has lost a
+        // record (one the dispatcher started a moment before it heard of the failure).
+        let started = RunEvent::StepStarted {
+            step: label.clone(),
+            name: step.title().to_string(),
+            attempt,
+            summary: eng.shown(action, &extra),
+            item: unit.binding.as_ref().map(|(_, v)| v.clone()),
+        };
+        let recorded = if waits.happy_path() {
+            eng.emitter.record_strict(started).await
+        } else {
+            eng.emitter.record(started).await
         };
         if let Err(e) = recorded {
             outcome = Outcome::fail(format!("not run: its start could not be journaled ({e})"));
@@ -709,9 +706,8 @@ impl Engine {
         StepReport::failed_unrun()
     }
 
-    /// Records how a step ended, and returns once the journal has it (or could not take
-    /// it): the dispatcher hears of a step's end only after the journal does, so a journal
-    /// that failed on it stops the next step from starting.
+    /// Records how a step ended. Not waited for: a next step's start is written after it
+    /// (the journal's channel keeps the order), and refused if this one failed.
     pub(super) async fn finish_event(
         &self,
         label: &str,
@@ -730,18 +726,15 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        let _ = self
-            .emitter
-            .record(RunEvent::StepFinished {
-                step: label.to_string(),
-                status,
-                duration_ms: millis(start),
-                exit_code: outcome.and_then(|o| o.exit_code),
-                error,
-                outputs: outputs.clone(),
-                tail,
-                undo: outcome.and_then(|o| o.undo.as_ref()).map(super::event::journal_undo),
-            })
-            .await;
+        self.emit(RunEvent::StepFinished {
+            step: label.to_string(),
+            status,
+            duration_ms: millis(start),
+            exit_code: outcome.and_then(|o| o.exit_code),
+            error,
+            outputs: outputs.clone(),
+            tail,
+            undo: outcome.and_then(|o| o.undo.as_ref()).map(super::event::journal_undo),
+        });
     }
 }
