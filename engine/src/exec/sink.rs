@@ -205,3 +205,65 @@ fn redacted(event: Event, redactor: &Redactor) -> Event {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal whose writes fail while `full` is set, keeping what it wrote.
+    struct Disk {
+        full: Arc<std::sync::atomic::AtomicBool>,
+        wrote: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Sink for Disk {
+        fn event(&mut self, e: &Event) -> Result<(), String> {
+            if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err("disk full".into());
+            }
+            let text = serde_json::to_string(&e.kind).unwrap_or_default();
+            self.wrote.lock().unwrap_or_else(PoisonError::into_inner).push(text);
+            Ok(())
+        }
+        fn durable(&self) -> bool {
+            true
+        }
+    }
+
+    fn log(message: &str) -> RunEvent {
+        RunEvent::Log {
+            step: None,
+            message: message.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_record_strict_ones_are_refused_and_others_tried() {
+        let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wrote = Arc::new(Mutex::new(Vec::new()));
+        let disk = Disk {
+            full: full.clone(),
+            wrote: wrote.clone(),
+        };
+        let secret = Arc::new(Redactor::new(["hunter2-secret"]));
+        let e = Emitter::new(vec![Box::new(disk)], secret);
+        assert_eq!(e.record_strict(log("one with hunter2-secret")).await, Ok(()));
+        full.store(true, std::sync::atomic::Ordering::SeqCst);
+        e.emit(log("lost"));
+        full.store(false, std::sync::atomic::Ordering::SeqCst);
+        // The channel keeps the order: the strict record comes after the lost one, and is
+        // refused even though the disk has room again.
+        let strict = e.record_strict(log("a step's start")).await;
+        assert!(strict.is_err_and(|why| why.contains("disk full")));
+        assert_eq!(e.record(log("an undo's start")).await, Ok(()));
+        assert_eq!(e.failure().as_deref(), Some("disk full"));
+        e.finish().await;
+        let wrote = wrote.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        assert_eq!(wrote.len(), 2);
+        assert!(
+            wrote[0].contains("***") && !wrote[0].contains("hunter2"),
+            "redacted: {wrote:?}"
+        );
+        assert!(wrote[1].contains("an undo's start"));
+    }
+}
