@@ -470,12 +470,14 @@ impl Engine {
         self.supervise(task).await.unwrap_or(false)
     }
 
-    /// Awaits a cleanup's task (a rollback, an `on_failure` or `finally` step) while
-    /// answering signals: the first is journaled and stops it, as in the run.
-    async fn supervise<T>(&self, mut task: tokio::task::JoinHandle<T>) -> Result<T, tokio::task::JoinError> {
+    /// Awaits a cleanup's task or question (a rollback, an `on_failure` or `finally` step,
+    /// an undo's gate) while answering signals: the first is journaled and stops it, as in
+    /// the run.
+    pub(super) async fn supervise<F: std::future::Future>(&self, work: F) -> F::Output {
+        tokio::pin!(work);
         loop {
             tokio::select! {
-                r = &mut task => return r,
+                r = &mut work => return r,
                 _ = self.signals().requested(), if !self.signals().interrupted() => self.on_signal(),
             }
         }

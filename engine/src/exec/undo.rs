@@ -49,8 +49,13 @@ impl Engine {
                 stopped_at = Some(k);
                 break;
             }
-            if !eng.undo_gate(*i, unit).await {
-                status = RunStatus::Refused;
+            if !eng.supervise(eng.undo_gate(*i, unit)).await {
+                // A question a signal withdrew is no refusal.
+                status = eng
+                    .signals()
+                    .received()
+                    .map(signal_status)
+                    .unwrap_or(RunStatus::Refused);
                 stopped_at = Some(k);
                 break;
             }
