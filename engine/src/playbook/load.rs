@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::limits::{MAX_LEASE_SECS, MIN_LEASE_SECS};
 use super::raw::RawPlaybook;
 use super::workspace::RawWorkspace;
 use crate::source::{Diagnostic, Source, Span};
@@ -73,6 +74,25 @@ fn load_workspace(root: &Path) -> Result<Workspace, Vec<Diagnostic>> {
             ))
             .at(&source, default.span)
             .help(yaml::suggest_name(&default.value, &names, "environment")),
+        );
+    }
+    if let Some(locks) = &config.locks
+        && let Some(lease) = locks.value.lease_duration
+        && !(MIN_LEASE_SECS..=MAX_LEASE_SECS).contains(&lease.std().as_secs())
+    {
+        let span = node
+            .get("locks")
+            .and_then(|l| l.get("lease_duration"))
+            .map(|n| n.span)
+            .unwrap_or(locks.span);
+        diags.push(
+            Diagnostic::error(format!(
+                "locks.lease_duration must be between {} and {}, not {lease}",
+                super::Duration::from_secs(MIN_LEASE_SECS),
+                super::Duration::from_secs(MAX_LEASE_SECS)
+            ))
+            .at(&source, span)
+            .help("a crashed run's Lease blocks the other runs of its lock until it expires"),
         );
     }
     if !diags.is_empty() {
