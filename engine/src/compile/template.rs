@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use minijinja::value::{Object, ObjectRepr, Value};
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::value::{Object, ObjectRepr, Rest, Value, ValueOrKwargs};
+use minijinja::{AutoEscape, Environment, State, UndefinedBehavior};
 
 /// Names whose values exist only once the run has started.
 pub const RUNTIME_ROOTS: &[&str] = &["steps", "run", "result", "secrets"];
@@ -109,6 +109,7 @@ impl Templates {
         });
         // `| raw` lets a value through a shell command unquoted; `validate` warns about it.
         env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
+        env.add_filter("format", format_filter);
         Templates {
             env,
             names: Default::default(),
@@ -176,6 +177,40 @@ impl Templates {
         }
         self.render(src, Quoting::Plain, ctx).map(serde_json::Value::String)
     }
+}
+
+/// minijinja's `format` filter, refusing what would make it panic: minijinja 3.1 reads a
+/// `%(key)` byte by byte and slices the text mid-character when the key is not ASCII (found
+/// by fuzzing, fuzz/regressions/template/).
+fn format_filter(state: &mut State, fmt: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, minijinja::Error> {
+    if let Some(key) = fmt.as_str().and_then(non_ascii_format_key) {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("format key `%({key})` is not ASCII: name format keys with ASCII letters"),
+        ));
+    }
+    minijinja::filters::format(state, fmt, args)
+}
+
+/// The first `%(key)` of a printf-style format whose key is not ASCII (an unclosed one runs
+/// to the end of the text, as minijinja reads it). `%%` is a literal percent sign.
+fn non_ascii_format_key(fmt: &str) -> Option<&str> {
+    let mut rest = fmt;
+    while let Some(i) = rest.find('%') {
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('%') {
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('(') {
+            let key = &tail[..tail.find(')').unwrap_or(tail.len())];
+            if !key.is_ascii() {
+                return Some(key);
+            }
+            rest = &tail[key.len()..];
+        } else {
+            rest = after;
+        }
+    }
+    None
 }
 
 fn sorted(names: HashSet<String>) -> BTreeSet<String> {
@@ -324,6 +359,31 @@ mod tests {
             marked,
             "a {% raw %}<steps.x.v | replace('.', '-')>{% endraw %} b {{ params.p }}"
         );
+    }
+
+    #[test]
+    fn format_rejects_keys_that_are_not_ascii_instead_of_panicking() {
+        let t = Templates::new();
+        for src in [
+            "{{ '%(ߚ)s' | format(a=1) }}",
+            "{{ '%(é' | format(a=1) }}",
+            "{{ 'x %(a)s %(κλειδί)d' | format(a=1) }}",
+        ] {
+            let e = t.render(src, Quoting::Plain, &ctx()).unwrap_err();
+            assert!(e.message.contains("is not ASCII"), "{src}: {e}");
+        }
+        assert_eq!(
+            t.render("{{ '%%(é) %(a)s' | format(a=1) }}", Quoting::Plain, &ctx())
+                .unwrap(),
+            "%(é) 1"
+        );
+        assert_eq!(
+            t.render("{{ '%s-%d' | format('a', 3) }}", Quoting::Plain, &ctx())
+                .unwrap(),
+            "a-3"
+        );
+        assert_eq!(non_ascii_format_key("%%(é) %(a)s"), None);
+        assert_eq!(non_ascii_format_key("%(é"), Some("é"));
     }
 
     #[test]
