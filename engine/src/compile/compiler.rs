@@ -16,7 +16,9 @@ use super::template::{Placeholder, Quoting, Templates, is_template};
 use super::{env, params};
 use crate::actions::{Action, Effect, with_lenient_numbers};
 use crate::plan::dag::Dag;
-use crate::playbook::limits::{MAX_DURATION_SECS, MAX_DURATION_TEXT, MAX_RETRY_BACKOFF, MIN_RETRY_BACKOFF};
+use crate::playbook::limits::{
+    MAX_DURATION_SECS, MAX_DURATION_TEXT, MAX_RETRY_BACKOFF, MIN_GUARD_EVERY, MIN_RETRY_BACKOFF,
+};
 use crate::playbook::{ACTION_KEYS, Condition, Confirm, LoadedPlaybook, OnFailure, RawStep, Risk, Rollback, Workspace};
 use crate::source::{Diagnostic, Source, Span};
 use crate::yaml::{Node, NodeKind, Sp, suggest_name};
@@ -453,11 +455,19 @@ impl<'a> Compiler<'a> {
         let mut out = Vec::new();
         let guards = self.lp.raw.guards.clone();
         for g in guards.iter().filter_map(|g| g.0.as_ref()) {
-            // A guard queries Prometheus each period: a shorter one is a busy loop against it.
+            // A guard queries Prometheus each period: a period near zero is a busy loop
+            // against it. (Tests tick at 500ms; real guards at 15s or more.)
             if let Some(e) = &g.every
-                && e.value.std() < std::time::Duration::from_secs(1)
+                && e.value.std() < MIN_GUARD_EVERY
             {
-                self.error(format!("guard `every` must be at least 1s, not {}", e.value), e.span);
+                self.error(
+                    format!(
+                        "guard `every` must be at least {}, not {}",
+                        crate::playbook::Duration(MIN_GUARD_EVERY),
+                        e.value
+                    ),
+                    e.span,
+                );
             }
             let action = Sp::new(g.prometheus.span, Action::Prometheus(g.prometheus.value.clone()));
             let node = None;

@@ -27,6 +27,10 @@ pub const MAX_RETRY_ATTEMPTS: u32 = 100;
 pub const MIN_RETRY_BACKOFF: f64 = 1.0;
 pub const MAX_RETRY_BACKOFF: f64 = 10.0;
 
+/// The shortest period of a guard. Each period is a Prometheus query; a period near zero
+/// would query it in a busy loop.
+pub const MIN_GUARD_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Most steps running at once (`concurrency`) and most iterations of a `for_each` running at
 /// once (`max_parallel`). Each running step is a task and usually a process or a connection
 /// to an API server; a thousand is past what any cluster API or shell host takes gladly.
