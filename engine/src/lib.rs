@@ -13,6 +13,8 @@ pub mod cli;
 pub mod compile;
 pub mod error;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod journal;
 #[cfg(feature = "k8s")]
 pub mod k8s;

@@ -7,6 +7,7 @@ mod invalid;
 mod journal;
 mod k8s;
 mod k8s_real;
+mod limits;
 mod lints;
 mod metrics;
 mod params;

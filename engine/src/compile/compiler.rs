@@ -16,6 +16,9 @@ use super::template::{Placeholder, Quoting, Templates, is_template};
 use super::{env, params};
 use crate::actions::{Action, Effect, with_lenient_numbers};
 use crate::plan::dag::Dag;
+use crate::playbook::limits::{
+    MAX_DURATION_SECS, MAX_DURATION_TEXT, MAX_RETRY_BACKOFF, MIN_GUARD_EVERY, MIN_RETRY_BACKOFF,
+};
 use crate::playbook::{ACTION_KEYS, Condition, Confirm, LoadedPlaybook, OnFailure, RawStep, Risk, Rollback, Workspace};
 use crate::source::{Diagnostic, Source, Span};
 use crate::yaml::{Node, NodeKind, Sp, suggest_name};
@@ -452,6 +455,20 @@ impl<'a> Compiler<'a> {
         let mut out = Vec::new();
         let guards = self.lp.raw.guards.clone();
         for g in guards.iter().filter_map(|g| g.0.as_ref()) {
+            // A guard queries Prometheus each period: a period near zero is a busy loop
+            // against it. (Tests tick at 500ms; real guards at 15s or more.)
+            if let Some(e) = &g.every
+                && e.value.std() < MIN_GUARD_EVERY
+            {
+                self.error(
+                    format!(
+                        "guard `every` must be at least {}, not {}",
+                        crate::playbook::Duration(MIN_GUARD_EVERY),
+                        e.value
+                    ),
+                    e.span,
+                );
+            }
             let action = Sp::new(g.prometheus.span, Action::Prometheus(g.prometheus.value.clone()));
             let node = None;
             let empty: HashMap<String, usize> = HashMap::new();
@@ -715,7 +732,7 @@ impl<'a> Compiler<'a> {
 
         let when = self.when(raw, steps_check, lv);
         let preconditions = self.preconditions(raw, node, steps_check, lv);
-        let gates = self.gates(raw, risk, steps_check, lv);
+        let gates = self.gates(raw, node, risk, steps_check, lv);
         if effect == Effect::Irreversible && gates.is_empty() {
             let what = action.as_ref().map(|a| a.spec.verb()).unwrap_or_default();
             self.error(
@@ -773,7 +790,7 @@ impl<'a> Compiler<'a> {
             self.rollback(raw, node, action.as_ref(), steps_check, lv, &id)
         };
         if let Some(r) = &raw.retry {
-            self.check_retry(&r.value, r.span);
+            self.check_retry(&r.value, r.span, node.and_then(|n| n.get("retry")));
         }
         for (what, d) in [("timeout", &raw.timeout), ("interval", &raw.interval)] {
             if let Some(d) = d
@@ -825,20 +842,41 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn check_retry(&mut self, r: &crate::playbook::Retry, span: Span) {
+    /// `node` is the `retry` mapping, to point at the bad field; `span` is used without it.
+    fn check_retry(&mut self, r: &crate::playbook::Retry, span: Span, node: Option<&Node>) {
+        let at = |key: &str| node.and_then(|n| n.get(key)).map(|n| n.span).unwrap_or(span);
         if r.attempts == 0 {
             self.error(
                 "retry.attempts counts every attempt, the first included: it must be at least 1",
                 span,
             );
         }
-        if let Some(b) = r.backoff
-            && !(b.is_finite() && b > 0.0)
-        {
+        let backoff = r.backoff.unwrap_or(1.0);
+        if !(MIN_RETRY_BACKOFF..=MAX_RETRY_BACKOFF).contains(&backoff) {
             self.error(
-                format!("retry.backoff multiplies the delay after each attempt: it must be above 0, not {b}"),
-                span,
+                format!(
+                    "retry.backoff multiplies the delay after each attempt: it must be between {MIN_RETRY_BACKOFF} and {MAX_RETRY_BACKOFF}, not {backoff}"
+                ),
+                at("backoff"),
             );
+            return;
+        }
+        // The wait before the last attempt is `delay × backoff^(attempts-2)`, and the engine
+        // multiplies once more after it: bounding that wait keeps every product a valid
+        // duration. (`attempts` is at most 100 when read, so the power is finite.)
+        if r.attempts >= 2 {
+            let delay = r.delay.map(|d| d.std().as_secs_f64()).unwrap_or(1.0);
+            let last = delay * backoff.powi(r.attempts as i32 - 2);
+            if last > MAX_DURATION_SECS as f64 {
+                self.error(
+                    format!(
+                        "retry waits longer than the longest duration runbook accepts ({MAX_DURATION_TEXT}) before attempt {}: the delay is multiplied by the backoff {backoff} after each attempt",
+                        r.attempts
+                    ),
+                    span,
+                )
+                .help = Some("lower `attempts`, `delay` or `backoff`".into());
+            }
         }
     }
 
@@ -935,6 +973,11 @@ impl<'a> Compiler<'a> {
                 self.error(msg, p.span);
                 continue;
             }
+            if let Some(t) = &p.timeout
+                && t.value.std().is_zero()
+            {
+                self.error("`timeout` must be longer than 0s", t.span);
+            }
             let a = &actions[0];
             let known = self.known.clone();
             let scope = Scope::of(&known, Some(steps_check), false, lv);
@@ -970,6 +1013,7 @@ impl<'a> Compiler<'a> {
     fn gates(
         &mut self,
         raw: &RawStep,
+        node: Option<&Node>,
         risk: Risk,
         steps_check: &dyn Fn(&str) -> Result<(), String>,
         lv: Option<&str>,
@@ -1021,6 +1065,16 @@ impl<'a> Compiler<'a> {
                     format!("approval needs {min} approvers but lists {}", a.value.approvers.len()),
                     a.span,
                 );
+            }
+            if let Some(t) = a.value.timeout
+                && t.std().is_zero()
+            {
+                let span = node
+                    .and_then(|n| n.get("approval"))
+                    .and_then(|n| n.get("timeout"))
+                    .map(|n| n.span)
+                    .unwrap_or(a.span);
+                self.error("approval.timeout must be longer than 0s", span);
             }
             let mut reasons = vec!["step".to_string()];
             if two_person {
@@ -1133,7 +1187,12 @@ impl<'a> Compiler<'a> {
         let scope = Scope::of(&known, Some(steps_check), false, lv);
         let planned = self.plan_action(a, node.and_then(|n| n.get(a.key())), &scope)?;
         if let Some(rt) = &r.retry {
-            self.check_retry(&rt.value, rt.span);
+            self.check_retry(&rt.value, rt.span, node.and_then(|n| n.get("retry")));
+        }
+        if let Some(t) = &r.timeout
+            && t.value.std().is_zero()
+        {
+            self.error("`timeout` must be longer than 0s", t.span);
         }
         Some(RollbackStep {
             name: r.name.clone(),

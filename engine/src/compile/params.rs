@@ -162,7 +162,18 @@ fn check_spec<'a>(
             ),
         }
     }
-    for bound in [&spec.minimum, &spec.maximum].into_iter().flatten() {
+    for (what, bound) in [("minimum", &spec.minimum), ("maximum", &spec.maximum)] {
+        let Some(bound) = bound else { continue };
+        // `.nan` compares false with everything and would let any value through.
+        if !bound.value.is_finite() {
+            diags.push(
+                Diagnostic::error(format!(
+                    "param `{name}`: {what} must be a finite number, not {}",
+                    bound.value
+                ))
+                .at(source, bound.span),
+            );
+        }
         if !matches!(ty, ParamType::Integer | ParamType::Number) {
             diags.push(
                 Diagnostic::error(format!(

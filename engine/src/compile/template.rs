@@ -5,8 +5,16 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use minijinja::value::{Object, ObjectRepr, Value};
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::value::{Object, ObjectRepr, Rest, Value, ValueOrKwargs};
+use minijinja::{AutoEscape, Environment, State, UndefinedBehavior};
+
+/// The most items (list entries and mapping entries, at any depth) a value may hold when it
+/// is printed or returned by an expression, and how deeply it may nest. minijinja repeats a
+/// list lazily (`[x] * 100000000` costs nothing until read), so fuel does not bound what
+/// printing it or handing it to the engine would cost; a playbook's real lists (nodes, pods,
+/// instances) are thousands long at most. Found by fuzzing (fuzz/regressions/template/).
+pub const MAX_VALUE_ITEMS: usize = 100_000;
+pub const MAX_VALUE_DEPTH: usize = 64;
 
 /// Names whose values exist only once the run has started.
 pub const RUNTIME_ROOTS: &[&str] = &["steps", "run", "result", "secrets"];
@@ -100,6 +108,9 @@ impl Templates {
                     .write_str(if value.is_true() { "true" } else { "false" })
                     .map_err(minijinja::Error::from);
             }
+            if let Err(e) = check_size(value) {
+                return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.message));
+            }
             if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == "shell") && !value.is_safe() {
                 let text = value.to_string();
                 let quoted = shell_escape::unix::escape(text.into());
@@ -109,6 +120,7 @@ impl Templates {
         });
         // `| raw` lets a value through a shell command unquoted; `validate` warns about it.
         env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
+        env.add_filter("format", format_filter);
         Templates {
             env,
             names: Default::default(),
@@ -160,9 +172,13 @@ impl Templates {
         t.render(ctx).map_err(convert)
     }
 
+    /// Evaluates an expression; its value is at most [`MAX_VALUE_ITEMS`] items, so callers may
+    /// convert it to JSON or iterate it.
     pub fn eval(&self, expr: &str, ctx: &Value) -> Result<Value, TemplateError> {
         let e = self.env.compile_expression(expr).map_err(convert)?;
-        e.eval(ctx).map_err(convert)
+        let v = e.eval(ctx).map_err(convert)?;
+        check_size(&v)?;
+        Ok(v)
     }
 
     /// Renders a value-producing template: a string that is exactly one `{{ expr }}` keeps the
@@ -176,6 +192,83 @@ impl Templates {
         }
         self.render(src, Quoting::Plain, ctx).map(serde_json::Value::String)
     }
+}
+
+/// An error when `v` holds more than [`MAX_VALUE_ITEMS`] items or nests deeper than
+/// [`MAX_VALUE_DEPTH`]; reads at most that many items to find out.
+fn check_size(v: &Value) -> Result<(), TemplateError> {
+    let mut budget = MAX_VALUE_ITEMS;
+    if fits(v, &mut budget, 0) {
+        Ok(())
+    } else {
+        Err(TemplateError {
+            message: format!(
+                "value too large: more than {MAX_VALUE_ITEMS} items, or nested more than {MAX_VALUE_DEPTH} deep"
+            ),
+        })
+    }
+}
+
+fn fits(v: &Value, budget: &mut usize, depth: usize) -> bool {
+    use minijinja::value::ValueKind;
+    let kind = v.kind();
+    if !matches!(kind, ValueKind::Seq | ValueKind::Map | ValueKind::Iterable) {
+        return true;
+    }
+    if depth >= MAX_VALUE_DEPTH || v.len().is_some_and(|n| n > *budget) {
+        return false;
+    }
+    let Ok(items) = v.try_iter() else { return true };
+    for item in items {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        // A mapping iterates over its keys.
+        let item = if kind == ValueKind::Map {
+            v.get_item(&item).unwrap_or_default()
+        } else {
+            item
+        };
+        if !fits(&item, budget, depth + 1) {
+            return false;
+        }
+    }
+    true
+}
+
+/// minijinja's `format` filter, refusing what would make it panic: minijinja 3.1 reads a
+/// `%(key)` byte by byte and slices the text mid-character when the key is not ASCII (found
+/// by fuzzing, fuzz/regressions/template/).
+fn format_filter(state: &mut State, fmt: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, minijinja::Error> {
+    if let Some(key) = fmt.as_str().and_then(non_ascii_format_key) {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("format key `%({key})` is not ASCII: name format keys with ASCII letters"),
+        ));
+    }
+    minijinja::filters::format(state, fmt, args)
+}
+
+/// The first `%(key)` of a printf-style format whose key is not ASCII (an unclosed one runs
+/// to the end of the text, as minijinja reads it). `%%` is a literal percent sign.
+fn non_ascii_format_key(fmt: &str) -> Option<&str> {
+    let mut rest = fmt;
+    while let Some(i) = rest.find('%') {
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('%') {
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('(') {
+            let key = &tail[..tail.find(')').unwrap_or(tail.len())];
+            if !key.is_ascii() {
+                return Some(key);
+            }
+            rest = &tail[key.len()..];
+        } else {
+            rest = after;
+        }
+    }
+    None
 }
 
 fn sorted(names: HashSet<String>) -> BTreeSet<String> {
@@ -323,6 +416,58 @@ mod tests {
         assert_eq!(
             marked,
             "a {% raw %}<steps.x.v | replace('.', '-')>{% endraw %} b {{ params.p }}"
+        );
+    }
+
+    #[test]
+    fn format_rejects_keys_that_are_not_ascii_instead_of_panicking() {
+        let t = Templates::new();
+        for src in [
+            "{{ '%(ߚ)s' | format(a=1) }}",
+            "{{ '%(é' | format(a=1) }}",
+            "{{ 'x %(a)s %(κλειδί)d' | format(a=1) }}",
+        ] {
+            let e = t.render(src, Quoting::Plain, &ctx()).unwrap_err();
+            assert!(e.message.contains("is not ASCII"), "{src}: {e}");
+        }
+        assert_eq!(
+            t.render("{{ '%%(é) %(a)s' | format(a=1) }}", Quoting::Plain, &ctx())
+                .unwrap(),
+            "%(é) 1"
+        );
+        assert_eq!(
+            t.render("{{ '%s-%d' | format('a', 3) }}", Quoting::Plain, &ctx())
+                .unwrap(),
+            "a-3"
+        );
+        assert_eq!(non_ascii_format_key("%%(é) %(a)s"), None);
+        assert_eq!(non_ascii_format_key("%(é"), Some("é"));
+    }
+
+    #[test]
+    fn huge_lazy_values_are_errors_not_hangs() {
+        let t = Templates::new();
+        for src in [
+            "[1] * 100000000",
+            "[steps] * 8 * 8 * 8 * 9 * 88 * 88",
+            "[[1] * 1000] * 1000",
+            "{'a': [0] * 100001}",
+        ] {
+            let e = t.eval(src, &ctx()).unwrap_err();
+            assert!(e.message.contains("value too large"), "{src}: {e}");
+            let e = t
+                .render(&format!("{{{{ {src} }}}}"), Quoting::Plain, &ctx())
+                .unwrap_err();
+            assert!(e.message.contains("value too large"), "{src}: {e}");
+        }
+        assert_eq!(
+            t.eval("([1] * 100000000) | length", &ctx()).unwrap(),
+            Value::from(100_000_000)
+        );
+        assert_eq!(t.eval("([1] * 3) | length", &ctx()).unwrap(), Value::from(3));
+        assert_eq!(
+            t.render("{{ [1, 2] * 2 }}", Quoting::Plain, &ctx()).unwrap(),
+            "[1, 2, 1, 2]"
         );
     }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::limits::{MAX_LEASE_SECS, MIN_LEASE_SECS};
 use super::raw::RawPlaybook;
 use super::workspace::RawWorkspace;
 use crate::source::{Diagnostic, Source, Span};
@@ -55,8 +56,18 @@ pub fn find_workspace(start: &Path) -> Result<Workspace, Vec<Diagnostic>> {
 }
 
 fn load_workspace(root: &Path) -> Result<Workspace, Vec<Diagnostic>> {
-    let path = root.join(WORKSPACE_FILE);
-    let (source, node) = read_yaml(&path)?;
+    let (source, node) = read_yaml(&root.join(WORKSPACE_FILE))?;
+    workspace_from(root, source, node)
+}
+
+/// A workspace whose `runbook.yaml` holds `bytes` (nothing is read from disk until its
+/// playbooks are asked for): for tools and fuzzing that have the text but no file.
+pub fn workspace_from_bytes(root: &Path, bytes: Vec<u8>) -> Result<Workspace, Vec<Diagnostic>> {
+    let (source, node) = parse_yaml(&root.join(WORKSPACE_FILE), bytes)?;
+    workspace_from(root, source, node)
+}
+
+fn workspace_from(root: &Path, source: Arc<Source>, node: Node) -> Result<Workspace, Vec<Diagnostic>> {
     let (config, errors) = yaml::from_node_collecting::<RawWorkspace>(&node);
     let mut diags: Vec<Diagnostic> = errors.into_iter().map(|e| de_diagnostic(&source, e)).collect();
     let Some(config) = config else {
@@ -73,6 +84,25 @@ fn load_workspace(root: &Path) -> Result<Workspace, Vec<Diagnostic>> {
             ))
             .at(&source, default.span)
             .help(yaml::suggest_name(&default.value, &names, "environment")),
+        );
+    }
+    if let Some(locks) = &config.locks
+        && let Some(lease) = locks.value.lease_duration
+        && !(MIN_LEASE_SECS..=MAX_LEASE_SECS).contains(&lease.std().as_secs())
+    {
+        let span = node
+            .get("locks")
+            .and_then(|l| l.get("lease_duration"))
+            .map(|n| n.span)
+            .unwrap_or(locks.span);
+        diags.push(
+            Diagnostic::error(format!(
+                "locks.lease_duration must be between {} and {}, not {lease}",
+                super::Duration::from_secs(MIN_LEASE_SECS),
+                super::Duration::from_secs(MAX_LEASE_SECS)
+            ))
+            .at(&source, span)
+            .help("a crashed run's Lease blocks the other runs of its lock until it expires"),
         );
     }
     if !diags.is_empty() {
@@ -92,13 +122,18 @@ fn load_workspace(root: &Path) -> Result<Workspace, Vec<Diagnostic>> {
 
 /// Reads and parses a YAML file into its source and node tree.
 pub fn read_yaml(path: &Path) -> Result<(Arc<Source>, Node), Vec<Diagnostic>> {
-    let text = std::fs::read(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         vec![Diagnostic::error(format!(
             "cannot read {}: {e}",
             crate::source::display_path(path)
         ))]
     })?;
-    let text = String::from_utf8(text).map_err(|e| {
+    parse_yaml(path, bytes)
+}
+
+/// Parses YAML bytes as the contents of `path` (which names the file in messages).
+pub fn parse_yaml(path: &Path, bytes: Vec<u8>) -> Result<(Arc<Source>, Node), Vec<Diagnostic>> {
+    let text = String::from_utf8(bytes).map_err(|e| {
         vec![Diagnostic::error(format!(
             "{} is not UTF-8 text (invalid byte at offset {})",
             crate::source::display_path(path),
@@ -136,6 +171,16 @@ pub fn load_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
 /// (bad YAML, not a mapping, no `name`); other errors travel in `errors`.
 pub fn read_playbook(path: &Path) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
     let (source, node) = read_yaml(path)?;
+    playbook_from(path, source, node)
+}
+
+/// Like [`read_playbook`], for a playbook whose text is `bytes` (as if read from `path`).
+pub fn read_playbook_bytes(path: &Path, bytes: Vec<u8>) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
+    let (source, node) = parse_yaml(path, bytes)?;
+    playbook_from(path, source, node)
+}
+
+fn playbook_from(path: &Path, source: Arc<Source>, node: Node) -> Result<LoadedPlaybook, Vec<Diagnostic>> {
     if node.kind == yaml::NodeKind::Null {
         return Err(vec![
             Diagnostic::error("the file is empty: a playbook needs at least `name` and `steps`").in_file(&source),

@@ -2,6 +2,7 @@
 
 mod action_fields;
 mod duration;
+pub mod limits;
 mod load;
 mod raw;
 mod workspace;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::action_fields::with_action_keys;
 use super::duration::Duration;
+use super::limits;
 use crate::actions::*;
 use crate::yaml::{Collect, Sp};
 
@@ -40,8 +41,9 @@ pub struct RawPlaybook {
     /// Run lock key (template). Default: `<env>/<playbook>`.
     #[serde(default)]
     pub lock: Option<Sp<String>>,
-    /// Most steps running at once (default 4).
-    #[serde(default)]
+    /// Most steps running at once (default 4, at most 1000).
+    #[serde(default, deserialize_with = "limits::de::concurrency")]
+    #[schemars(range(min = 1, max = 1000))]
     pub concurrency: Option<Sp<u32>>,
     /// Metric watchers that abort the run into rollback.
     #[serde(default)]
@@ -198,8 +200,13 @@ pub enum OnFailure {
 pub struct Approval {
     /// People (`alice`) or groups (`group:sre-leads`) who may approve.
     pub approvers: Vec<String>,
-    /// Distinct approvals needed (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Distinct approvals needed (default 1, at most 100).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limits::de::approvals"
+    )]
+    #[schemars(range(min = 1, max = 100))]
     pub min: Option<u32>,
     /// Unanswered after this long = rejected (default 1h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,13 +217,16 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "retry")]
 pub struct Retry {
-    /// Total attempts, the first included.
+    /// Total attempts, the first included (at most 100).
+    #[serde(deserialize_with = "limits::de::attempts")]
+    #[schemars(range(min = 1, max = 100))]
     pub attempts: u32,
     /// Wait before the second attempt (default 1s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<Duration>,
-    /// Multiplier of the delay after each attempt (default 1.0).
+    /// Multiplier of the delay after each attempt (default 1.0; from 1 to 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 10.0))]
     pub backoff: Option<f64>,
 }
 
@@ -282,8 +292,9 @@ with_action_keys! {
         /// Name of the loop variable (default `item`).
         #[serde(default, rename = "as")]
         pub as_: Option<Sp<String>>,
-        /// Iterations running at once (default 1).
-        #[serde(default)]
+        /// Iterations running at once (default 1, at most 1000).
+        #[serde(default, deserialize_with = "limits::de::max_parallel")]
+        #[schemars(range(min = 1, max = 1000))]
         pub max_parallel: Option<Sp<u32>>,
         /// Failure message of an `assert` action.
         #[serde(default)]

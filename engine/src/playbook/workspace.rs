@@ -87,7 +87,7 @@ pub struct LocksSpec {
     /// Namespace of the Lease objects (kubernetes backend; default `default`).
     #[serde(default)]
     pub namespace: Option<String>,
-    /// How long a Lease lives without renewal (default 30s).
+    /// How long a Lease lives without renewal (default 30s; from 1s to 1h).
     #[serde(default)]
     pub lease_duration: Option<Duration>,
 }

@@ -161,6 +161,13 @@ fn plain_message(m: &str) -> String {
         let key = rest.split(',').next().unwrap_or(rest).trim();
         return format!("key `{key}` is given twice in this mapping");
     }
+    if let Some(rest) = m.strip_prefix("non-finite float `")
+        && let Some(value) = rest.strip_suffix("` rejected by the configured policy")
+    {
+        return format!(
+            "`{value}` is not a finite number, and runbook reads only finite ones (quote it if it is text)"
+        );
+    }
     if m.starts_with("multiple YAML documents detected") {
         return "a second YAML document (`---`): a playbook file holds exactly one".to_string();
     }
