@@ -619,9 +619,10 @@ impl Engine {
     }
 }
 
-/// The next retry delay: `backoff` times this one, never past the longest wait there is.
+/// The next retry delay: `backoff` times this one, never past the longest wait there is
+/// (the compiler bounds delays and backoffs; this holds whatever a saved plan says).
 pub(super) fn next_delay(delay: Duration, backoff: f64) -> Duration {
-    const MOST: Duration = Duration::from_secs(366 * 86_400);
+    const MOST: Duration = Duration::from_secs(crate::playbook::limits::MAX_DURATION_SECS);
     Duration::try_from_secs_f64(delay.as_secs_f64() * backoff)
         .unwrap_or(MOST)
         .min(MOST)
