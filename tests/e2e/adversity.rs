@@ -366,15 +366,7 @@ fn a_journal_that_cannot_be_written_stops_the_run_and_nothing_runs_unrecorded() 
     }
     let measure = Workspace::new().playbook("sixty", &pb);
     assert_eq!(run(measure.path(), &["run", "sixty"], &[]).code, 0);
-    let size = |name: &str| {
-        let runs = measure.path().join(".runbook/runs");
-        let dir = std::fs::read_dir(&runs)
-            .expect("runs")
-            .flatten()
-            .find(|e| e.path().is_dir())
-            .expect("run");
-        std::fs::metadata(dir.path().join(name)).expect("file").len()
-    };
+    let size = |name: &str| std::fs::metadata(measure.run_dir().join(name)).expect("file").len();
     let (plan, full) = (size("plan.json"), size("journal.jsonl"));
     assert!(
         plan * 2 < full,

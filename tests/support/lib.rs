@@ -258,15 +258,20 @@ impl Workspace {
         run(self.path(), args)
     }
 
-    /// The records of the journal of the workspace's only run.
-    pub fn journal(&self) -> Vec<serde_json::Value> {
+    /// The directory of the workspace's only run (its journal, its plan).
+    pub fn run_dir(&self) -> PathBuf {
         let runs = self.path().join(".runbook/runs");
-        let dir = std::fs::read_dir(&runs)
+        std::fs::read_dir(&runs)
             .expect("a runs directory")
             .flatten()
             .find(|e| e.path().is_dir())
-            .expect("a run");
-        std::fs::read_to_string(dir.path().join("journal.jsonl"))
+            .expect("a run")
+            .path()
+    }
+
+    /// The records of the journal of the workspace's only run.
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.run_dir().join("journal.jsonl"))
             .expect("a journal")
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON record ({e}): {l}")))

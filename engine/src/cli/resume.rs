@@ -163,13 +163,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         env: past.env.clone(),
         file_sha256: String::new(),
     };
-    let holder = Holder {
-        run: id.clone(),
-        user: by.clone(),
-        host,
-        pid: std::process::id(),
-        since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
+    let holder = Holder::now(id.clone(), by.clone(), host);
     let _lock = match session.take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,

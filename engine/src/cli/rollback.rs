@@ -110,13 +110,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     if let Err(code) = super::resume::no_leftovers(&id, &secrets, "roll back") {
         return code;
     }
-    let holder = Holder {
-        run: format!("{id} (rollback)"),
-        user: by.clone(),
-        host: run.host.clone(),
-        pid: std::process::id(),
-        since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
+    let holder = Holder::now(format!("{id} (rollback)"), by.clone(), run.host.clone());
     let _lock = match session.take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {
         Ok(l) => l,
         Err(code) => return code,

@@ -23,6 +23,19 @@ pub struct Holder {
     pub since: String,
 }
 
+impl Holder {
+    /// This process holding the lock for `run`, from now.
+    pub fn now(run: String, user: String, host: String) -> Holder {
+        Holder {
+            run,
+            user,
+            host,
+            pid: std::process::id(),
+            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum LockError {
     /// Another run holds it (its details, when readable).
