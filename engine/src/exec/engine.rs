@@ -265,7 +265,9 @@ impl Engine {
             })
         });
 
+        // A signal that came while the run was being prepared stops it before its first step.
         let mut cmds = if self.signals().received().is_some() {
+            self.on_signal();
             st.on(Msg::Interrupted)
         } else {
             st.schedule()
