@@ -1,0 +1,6 @@
+//! Scheduled runs: cron expressions in a zone, the checked schedules of `runbook.yaml`, the
+//! run-due decision, the durable firing records, and starting a firing's run.
+
+mod cron;
+
+pub use cron::{CronZone, NICKNAMES, parse_cron, parse_zone, zone_names};
