@@ -4,6 +4,7 @@ mod adversity;
 mod compile_errors;
 mod interactive;
 mod invalid;
+mod invalid_workspace;
 mod journal;
 mod k8s;
 mod k8s_real;

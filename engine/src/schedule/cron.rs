@@ -38,7 +38,9 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
         .seconds(Seconds::Disallowed)
         .year(Year::Disallowed)
         .build();
-    let cron = parser.parse(expr).map_err(|e| croner_message(&e))?;
+    let cron = parser
+        .parse(expr)
+        .map_err(|e| format!("is not valid: {}", croner_message(&e)))?;
     Ok(cron)
 }
 
@@ -48,7 +50,7 @@ fn croner_message(e: &croner::errors::CronError) -> String {
     match e {
         E::EmptyPattern => "is empty".into(),
         E::InvalidPattern(m) | E::IllegalCharacters(m) | E::ComponentError(m) => {
-            let m = m.trim_end_matches('.');
+            let m = m.trim_end_matches('.').trim_start_matches("CronPattern ");
             let mut c = m.chars();
             match c.next() {
                 Some(first) => first.to_lowercase().chain(c).collect(),
@@ -132,7 +134,9 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("a test time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("a test time")
+            .with_timezone(&Utc)
     }
 
     fn zoned(expr: &str, tz: &str) -> CronZone {
@@ -149,7 +153,11 @@ mod tests {
         let c = zoned("0 3 * * MON#1", "Europe/Berlin");
         assert_eq!(
             rfc(&c, &c.next_n(utc("2027-01-01T00:00:00Z"), 3)),
-            ["2027-01-04T03:00:00+01:00", "2027-02-01T03:00:00+01:00", "2027-03-01T03:00:00+01:00"]
+            [
+                "2027-01-04T03:00:00+01:00",
+                "2027-02-01T03:00:00+01:00",
+                "2027-03-01T03:00:00+01:00"
+            ]
         );
         // The last day of the month, and month names.
         let c = zoned("30 23 L FEB,APR *", "UTC");
@@ -183,7 +191,10 @@ mod tests {
         assert!(parse_cron("0 3 * * FUNDAY").is_err());
         assert!(parse_cron("@reboot").is_err());
         assert!(parse_zone("Europe/Berln").is_err());
-        assert!(parse_zone("europe/berlin").is_err(), "names are spelled as the tz database does");
+        assert!(
+            parse_zone("europe/berlin").is_err(),
+            "names are spelled as the tz database does"
+        );
     }
 
     #[test]
@@ -193,7 +204,11 @@ mod tests {
         let next = c.next_n(utc("2027-03-27T00:00:00Z"), 3);
         assert_eq!(
             rfc(&c, &next),
-            ["2027-03-27T02:30:00+01:00", "2027-03-28T03:00:00+02:00", "2027-03-29T02:30:00+02:00"]
+            [
+                "2027-03-27T02:30:00+01:00",
+                "2027-03-28T03:00:00+02:00",
+                "2027-03-29T02:30:00+02:00"
+            ]
         );
         assert_eq!(next[1], utc("2027-03-28T01:00:00Z"));
         // Looking back from after the gap finds the same firing.
@@ -204,7 +219,11 @@ mod tests {
         let c = zoned("*/30 * * * *", "Europe/Berlin");
         assert_eq!(
             rfc(&c, &c.next_n(utc("2027-03-28T00:00:00Z"), 3)),
-            ["2027-03-28T01:30:00+01:00", "2027-03-28T03:00:00+02:00", "2027-03-28T03:30:00+02:00"]
+            [
+                "2027-03-28T01:30:00+01:00",
+                "2027-03-28T03:00:00+02:00",
+                "2027-03-28T03:30:00+02:00"
+            ]
         );
     }
 
@@ -240,7 +259,11 @@ mod tests {
         let next = c.next_n(utc("2027-03-13T12:00:00Z"), 3);
         assert_eq!(
             rfc(&c, &next),
-            ["2027-03-14T03:00:00-04:00", "2027-03-15T02:30:00-04:00", "2027-03-16T02:30:00-04:00"]
+            [
+                "2027-03-14T03:00:00-04:00",
+                "2027-03-15T02:30:00-04:00",
+                "2027-03-16T02:30:00-04:00"
+            ]
         );
         assert_eq!(next[0], utc("2027-03-14T07:00:00Z"));
         // 2027-11-07: 02:00 EDT becomes 01:00 EST; 01:30 happens twice.

@@ -1,6 +1,8 @@
 //! Scheduled runs: cron expressions in a zone, the checked schedules of `runbook.yaml`, the
 //! run-due decision, the durable firing records, and starting a firing's run.
 
+mod check;
 mod cron;
 
+pub use check::{DEFAULT_CATCHUP, MIN_CATCHUP, Schedule, load};
 pub use cron::{CronZone, NICKNAMES, parse_cron, parse_zone, zone_names};
