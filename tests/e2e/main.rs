@@ -17,6 +17,7 @@ mod plans;
 mod rds;
 mod resume;
 mod run;
+mod schedule;
 mod schema;
 mod semantics;
 mod support;

@@ -130,7 +130,7 @@ fn check_one(ws: &Workspace, src: &Arc<Source>, s: &ScheduleSpec, diags: &mut Ve
         None => Some(DEFAULT_CATCHUP),
     };
     let env = schedule_env(ws, src, s, diags);
-    let (params, approve) = check_playbook(ws, src, s, env.as_deref(), diags)?;
+    let Checked { params, approve } = check_playbook(ws, src, s, env.as_deref(), diags)?;
     Some(Schedule {
         name: name.clone(),
         playbook: s.playbook.value.clone(),
@@ -203,7 +203,7 @@ fn check_playbook(
     s: &ScheduleSpec,
     env: Option<&str>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(Vec<(String, String)>, Vec<String>)> {
+) -> Option<Checked> {
     let name = &s.name.value;
     let Ok(path) = ws.playbook_path(&s.playbook.value) else {
         let names: Vec<String> = ws
@@ -310,7 +310,13 @@ fn check_playbook(
             None => approve.push(a.value.clone()),
         }
     }
-    Some((params, approve))
+    Some(Checked { params, approve })
+}
+
+/// What the playbook's checks give a schedule: its `-p` pairs and its pre-approved steps.
+struct Checked {
+    params: Vec<(String, String)>,
+    approve: Vec<String>,
 }
 
 /// The span of a key of this schedule's mapping in runbook.yaml.
