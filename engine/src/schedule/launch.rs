@@ -72,7 +72,7 @@ pub fn claim(state: &StateDir, schedule: &Schedule, now: DateTime<Utc>) -> std::
                 if Some(*t) == decision.missed.last().copied() && decision.due.is_none() {
                     format!("found {} late, past catchup {}", late(now, *t), show(schedule.catchup))
                 } else {
-                    "a later firing was due".into()
+                    "a later firing came before it ran".into()
                 },
             );
             r
