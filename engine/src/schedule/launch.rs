@@ -184,6 +184,15 @@ impl Job {
                 }
             }
         }
+        // Stopped before the run started: the claimed firing does not start late.
+        if signals.received().is_some() {
+            return Outcome {
+                status: FiringStatus::Terminated,
+                run: None,
+                exit_code: None,
+                reason: Some("run-due was stopped by a signal before the run started".into()),
+            };
+        }
         let mut cmd = tokio::process::Command::new(&self.exe);
         cmd.args(["--color", "never", "-C"])
             .arg(&self.workspace)
