@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{approve, audit, completions, list, plan, resume, rollback, run, runs, schema, show, validate};
+use super::{approve, audit, completions, list, plan, resume, rollback, run, runs, schedule, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -57,6 +57,8 @@ pub enum Command {
     Runs(runs::Args),
     /// A run's audit journal: show, export, verify.
     Audit(audit::Args),
+    /// Scheduled runs: list the schedules and their next firings; start the due ones.
+    Schedule(schedule::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -97,6 +99,7 @@ pub fn main() -> i32 {
         Command::Resume(a) => resume::exec(&g, a),
         Command::Rollback(a) => rollback::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
+        Command::Schedule(a) => schedule::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }
