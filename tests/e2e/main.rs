@@ -18,6 +18,7 @@ mod rds;
 mod resume;
 mod run;
 mod schedule;
+mod scheduler;
 mod schema;
 mod semantics;
 mod support;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{approve, audit, completions, list, plan, resume, rollback, run, runs, schedule, schema, show, validate};
+use super::{
+    approve, audit, completions, list, plan, resume, rollback, run, runs, schedule, scheduler, schema, show, validate,
+};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -59,6 +61,9 @@ pub enum Command {
     Audit(audit::Args),
     /// Scheduled runs: list the schedules and their next firings; start the due ones.
     Schedule(schedule::Args),
+    /// The foreground scheduler daemon (systemd, a container): sleeps until the next firing,
+    /// runs each as a child process; SIGHUP reloads runbook.yaml, SIGTERM drains and exits 0.
+    Scheduler(scheduler::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -100,6 +105,7 @@ pub fn main() -> i32 {
         Command::Rollback(a) => rollback::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
         Command::Schedule(a) => schedule::exec(&g, a),
+        Command::Scheduler(a) => scheduler::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }

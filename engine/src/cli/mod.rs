@@ -12,6 +12,7 @@ mod rollback;
 mod run;
 mod runs;
 mod schedule;
+mod scheduler;
 mod schema;
 mod session;
 mod show;

@@ -12,7 +12,7 @@ use super::common::{Global, count};
 use super::session::Session;
 use crate::error;
 use crate::journal::{RunSummary, StateDir};
-use crate::schedule::{self, FiringRecord, FiringStatus, Firings, Job, Schedule, Trigger};
+use crate::schedule::{self, FiringRecord, FiringStatus, Firings, Schedule, Trigger};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -258,40 +258,32 @@ fn run_due(g: &Global, a: RunDueArgs) -> i32 {
     };
     let state = g.state(&ws);
     let mut failed = !diags.is_empty();
-    let mut jobs = Vec::new();
-    for s in schedules {
-        let claim = match schedule::claim(&state, &s, now) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "error: schedule `{}`: cannot write its firing records in {}: {e}; nothing was started",
-                    s.name,
-                    crate::source::display_path(&state.root)
-                );
-                failed = true;
-                continue;
-            }
-        };
-        for (i, t) in claim.decision.missed.iter().enumerate() {
-            let earlier = if i == 0 && claim.decision.earlier_missed {
-                " (and earlier ones)"
-            } else {
-                ""
-            };
-            println!("{}: firing {} missed{earlier}", s.name, rfc_local(&s, *t));
-        }
-        if let Some(firing) = claim.decision.due {
-            println!("{}: firing {} started", s.name, rfc_local(&s, firing));
-            jobs.push(Job {
-                exe: exe.clone(),
-                workspace: ws.root.clone(),
-                state: state.clone(),
-                schedule: s,
-                firing,
-                now,
-                previous: claim.previous,
-            });
-        }
+    let found = schedule::round(&state, &schedules, now, &exe, &ws.root);
+    for (name, e) in &found.errors {
+        eprintln!(
+            "error: schedule `{name}`: cannot write its firing records in {}: {e}; nothing was started",
+            crate::source::display_path(&state.root)
+        );
+        failed = true;
+    }
+    let local = |name: &str, t: DateTime<Utc>| {
+        schedules
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| rfc_local(s, t))
+            .unwrap_or_else(|| t.to_rfc3339())
+    };
+    for (name, t, earlier) in &found.missed {
+        let earlier = if *earlier { " (and earlier ones)" } else { "" };
+        println!("{name}: firing {} missed{earlier}", local(name, *t));
+    }
+    let jobs = found.jobs;
+    for job in &jobs {
+        println!(
+            "{}: firing {} started",
+            job.schedule.name,
+            rfc_local(&job.schedule, job.firing)
+        );
     }
     let outcomes = session.rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();

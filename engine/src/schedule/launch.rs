@@ -104,6 +104,53 @@ fn host() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// What one look at the schedules found: the firings to run now, those that were missed,
+/// and the schedules whose records could not be written (nothing started for them).
+#[derive(Default)]
+pub struct Round {
+    pub jobs: Vec<Job>,
+    /// Schedule, missed firing, and whether older ones were missed before it.
+    pub missed: Vec<(String, DateTime<Utc>, bool)>,
+    pub errors: Vec<(String, std::io::Error)>,
+}
+
+/// Claims, at `now`, the due firing of every schedule (`run-due` once, the scheduler at each
+/// wake-up); the runs start when the jobs run.
+pub fn round(
+    state: &StateDir,
+    schedules: &[Schedule],
+    now: DateTime<Utc>,
+    exe: &std::path::Path,
+    workspace: &std::path::Path,
+) -> Round {
+    let mut out = Round::default();
+    for s in schedules {
+        let c = match claim(state, s, now) {
+            Ok(c) => c,
+            Err(e) => {
+                out.errors.push((s.name.clone(), e));
+                continue;
+            }
+        };
+        for (i, t) in c.decision.missed.iter().enumerate() {
+            out.missed
+                .push((s.name.clone(), *t, i == 0 && c.decision.earlier_missed));
+        }
+        if let Some(firing) = c.decision.due {
+            out.jobs.push(Job {
+                exe: exe.to_path_buf(),
+                workspace: workspace.to_path_buf(),
+                state: state.clone(),
+                schedule: s.clone(),
+                firing,
+                now,
+                previous: c.previous,
+            });
+        }
+    }
+    out
+}
+
 /// How a firing's run ended, as its record says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

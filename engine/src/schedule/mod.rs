@@ -1,8 +1,10 @@
 //! Scheduled runs: cron expressions in a zone, the checked schedules of `runbook.yaml`, the
-//! run-due decision, the durable firing records, and starting a firing's run.
+//! run-due decision, the durable firing records, starting a firing's run, and the
+//! scheduler daemon.
 
 mod check;
 mod cron;
+mod daemon;
 mod due;
 mod firings;
 mod launch;
@@ -10,7 +12,8 @@ mod trigger;
 
 pub use check::{DEFAULT_CATCHUP, MIN_CATCHUP, Schedule, load};
 pub use cron::{CronZone, NICKNAMES, parse_cron, parse_zone, zone_names};
+pub use daemon::{Daemon, Loader, Log, StderrLog, next_wake};
 pub use due::{Decision, MAX_MISSED, decide};
 pub use firings::{FiringRecord, FiringStatus, Firings, FiringsLock, last_handled, latest_by_firing};
-pub use launch::{Claim, Job, LineSink, Outcome, Previous, claim};
+pub use launch::{Claim, Job, LineSink, Outcome, Previous, Round, claim, round};
 pub use trigger::{Trigger, utc};
