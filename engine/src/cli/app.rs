@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{approve, audit, completions, list, plan, resume, rollback, run, runs, schema, show, validate};
+use super::{approve, audit, completions, list, plan, report, resume, rollback, run, runs, schema, show, validate};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -57,6 +57,9 @@ pub enum Command {
     Runs(runs::Args),
     /// A run's audit journal: show, export, verify.
     Audit(audit::Args),
+    /// A run's report (header, timeline, gates, rollbacks, outputs, measures) from its
+    /// journal and plan, or a playbook's history of runs: Markdown, JSON or HTML.
+    Report(report::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -97,6 +100,7 @@ pub fn main() -> i32 {
         Command::Resume(a) => resume::exec(&g, a),
         Command::Rollback(a) => rollback::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
+        Command::Report(a) => report::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }
