@@ -9,6 +9,7 @@ mod k8s;
 mod k8s_real;
 mod limits;
 mod lints;
+mod measures;
 mod metrics;
 mod params;
 mod plan_output;
