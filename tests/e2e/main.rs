@@ -15,6 +15,7 @@ mod params;
 mod plan_output;
 mod plans;
 mod rds;
+mod report;
 mod resume;
 mod run;
 mod schema;

@@ -9,6 +9,9 @@ use super::common::Global;
 use crate::error;
 use crate::report::drill::{self, Format as DrillFormat};
 
+/// How many runs a history shows without `--last`.
+const DEFAULT_LAST: u32 = 10;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The run (its id, or a unique prefix of it).
@@ -18,9 +21,9 @@ pub struct Args {
     /// measure.
     #[arg(long, value_name = "NAME")]
     pub playbook: Option<String>,
-    /// How many of its newest runs the history shows.
-    #[arg(long, value_name = "N", default_value = "10", requires = "playbook", value_parser = clap::value_parser!(u32).range(1..=10000))]
-    pub last: u32,
+    /// How many of its newest runs the history shows (default 10).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub last: Option<u32>,
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
     /// Write the report to FILE instead of stdout.
@@ -43,6 +46,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(ws) => ws,
         Err(code) => return code,
     };
+    if a.last.is_some() && a.playbook.is_none() {
+        eprintln!("error: --last counts the runs of a history: give it with --playbook NAME");
+        return error::INVALID;
+    }
     let state = g.state(&ws);
     let format = match a.format {
         Format::Md => DrillFormat::Markdown,
@@ -69,7 +76,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 }
             }
         }
-        (None, Some(name)) => match drill::history(&state, name, a.last as usize) {
+        (None, Some(name)) => match drill::history(&state, name, a.last.unwrap_or(DEFAULT_LAST) as usize) {
             Ok(h) => {
                 let bad: Vec<&str> = h.runs.iter().filter(|r| !r.verified).map(|r| r.run.as_str()).collect();
                 if !bad.is_empty() {

@@ -21,10 +21,25 @@ pub fn html(s: &str) -> String {
     out
 }
 
-/// Text safe in a markdown table cell: no line breaks, no cell separators, no inline HTML.
+/// Text safe in a markdown table cell: no line breaks, no cell separators, no inline HTML
+/// (`<` never opens a tag, `&` never an entity), and otherwise as written, so it still
+/// reads well raw in a terminal.
 pub fn md_cell(s: &str) -> String {
-    let one_line = s.replace("\r\n", " ").replace(['\n', '\r'], " ");
-    html(&one_line).replace('|', "\\|").replace('`', "\\`")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '&' if chars.peek().is_some_and(|n| n.is_ascii_alphanumeric() || *n == '#') => out.push_str("&amp;"),
+            '|' => out.push_str("\\|"),
+            '`' => out.push_str("\\`"),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() && c != '\t' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A CSS class name from a status word (`timed_out` → `st-timed_out`); anything unexpected
@@ -64,8 +79,9 @@ mod tests {
 
     #[test]
     fn markdown_cells_stay_one_cell() {
-        assert_eq!(md_cell("a | b\nc"), "a \\| b c");
-        assert_eq!(md_cell("<b>`x`</b>"), "&lt;b&gt;\\`x\\`&lt;/b&gt;");
+        assert_eq!(md_cell("a | b\r\nc"), "a \\| b c");
+        assert_eq!(md_cell("<b>`x`</b>"), "&lt;b>\\`x\\`&lt;/b>");
+        assert_eq!(md_cell("&lt; & >> log"), "&amp;lt; & >> log");
     }
 
     #[test]
