@@ -185,25 +185,42 @@ const NODE_H: f64 = 34.0;
 const COL_W: f64 = 214.0;
 const NODE_GAP: f64 = 18.0;
 
-/// The plan's DAG: one column per wave, a box per step coloured by how it went, an arrow
-/// from each step to each step that needs it.
+const ROW_GAP: f64 = 40.0;
+
+/// The plan's DAG: a box per step coloured by how it went, an arrow from each step to each
+/// step that needs it, a column per wave (left to right) or, when the waves outnumber the
+/// steps of the widest one, a row per wave (top to bottom): whichever is narrower, so a long
+/// chain of steps fits the page without shrinking its text.
 pub fn dag(r: &RunReport) -> Option<String> {
     let d = r.dag.as_ref()?;
     if d.waves.is_empty() {
         return None;
     }
     let most = d.waves.iter().map(Vec::len).max().unwrap_or(1) as f64;
-    let width = d.waves.len() as f64 * COL_W + 20.0;
-    let height = most * (NODE_H + NODE_GAP) + NODE_GAP + 10.0;
+    let waves = d.waves.len() as f64;
+    let down = waves > most;
+    let (width, height) = if down {
+        (
+            most * (NODE_W + NODE_GAP) + NODE_GAP + 20.0,
+            waves * (NODE_H + ROW_GAP) + 10.0,
+        )
+    } else {
+        (waves * COL_W + 20.0, most * (NODE_H + NODE_GAP) + NODE_GAP + 10.0)
+    };
     let mut at = std::collections::HashMap::new();
-    for (c, wave) in d.waves.iter().enumerate() {
-        // Each column centred vertically, so a lone step sits level with its neighbours.
-        let top = (height - wave.len() as f64 * (NODE_H + NODE_GAP) + NODE_GAP) / 2.0;
+    for (w, wave) in d.waves.iter().enumerate() {
+        let n = wave.len() as f64;
         for (i, id) in wave.iter().enumerate() {
-            at.insert(
-                id.as_str(),
-                (20.0 + c as f64 * COL_W, top + i as f64 * (NODE_H + NODE_GAP)),
-            );
+            let i = i as f64;
+            // Each wave centred across the drawing, so a lone step sits level with the others.
+            let xy = if down {
+                let left = (width - n * (NODE_W + NODE_GAP) + NODE_GAP) / 2.0;
+                (left + i * (NODE_W + NODE_GAP), 10.0 + w as f64 * (NODE_H + ROW_GAP))
+            } else {
+                let top = (height - n * (NODE_H + NODE_GAP) + NODE_GAP) / 2.0;
+                (20.0 + w as f64 * COL_W, top + i * (NODE_H + NODE_GAP))
+            };
+            at.insert(id.as_str(), xy);
         }
     }
     let mut s = String::new();
@@ -215,13 +232,26 @@ pub fn dag(r: &RunReport) -> Option<String> {
         let (Some(&(fx, fy)), Some(&(tx, ty))) = (at.get(from.as_str()), at.get(to.as_str())) else {
             continue;
         };
-        let (x1, y1, x2, y2) = (fx + NODE_W, fy + NODE_H / 2.0, tx - 2.0, ty + NODE_H / 2.0);
-        let bend = (x2 - x1) / 2.0;
+        let path = if down {
+            let (x1, y1, x2, y2) = (fx + NODE_W / 2.0, fy + NODE_H, tx + NODE_W / 2.0, ty - 2.0);
+            let bend = (y2 - y1) / 2.0;
+            format!(
+                "M{x1:.1} {y1:.1} C{x1:.1} {:.1}, {x2:.1} {:.1}, {x2:.1} {y2:.1}",
+                y1 + bend,
+                y2 - bend
+            )
+        } else {
+            let (x1, y1, x2, y2) = (fx + NODE_W, fy + NODE_H / 2.0, tx - 2.0, ty + NODE_H / 2.0);
+            let bend = (x2 - x1) / 2.0;
+            format!(
+                "M{x1:.1} {y1:.1} C{:.1} {y1:.1}, {:.1} {y2:.1}, {x2:.1} {y2:.1}",
+                x1 + bend,
+                x2 - bend
+            )
+        };
         let _ = write!(
             s,
-            r#"<path class="edge" d="M{x1:.1} {y1:.1} C{:.1} {y1:.1}, {:.1} {y2:.1}, {x2:.1} {y2:.1}" marker-end="url(#arrow)"><title>{}</title></path>"#,
-            x1 + bend,
-            x2 - bend,
+            r#"<path class="edge" d="{path}" marker-end="url(#arrow)"><title>{}</title></path>"#,
             html(&format!("{to} needs {from}"))
         );
     }
