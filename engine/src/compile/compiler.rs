@@ -574,10 +574,21 @@ impl<'a> Compiler<'a> {
                     };
                     let known = self.known.clone();
                     let scope = Scope::of(&known, Some(&any_step), false, None);
-                    self.check_expr(&expr.value, expr.span, &scope, &format!("measure `{name}` value"))
-                        .map(|_| Measured::Value {
+                    let names = self.check_expr(&expr.value, expr.span, &scope, &format!("measure `{name}` value"));
+                    match names {
+                        // A number is journaled as it is: the redactor cannot hide it.
+                        Some(n) if n.iter().any(|n| n.starts_with("secrets")) => {
+                            self.error(
+                                format!("measure `{name}` reads a secret, and its value is journaled and shown"),
+                                expr.span,
+                            );
+                            None
+                        }
+                        Some(_) => Some(Measured::Value {
                             expr: expr.value.clone(),
-                        })
+                        }),
+                        None => None,
+                    }
                 }
                 (from, to, value) => {
                     let what = if value.is_some() {
