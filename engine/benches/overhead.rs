@@ -43,6 +43,7 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
         playbook: name.into(),
         env: "default".into(),
         file_sha256: String::new(),
+        trigger: None,
     };
     let gates = Gatekeeper {
         approved: Default::default(),

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod playbook;
 pub mod redact;
 pub mod report;
+pub mod schedule;
 pub mod source;
 pub mod wake;
 pub mod yaml;

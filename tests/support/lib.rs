@@ -364,9 +364,16 @@ pub struct Background {
 impl Background {
     /// Starts `runbook --color never ARGS --output json` in `dir` with stdin closed.
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--output", "json"]);
+        Background::spawn(dir, &all, env)
+    }
+
+    /// Starts `runbook --color never ARGS` in `dir` with stdin closed, reading its stdout
+    /// line by line (for commands other than a run: `schedule run-due`).
+    pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
         let tag = new_tag();
         let mut child = command(dir, args, &tag)
-            .args(["--output", "json"])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

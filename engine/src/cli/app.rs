@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{approve, audit, completions, list, plan, report, resume, rollback, run, runs, schema, show, validate};
+use super::{
+    approve, audit, completions, list, plan, report, resume, rollback, run, runs, schedule, schema, show, validate,
+};
 use crate::error;
 
 #[derive(Debug, Parser)]
@@ -60,6 +62,8 @@ pub enum Command {
     /// A run's report (header, timeline, gates, rollbacks, outputs, measures) from its
     /// journal and plan, or a playbook's history of runs: Markdown, JSON or HTML.
     Report(report::Args),
+    /// Scheduled runs: list the schedules and their next firings; start the due ones.
+    Schedule(schedule::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -101,6 +105,7 @@ pub fn main() -> i32 {
         Command::Rollback(a) => rollback::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
         Command::Report(a) => report::exec(&g, a),
+        Command::Schedule(a) => schedule::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }

@@ -12,6 +12,7 @@ mod resume;
 mod rollback;
 mod run;
 mod runs;
+mod schedule;
 mod schema;
 mod session;
 mod show;

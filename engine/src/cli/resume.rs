@@ -162,6 +162,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         playbook: past.playbook.clone(),
         env: past.env.clone(),
         file_sha256: String::new(),
+        trigger: None,
     };
     let holder = Holder::now(id.clone(), by.clone(), host);
     let _lock = match session.take_lock(&ws, &plan, &state, &holder, a.flags.lock_wait) {

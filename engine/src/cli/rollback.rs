@@ -83,6 +83,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         playbook: past.playbook.clone(),
         env: past.env.clone(),
         file_sha256: String::new(),
+        trigger: None,
     };
     let session = match Session::start(a.flags.grace) {
         Ok(s) => s,

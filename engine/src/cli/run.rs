@@ -39,6 +39,15 @@ pub struct Args {
     pub dry_run: bool,
     #[command(flatten)]
     pub flags: RunFlags,
+    /// What started this run when no person did, `schedule:NAME@FIRING` (set by `runbook
+    /// schedule run-due`): journaled in `run_started` and shown by `runbook runs`. An
+    /// approval gate of such a run fails closed: nobody is there to ask for one.
+    #[arg(long, hide = true, value_name = "TRIGGER", value_parser = parse_trigger, conflicts_with = "plan")]
+    pub trigger: Option<String>,
+}
+
+fn parse_trigger(s: &str) -> Result<String, String> {
+    crate::schedule::Trigger::parse(s).map(|t| t.to_string())
 }
 
 /// What `run` and `resume` share: answers given ahead, prompting, the lock, the output.
@@ -111,6 +120,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let mut run = run_info(&plan);
     run.file_sha256 = file_sha256;
+    run.trigger = a.trigger.clone();
     if saved && let Err(missing) = check_saved_approvals(&plan, &run.user) {
         eprintln!("error: the saved plan lacks approvals; nothing was run:\n{missing}");
         return error::REFUSED;
@@ -156,7 +166,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         prompter,
         user: run.user.clone(),
         saved: saved.then(|| Arc::new(plan.clone())),
-        live: Some((state.clone(), run.id.clone())),
+        // Nobody waits on a scheduled run to approve it: its approval gates fail closed.
+        live: a.trigger.is_none().then(|| (state.clone(), run.id.clone())),
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),
@@ -249,6 +260,7 @@ fn run_info(plan: &Plan) -> RunInfo {
         playbook: plan.playbook.name.clone(),
         env: plan.env.name.clone(),
         file_sha256: String::new(),
+        trigger: None,
     }
 }
 

@@ -34,7 +34,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 return error::SUCCESS;
             }
             println!(
-                "{:<24}  {:<20}  {:<8}  {:<10}  {:<16}  {:<20}  {:>8}",
+                "{:<24}  {:<20}  {:<8}  {:<10}  {:<16}  {:<20}  {:>8}  TRIGGER",
                 "RUN", "PLAYBOOK", "ENV", "USER", "STATUS", "STARTED", "TIME"
             );
             for r in runs {
@@ -43,8 +43,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                     .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                     .unwrap_or_else(|| "-".into());
                 let started = r.started.get(..19).unwrap_or(&r.started).replace('T', " ");
+                let trigger = r.trigger.as_deref().unwrap_or("-");
                 println!(
-                    "{:<24}  {:<20}  {:<8}  {:<10}  {:<16}  {:<20}  {:>8}",
+                    "{:<24}  {:<20}  {:<8}  {:<10}  {:<16}  {:<20}  {:>8}  {trigger}",
                     r.run, r.playbook, r.env, r.user, r.status, started, time
                 );
             }

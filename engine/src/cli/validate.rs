@@ -146,76 +146,10 @@ pub fn check_file(ws: &Workspace, envs: &[compile::EnvInfo], file: &Path) -> Vec
         .collect()
 }
 
-/// Schedules must name existing playbooks and environments, and valid cron lines.
+/// Schedules: cron, zone, environment, playbook, params and pre-approved steps, each
+/// problem at its place in runbook.yaml.
 fn check_schedules(g: &Global, ws: &Workspace) -> usize {
-    let Some(src) = &ws.config_source else { return 0 };
-    let mut diags = Vec::new();
-    let names: Vec<String> = ws
-        .playbook_files()
-        .iter()
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let envs: Vec<&str> = ws.config.environments.keys().map(String::as_str).collect();
-    for s in ws.config.schedules.iter().filter_map(|s| s.0.as_ref()) {
-        if !names.contains(&s.playbook.value.as_str()) {
-            diags.push(
-                Diagnostic::error(format!(
-                    "schedule `{}` runs unknown playbook `{}`",
-                    s.name.value, s.playbook.value
-                ))
-                .at(src, s.playbook.span)
-                .help(crate::yaml::suggest_name(&s.playbook.value, &names, "playbook")),
-            );
-        }
-        if let Some(e) = &s.env
-            && !envs.contains(&e.value.as_str())
-        {
-            diags.push(
-                Diagnostic::error(format!(
-                    "schedule `{}` uses unknown environment `{}`",
-                    s.name.value, e.value
-                ))
-                .at(src, e.span)
-                .help(crate::yaml::suggest_name(&e.value, &envs, "environment")),
-            );
-        }
-        if let Ok(lp) = ws
-            .playbook_path(&s.playbook.value)
-            .and_then(|p| playbook::load_playbook(&p).map_err(|mut d| d.remove(0)))
-        {
-            let ids: Vec<&str> = lp
-                .raw
-                .steps
-                .iter()
-                .chain(&lp.raw.on_failure)
-                .chain(&lp.raw.finally)
-                .filter_map(|st| st.0.as_ref().map(|st| st.id.value.as_str()))
-                .collect();
-            for a in &s.approve {
-                if !ids.contains(&a.value.as_str()) {
-                    diags.push(
-                        Diagnostic::error(format!(
-                            "schedule `{}` pre-approves `{}`, which is not a step of `{}`",
-                            s.name.value, a.value, s.playbook.value
-                        ))
-                        .at(src, a.span)
-                        .help(crate::yaml::suggest_name(&a.value, &ids, "step")),
-                    );
-                }
-            }
-        }
-        let fields = s.cron.value.split_whitespace().count();
-        if fields != 5 {
-            diags.push(
-                Diagnostic::error(format!(
-                    "cron `{}` has {fields} fields; write 5 (minute hour day month weekday)",
-                    s.cron.value
-                ))
-                .at(src, s.cron.span),
-            );
-        }
-    }
+    let (_, diags) = crate::schedule::load(ws);
     g.print(&diags);
     diags.len()
 }

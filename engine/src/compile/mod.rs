@@ -13,4 +13,5 @@ pub use compiler::{Compiled, Options, compile, compile_for};
 pub use env::{IMPLICIT_ENV, all as all_envs, select as select_env};
 pub use lint::LINTS;
 pub use model::*;
+pub use params::{WrittenPart, WrittenProblem, check_written as check_written_params};
 pub use subplaybook::check as check_subplaybooks;

@@ -348,3 +348,101 @@ fn describe_rules(c: &Checked) -> String {
 pub fn param_span(raw: &RawPlaybook, name: &str) -> Option<Span> {
     raw.params.get(name).and_then(|p| p.0.as_ref()).map(|p| p.span)
 }
+
+/// What is wrong with a value written for a param outside the command line (a schedule's
+/// `params` in runbook.yaml): the message, the help, and what it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenProblem {
+    pub param: String,
+    pub about: WrittenPart,
+    pub message: String,
+    pub help: String,
+}
+
+/// The part of a written param a problem is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrittenPart {
+    /// The name: the playbook has no such param.
+    Name,
+    /// The value: wrong type, or against a rule.
+    Value,
+    /// A required param that was left out.
+    Absent,
+}
+
+/// Checks typed YAML values (`name`, value, its spelling) against the playbook's params —
+/// names, types, patterns, bounds, enum values, required params left out — and gives the
+/// `-p` pairs they become. A param whose declaration is itself wrong is left to the
+/// playbook's own checks.
+pub fn check_written(
+    raw: &RawPlaybook,
+    source: &Arc<Source>,
+    given: &[(String, Json, String)],
+) -> (Vec<(String, String)>, Vec<WrittenProblem>) {
+    let mut ignored = Vec::new();
+    let checked: Vec<Checked> = raw
+        .params
+        .iter()
+        .filter_map(|(name, spec)| check_spec(name, spec.0.as_ref()?, source, &mut ignored))
+        .collect();
+    let declared: Vec<&str> = raw.params.keys().map(String::as_str).collect();
+    let (mut pairs, mut problems) = (Vec::new(), Vec::new());
+    for (name, value, spelling) in given {
+        if !raw.params.contains_key(name) {
+            problems.push(WrittenProblem {
+                param: name.clone(),
+                about: WrittenPart::Name,
+                message: format!("playbook `{}` has no param `{name}`", raw.name.value),
+                help: if declared.is_empty() {
+                    format!("playbook `{}` takes no params", raw.name.value)
+                } else {
+                    suggest_name(name, &declared, "param")
+                },
+            });
+            continue;
+        }
+        let Some(c) = checked.iter().find(|c| c.name == name) else {
+            continue;
+        };
+        let typed = match (c.ty, value) {
+            (ParamType::String | ParamType::Enum, Json::String(s)) => Ok(s.clone()),
+            // A string param keeps the spelling written (`1.10`, `no`).
+            (ParamType::String | ParamType::Enum, Json::Number(_) | Json::Bool(_)) => {
+                Ok(spelling.trim().trim_matches(['"', '\'']).to_string())
+            }
+            (ParamType::Integer, Json::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+            (ParamType::Number, Json::Number(n)) => Ok(n.to_string()),
+            (ParamType::Boolean, Json::Bool(b)) => Ok(b.to_string()),
+            (_, other) => Err(format!("the value is {}, not {}", json_kind(other), type_name(c.ty))),
+        };
+        let checked_value = typed.and_then(|text| {
+            let v = parse_cli(c, &text)?;
+            check_rules(c, &v)?;
+            Ok(text)
+        });
+        match checked_value {
+            Ok(text) => pairs.push((name.clone(), text)),
+            Err(why) => problems.push(WrittenProblem {
+                param: name.clone(),
+                about: WrittenPart::Value,
+                message: format!("param `{name}` of playbook `{}`: {why}", raw.name.value),
+                help: describe_rules(c),
+            }),
+        }
+    }
+    for c in &checked {
+        let required = c.spec.default.is_none() && c.spec.required.unwrap_or(true);
+        if required && !given.iter().any(|(n, _, _)| n == c.name) {
+            problems.push(WrittenProblem {
+                param: c.name.to_string(),
+                about: WrittenPart::Absent,
+                message: format!(
+                    "playbook `{}` needs param `{}`, which is not given",
+                    raw.name.value, c.name
+                ),
+                help: describe_rules(c),
+            });
+        }
+    }
+    (pairs, problems)
+}

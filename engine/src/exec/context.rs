@@ -26,6 +26,9 @@ pub struct RunInfo {
     /// sha256 of the playbook file.
     #[serde(skip)]
     pub file_sha256: String,
+    /// What started the run when no person did (`schedule:NAME@FIRING`).
+    #[serde(skip)]
+    pub trigger: Option<String>,
 }
 
 /// The run's values. Shared by the step tasks; step results are added as steps finish.

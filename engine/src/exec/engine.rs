@@ -200,6 +200,7 @@ impl Engine {
                 host: eng.run.host.clone(),
                 engine_version: env!("CARGO_PKG_VERSION").to_string(),
                 dry_run: false,
+                trigger: eng.run.trigger.clone(),
             },
         };
         // Nothing runs that the journal does not know has started.

@@ -83,6 +83,10 @@ pub enum RunEvent {
         host: String,
         engine_version: String,
         dry_run: bool,
+        /// What started the run when no person did: `schedule:NAME@FIRING` (the firing in
+        /// UTC, RFC 3339).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger: Option<String>,
     },
     /// `runbook resume` picks the run up again after a crash.
     Resumed {

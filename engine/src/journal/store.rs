@@ -31,6 +31,9 @@ pub struct IndexLine {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// What started the run when no person did (`schedule:NAME@FIRING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 /// A run as `runbook runs` shows it.
@@ -45,6 +48,9 @@ pub struct RunSummary {
     pub status: String,
     pub started: String,
     pub duration_ms: Option<u64>,
+    /// What started the run when no person did (`schedule:NAME@FIRING`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 impl StateDir {
@@ -110,6 +116,7 @@ impl StateDir {
                     status: "unfinished".into(),
                     started: l.ts,
                     duration_ms: None,
+                    trigger: l.trigger,
                 }),
                 "finished" => {
                     if let Some(r) = runs.iter_mut().rev().find(|r| r.run == l.run) {

@@ -130,6 +130,7 @@ impl JournalSink {
             ts: ts.to_string(),
             status: Some(status),
             duration_ms,
+            trigger: None,
         }
     }
 
@@ -140,6 +141,7 @@ impl JournalSink {
                 env,
                 user,
                 host,
+                trigger,
                 ..
             } => IndexLine {
                 run: self.run.clone(),
@@ -151,6 +153,7 @@ impl JournalSink {
                 ts: e.ts.clone(),
                 status: None,
                 duration_ms: None,
+                trigger: trigger.clone(),
             },
             RunEvent::RollbackEnded { ok, .. } => {
                 let status = if *ok { "rolled_back" } else { "rollback_incomplete" };

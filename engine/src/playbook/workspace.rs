@@ -99,37 +99,51 @@ pub enum LockBackend {
     Kubernetes,
 }
 
-/// A scheduled run of a playbook.
+/// A scheduled run of a playbook (`runbook schedule list`, `runbook schedule run-due`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "schedule")]
 pub struct ScheduleSpec {
+    /// Unique among the schedules: letters, digits, `-`, `_` and `.` (it names the
+    /// schedule's firing records in the state dir).
     pub name: Sp<String>,
+    /// The playbook to run (its name under the workspace's playbooks).
     pub playbook: Sp<String>,
+    /// Environment (default: the workspace's `default_env`).
     #[serde(default)]
     pub env: Option<Sp<String>>,
-    /// Five-field cron expression.
+    /// Five-field cron expression (minute hour day-of-month month day-of-week), with
+    /// names (`MON`, `JAN`), `L`, `#` and `W`, or `@daily`, `@weekly`, ….
     pub cron: Sp<String>,
-    /// IANA time zone of the cron expression (default UTC).
+    /// IANA time zone of the cron expression's wall times (default UTC).
     #[serde(default)]
     pub timezone: Option<Sp<String>>,
+    /// Params of the run, checked against the playbook's params.
     #[serde(default)]
-    pub params: IndexMap<String, serde_json::Value>,
-    /// Steps pre-approved for this unattended run.
+    pub params: IndexMap<String, Sp<serde_json::Value>>,
+    /// Steps whose confirmation is given ahead for this unattended run; every other gate
+    /// fails closed.
     #[serde(default)]
     pub approve: Vec<Sp<String>>,
+    /// When the previous run of the schedule still holds its lock (default `skip`).
     #[serde(default)]
     pub overlap: Option<Overlap>,
-    /// Run a missed firing if found within this window.
+    /// How late a firing may still start (default 5m, at least 1m); an older one is
+    /// recorded as missed, never run.
     #[serde(default)]
-    pub catchup: Option<Duration>,
+    pub catchup: Option<Sp<Duration>>,
     #[serde(default)]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// What a firing does while the previous run of its schedule holds the run lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Overlap {
+    /// Record the firing as skipped.
+    #[default]
     Skip,
+    /// Wait for the lock, but never past the schedule's next firing.
     Queue,
+    /// Stop the previous run (SIGTERM), wait for it, then start.
     CancelPrevious,
 }
