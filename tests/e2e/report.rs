@@ -59,7 +59,13 @@ fn drill() -> Workspace {
 
 /// Runs the drill as alice, with the restore approved ahead; the run's id.
 fn run_drill(w: &Workspace, params: &[&str]) -> (Output, String) {
+    run_drill_with(w, params, &[])
+}
+
+/// [`run_drill`] with more arguments.
+fn run_drill_with(w: &Workspace, params: &[&str], extra: &[&str]) -> (Output, String) {
     let mut args = vec!["run", "drill", "--approve", "restore", "--output", "json"];
+    args.extend(extra);
     for p in params {
         args.extend(["-p", p]);
     }
@@ -277,7 +283,13 @@ fn a_history_shows_the_last_runs_of_a_drill_and_the_trend_of_its_measures() {
     let w = drill();
     let mut ids = Vec::new();
     for age in [100, 200, 300, 400] {
-        let (out, id) = run_drill(&w, &[&format!("age={age}")]);
+        // The newest as `schedule run-due` starts it: with its trigger.
+        let trigger: &[&str] = if age == 400 {
+            &["--trigger", "schedule:drill@2027-01-01T03:00:00Z"]
+        } else {
+            &[]
+        };
+        let (out, id) = run_drill_with(&w, &[&format!("age={age}")], trigger);
         assert_eq!(out.code, 0, "{}", out.transcript());
         ids.push(id);
     }
@@ -295,6 +307,8 @@ fn a_history_shows_the_last_runs_of_a_drill_and_the_trend_of_its_measures() {
         ids[1..].iter().map(String::as_str).collect::<Vec<_>>(),
         "oldest first"
     );
+    assert_eq!(h["runs"][2]["trigger"], "schedule:drill@2027-01-01T03:00:00Z");
+    assert!(h["runs"][1].get("trigger").is_none(), "{}", h["runs"][1]);
     for r in h["runs"].as_array().expect("runs") {
         assert_eq!(r["outcome"], "succeeded");
         assert_eq!(r["verified"], true);
