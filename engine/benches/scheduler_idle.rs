@@ -25,7 +25,10 @@ fn status_kb(pid: u32, field: &str) -> u64 {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("RUNBOOK_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+    let secs: u64 = std::env::var("RUNBOOK_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("playbooks")).expect("mkdir");
     // Once a year, on the 1st of January: nothing fires during the measurement.
@@ -34,7 +37,11 @@ fn main() {
         "environments:\n  dev: {}\ndefault_env: dev\nschedules:\n  - name: yearly\n    playbook: p\n    env: dev\n    cron: \"0 0 1 1 *\"\n  - name: monthly\n    playbook: p\n    env: dev\n    cron: \"0 3 * * MON#1\"\n    timezone: Europe/Berlin\n",
     )
     .expect("runbook.yaml");
-    std::fs::write(dir.path().join("playbooks/p.yaml"), "name: p\nsteps:\n  - id: a\n    shell: 'true'\n").expect("playbook");
+    std::fs::write(
+        dir.path().join("playbooks/p.yaml"),
+        "name: p\nsteps:\n  - id: a\n    shell: 'true'\n",
+    )
+    .expect("playbook");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
         .args(["scheduler"])
         .current_dir(dir.path())
@@ -48,7 +55,10 @@ fn main() {
     std::thread::sleep(Duration::from_secs(secs));
     let (elapsed, c1) = (t0.elapsed(), cpu_ticks(pid));
     let (rss, hwm) = (status_kb(pid, "VmRSS:"), status_kb(pid, "VmHWM:"));
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let status = child.wait().expect("it ends");
     let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()

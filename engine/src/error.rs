@@ -4,6 +4,8 @@
 pub const SUCCESS: i32 = 0;
 /// A step failed and the rollback completed.
 pub const STEP_FAILED: i32 = 1;
+/// Every step went as planned, but a measure with `on_miss: fail` missed its target.
+pub const MEASURE_MISSED: i32 = 1;
 /// Bad usage, or an invalid playbook or workspace.
 pub const INVALID: i32 = 2;
 /// A rollback failed: a human must finish undoing.

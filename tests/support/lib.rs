@@ -118,6 +118,56 @@ pub fn run_with_env<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
     }
 }
 
+/// Runs another program (a browser, a tool the tests use) with stdin closed, within
+/// `limit`: panics, after killing it and every process it started, when it has not ended
+/// by then.
+pub fn run_program(program: &Path, args: &[&str], limit: Duration) -> Output {
+    let tag = new_tag();
+    let mut child = Command::new(program)
+        .args(args)
+        .env(TAG_VAR, &tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let stderr = read_all(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + limit;
+    let status = wait_until(&mut child, deadline);
+    let text = |rx: &Receiver<Vec<u8>>, until: Instant| {
+        let left = until.saturating_duration_since(Instant::now());
+        String::from_utf8_lossy(&rx.recv_timeout(left).unwrap_or_default()).into_owned()
+    };
+    let Some(status) = status else {
+        stop(&mut child, &tag);
+        let grace = Instant::now() + Duration::from_secs(5);
+        panic!(
+            "`{} {}` did not end within {limit:?}; killed.\n--- stdout\n{}--- stderr\n{}",
+            program.display(),
+            args.join(" "),
+            text(&stdout, grace),
+            text(&stderr, grace)
+        );
+    };
+    // What it left running (a browser's helpers) goes with it.
+    kill_tagged(&tag);
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout: text(&stdout, deadline),
+        stderr: text(&stderr, deadline),
+    }
+}
+
+/// The path of `name` on PATH, if it is there.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
 /// `runbook --color never ARGS` in `dir`, with our variables cleared and the tag that lets
 /// [`stop`] find every process this invocation starts.
 fn command(dir: &Path, args: &[&str], tag: &str) -> Command {

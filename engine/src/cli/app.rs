@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
-    approve, audit, completions, list, plan, resume, rollback, run, runs, schedule, scheduler, schema, show, validate,
+    approve, audit, completions, list, plan, report, resume, rollback, run, runs, schedule, scheduler, schema, show,
+    validate,
 };
 use crate::error;
 
@@ -59,6 +60,9 @@ pub enum Command {
     Runs(runs::Args),
     /// A run's audit journal: show, export, verify.
     Audit(audit::Args),
+    /// A run's report (header, timeline, gates, rollbacks, outputs, measures) from its
+    /// journal and plan, or a playbook's history of runs: Markdown, JSON or HTML.
+    Report(report::Args),
     /// Scheduled runs: list the schedules and their next firings; start the due ones.
     Schedule(schedule::Args),
     /// The foreground scheduler daemon (systemd, a container): sleeps until the next firing,
@@ -104,6 +108,7 @@ pub fn main() -> i32 {
         Command::Resume(a) => resume::exec(&g, a),
         Command::Rollback(a) => rollback::exec(&g, a),
         Command::Audit(a) => audit::exec(&g, a),
+        Command::Report(a) => report::exec(&g, a),
         Command::Schedule(a) => schedule::exec(&g, a),
         Command::Scheduler(a) => scheduler::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),

@@ -264,6 +264,15 @@ fn timeline_line(r: &serde_json::Value) -> String {
             s("abort_if"),
             r.get("value").cloned().unwrap_or_default()
         ),
+        "measure" => {
+            let target = r.get("target_seconds").and_then(|t| t.as_f64()).unwrap_or(0.0);
+            let result = match (r.get("value_seconds").and_then(|v| v.as_f64()), r.get("met")) {
+                (Some(v), Some(serde_json::Value::Bool(true))) => format!("{v}s, target {target}s: met"),
+                (Some(v), _) => format!("{v}s, target {target}s: MISSED (on_miss: {})", s("on_miss")),
+                (None, _) => format!("{} (on_miss: {})", s("reason"), s("on_miss")),
+            };
+            format!("◎ measure {} ({}): {result}", s("name"), s("measures"))
+        }
         "run_finished" => format!(
             "run {} (exit {})",
             s("status"),

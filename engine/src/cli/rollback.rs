@@ -31,7 +31,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    if past.finished.as_deref() == Some("succeeded") {
+    // A missed measure is no failure of a step: every step went as planned.
+    if matches!(past.finished.as_deref(), Some("succeeded" | "measure_missed")) {
         eprintln!(
             "error: run {id} succeeded; there is nothing to roll back (undoing a finished change is a change of its own: run the playbook that makes it)"
         );

@@ -119,6 +119,22 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             }
         }
     }
+    if !pb.measures.is_empty() {
+        let _ = writeln!(out, "\nmeasures");
+        for m in &pb.measures {
+            let _ = writeln!(
+                out,
+                "  {:<16} {} · target {} · on miss {}",
+                m.name,
+                m.measures.text(),
+                m.target,
+                m.on_miss.as_str()
+            );
+            if let Some(d) = &m.description {
+                let _ = writeln!(out, "  {:<16} {d}", "");
+            }
+        }
+    }
     print!("{out}");
     error::SUCCESS
 }

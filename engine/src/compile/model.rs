@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::{Action, Effect};
-use crate::playbook::{Approval, Duration, OnDecline, OnFailure, Policy, Retry, Risk};
+use crate::playbook::{Approval, Duration, OnDecline, OnFailure, OnMiss, Policy, Retry, Risk};
 use crate::source::{Source, Span};
 
 /// A checked playbook for one environment and one set of params.
@@ -30,6 +30,7 @@ pub struct Playbook {
     pub steps: Vec<Step>,
     pub on_failure: Vec<Step>,
     pub finally: Vec<Step>,
+    pub measures: Vec<Measure>,
 }
 
 /// The environment a playbook was compiled for.
@@ -201,4 +202,83 @@ pub struct GuardPlan {
     pub action: PlannedAction,
     pub abort_if: String,
     pub every: Duration,
+}
+
+/// A measure of the run, computed when it ends: the time between two moments of it, or a
+/// value in seconds, against a target it must not exceed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub description: Option<String>,
+    pub measures: Measured,
+    pub target: Duration,
+    pub on_miss: OnMiss,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measured {
+    /// The time from one moment to another, each `STEP.started` or `STEP.finished`.
+    Between { from: Moment, to: Moment },
+    /// An expression over step results and outputs, in seconds.
+    Value { expr: String },
+}
+
+/// A moment of a run: a step's start or its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    pub step: String,
+    pub at: Edge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edge {
+    /// Its action began (its first `step_started`; a `for_each` step's first iteration).
+    Started,
+    /// It ended (a `for_each` step: its last iteration).
+    Finished,
+}
+
+impl Moment {
+    /// Reads `STEP.started` or `STEP.finished`.
+    pub fn parse(s: &str) -> Result<Moment, String> {
+        let Some((step, at)) = s.rsplit_once('.') else {
+            return Err(format!("`{s}` is not `STEP.started` or `STEP.finished`"));
+        };
+        let at = match at {
+            "started" => Edge::Started,
+            "finished" => Edge::Finished,
+            other => {
+                return Err(format!(
+                    "`{s}`: a step's moment is `started` or `finished`, not `{other}`"
+                ));
+            }
+        };
+        Ok(Moment {
+            step: step.to_string(),
+            at,
+        })
+    }
+}
+
+impl std::fmt::Display for Moment {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let at = match self.at {
+            Edge::Started => "started",
+            Edge::Finished => "finished",
+        };
+        write!(f, "{}.{at}", self.step)
+    }
+}
+
+impl Measured {
+    /// What is measured, as written: `restore.started → verify.finished`, or the expression.
+    pub fn text(&self) -> String {
+        match self {
+            Measured::Between { from, to } => format!("{from} → {to}"),
+            Measured::Value { expr } => expr.clone(),
+        }
+    }
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::{RunInfo, Runtime};
 use super::event::{RunEvent, RunStatus, StepStatus};
 use super::guard::Tripped;
+use super::measure::{self, Clock};
 use super::sink::Emitter;
 use super::state::{Command, Ended, Msg, RunState};
 use super::step::{StepReport, Unit, run_step};
@@ -55,6 +56,8 @@ pub struct Engine {
     pub(super) callers: Vec<String>,
     /// What a resumed run had done before it stopped.
     resume: Option<Resume>,
+    /// When each step started and finished, for the measures.
+    pub(super) clock: Clock,
 }
 
 /// A run picked up again: its `resumed` event, and the steps that need not run again.
@@ -100,6 +103,7 @@ impl Engine {
             prefix: String::new(),
             callers: Vec::new(),
             resume: None,
+            clock: Clock::default(),
         }
     }
 
@@ -143,6 +147,7 @@ impl Engine {
             prefix: format!("{label}/"),
             callers,
             resume: None,
+            clock: Clock::default(),
         }
     }
 
@@ -203,7 +208,10 @@ impl Engine {
             eng.emitter.finish().await;
             return RunStatus::Failed;
         }
-        let (status, remaining) = eng.dispatch().await;
+        let (mut status, remaining) = eng.dispatch().await;
+        if eng.measure() && status == RunStatus::Succeeded {
+            status = RunStatus::MeasureMissed;
+        }
         let _ = eng
             .emitter
             .record(RunEvent::RunFinished {
@@ -215,6 +223,27 @@ impl Engine {
             .await;
         eng.emitter.finish().await;
         status
+    }
+
+    /// Computes the plan's measures, once everything of the run is over, and emits each;
+    /// true when one whose `on_miss` is `fail` missed its target (or could not be measured).
+    /// How the run went is not changed here: a miss never rolls anything back.
+    fn measure(&self) -> bool {
+        let resumed: std::collections::HashSet<String> = self
+            .resume
+            .iter()
+            .flat_map(|r| r.done.iter().map(|(id, _)| id.clone()))
+            .collect();
+        let eval = |expr: &str| self.rt.eval(expr, &[]);
+        let mut missed = false;
+        for m in &self.plan.measures {
+            let event = measure::compute(m, &self.clock, &eval, &resumed);
+            if let RunEvent::Measure { met: false, .. } = &event {
+                missed |= m.on_miss == crate::playbook::OnMiss::Fail;
+            }
+            self.emit(event);
+        }
+        missed
     }
 
     /// Runs the steps, rolls back if it must, runs `on_failure` and `finally`; says how the

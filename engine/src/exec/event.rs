@@ -30,6 +30,9 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped by SIGTERM or SIGHUP (exit 143).
     Terminated,
+    /// Every step went as planned, but a measure with `on_miss: fail` missed its target
+    /// (exit 1). Nothing was rolled back.
+    MeasureMissed,
 }
 
 impl RunStatus {
@@ -42,6 +45,7 @@ impl RunStatus {
             RunStatus::Refused => REFUSED,
             RunStatus::Interrupted => INTERRUPTED,
             RunStatus::Terminated => TERMINATED,
+            RunStatus::MeasureMissed => MEASURE_MISSED,
         }
     }
 }
@@ -198,6 +202,25 @@ pub enum RunEvent {
         duration_ms: u64,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         remaining_undo: Vec<String>,
+    },
+    /// A measure of the run (`measures:`), computed once its steps, rollback, `on_failure`
+    /// and `finally` steps are over.
+    Measure {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// What was measured: `restore.started → verify.finished`, or the expression.
+        measures: String,
+        /// In seconds (to the millisecond); absent when it could not be measured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value_seconds: Option<f64>,
+        target_seconds: f64,
+        /// Measured, and at or under the target.
+        met: bool,
+        on_miss: crate::playbook::OnMiss,
+        /// Why it could not be measured (a step did not run, the expression failed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     RunFinished {
         status: RunStatus,

@@ -6,6 +6,7 @@ mod engine;
 mod event;
 mod guard;
 mod leftovers;
+mod measure;
 pub mod process;
 mod sink;
 mod state;

@@ -68,8 +68,15 @@ fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// Runs a step; `waits` end its waits (happy path, or a cleanup's).
+/// Runs a step; `waits` end its waits (happy path, or a cleanup's). When it ends is noted
+/// for the measures: a `for_each` step ends with its last iteration.
 pub async fn run_step(eng: &Engine, step: &Step, waits: &Waits) -> StepReport {
+    let report = run_step_once(eng, step, waits).await;
+    eng.clock.finished(&step.id, Instant::now(), report.status);
+    report
+}
+
+async fn run_step_once(eng: &Engine, step: &Step, waits: &Waits) -> StepReport {
     let skipped = |reason: String| {
         eng.emit(RunEvent::StepSkipped {
             step: eng.label(&step.id),
@@ -357,7 +364,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
     }
 
     let Some(action) = &step.action else {
-        // A pure gate: passing it is the step.
+        // A pure gate: passing it is the step, and when it passed is when it "started".
+        eng.clock.started(&step.id, Instant::now());
         eng.rt
             .record_step(eng.key(&label), "ok", &Json::Null, &serde_json::Map::new());
         eng.finish_event(&label, StepStatus::Ok, start, None, None, &serde_json::Map::new())
@@ -397,6 +405,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
             break;
         }
         began = true;
+        // A measure's `STEP.started`: the first start that is on record.
+        eng.clock.started(&step.id, Instant::now());
         // A failing run ends this step's waits (a soak, an `until` poll, a retry), never
         // its commands: they finish or hit their timeout.
         outcome = eng.poll_until(&label, step, action, &extra, waits).await;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::hash::plan_hash;
-use crate::compile::{Compiled, EnvInfo, GuardPlan, SecretRef, Step};
+use crate::compile::{Compiled, EnvInfo, GuardPlan, Measure, SecretRef, Step};
 use crate::playbook::Risk;
 
 /// Version of the plan's JSON format; part of the hash.
@@ -67,6 +67,10 @@ pub struct PlanBody {
     pub on_failure: Vec<Step>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub finally: Vec<Step>,
+    /// What the run measures when it ends; absent when nothing (so plans without measures
+    /// hash as before).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub measures: Vec<Measure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +112,7 @@ impl Plan {
             steps: pb.steps,
             on_failure: pb.on_failure,
             finally: pb.finally,
+            measures: pb.measures,
         };
         Plan {
             hash: plan_hash(&body),

@@ -64,6 +64,25 @@ pub fn render(plan: &Plan) -> String {
             }
         }
     }
+    if !plan.measures.is_empty() {
+        let _ = writeln!(out, "\nmeasures (when the run ends)");
+        for m in &plan.measures {
+            let _ = writeln!(
+                out,
+                "  {}: {}, target {}{}",
+                m.name,
+                m.measures.text(),
+                m.target,
+                match m.on_miss {
+                    crate::playbook::OnMiss::Warn => "",
+                    crate::playbook::OnMiss::Fail => " (a miss fails the run)",
+                }
+            );
+            if let Some(d) = &m.description {
+                let _ = writeln!(out, "    {d}");
+            }
+        }
+    }
     let _ = writeln!(out, "\n{}", summary(plan));
     out
 }

@@ -57,6 +57,56 @@ pub struct RawPlaybook {
     /// Steps run at the end of every run.
     #[serde(default)]
     pub finally: Vec<Collect<Sp<RawStep>>>,
+    /// What a drill measures (RTO, RPO, ...), computed when the run ends and journaled.
+    #[serde(default)]
+    pub measures: IndexMap<String, Collect<Sp<MeasureSpec>>>,
+}
+
+/// One measure: the time between two moments of the run (`from` and `to`), or a value in
+/// seconds (`value`), against its target.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "measure")]
+pub struct MeasureSpec {
+    /// What it measures, for people.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where the measured time begins: `STEP.started` or `STEP.finished`.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[a-z0-9_-]+\.(started|finished)$"))]
+    pub from: Option<Sp<String>>,
+    /// Where it ends: `STEP.started` or `STEP.finished`.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[a-z0-9_-]+\.(started|finished)$"))]
+    pub to: Option<Sp<String>>,
+    /// Instead of `from`/`to`: an expression over step results and outputs whose value is a
+    /// number of seconds (`steps.latest.age_seconds`).
+    #[serde(default)]
+    pub value: Option<Sp<String>>,
+    /// The most the measure may be (a duration): at or under it, the measure is met.
+    pub target: Sp<Duration>,
+    /// What a miss does: `warn` (default) or `fail` (the run exits 1 after it has finished).
+    #[serde(default)]
+    pub on_miss: Option<OnMiss>,
+}
+
+/// What a measure that misses its target does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMiss {
+    /// Say so in the summary, the journal and reports (default).
+    Warn,
+    /// Also end the run `measure_missed`, exit 1, once it has finished; nothing is rolled
+    /// back: the drill itself went as planned.
+    Fail,
+}
+
+impl OnMiss {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OnMiss::Warn => "warn",
+            OnMiss::Fail => "fail",
+        }
+    }
 }
 
 /// How risky a step is; environments decide which levels need a yes.

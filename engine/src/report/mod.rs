@@ -1,5 +1,7 @@
-//! The sinks that show a run: JSON lines, plain lines, a live progress display.
+//! What people see of runs: the sinks that show one as it goes (JSON lines, plain lines, a
+//! live progress display), and the drill reports made from journals afterwards.
 
+pub mod drill;
 mod json;
 mod progress;
 mod summary;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::summary::{Summary, run_word, status_word};
+use super::summary::{MeasureRow, Summary, human_secs, run_word, status_word};
 use crate::exec::{Event, RunEvent, RunStatus, Sink, StepStatus};
 
 pub struct Progress {
@@ -268,6 +268,43 @@ impl Sink for Progress {
                 ));
                 push_remaining(&mut text, remaining_undo);
                 self.line(text);
+            }
+            RunEvent::Measure {
+                name,
+                value_seconds,
+                target_seconds,
+                met,
+                on_miss,
+                reason,
+                ..
+            } => {
+                let fails = *on_miss == crate::playbook::OnMiss::Fail;
+                let text = match (value_seconds, met) {
+                    (Some(v), true) => format!(
+                        "◎ measure {name}: {} (target {}) met",
+                        human_secs(*v),
+                        human_secs(*target_seconds)
+                    ),
+                    (Some(v), false) => format!(
+                        "✗ measure {name}: {} MISSED its target {}{}",
+                        human_secs(*v),
+                        human_secs(*target_seconds),
+                        if fails { " (on_miss: fail)" } else { "" }
+                    ),
+                    (None, _) => format!(
+                        "✗ measure {name}: {}{}",
+                        reason.clone().unwrap_or_else(|| "not measured".into()),
+                        if fails { " (on_miss: fail)" } else { "" }
+                    ),
+                };
+                self.line(text);
+                self.summary.measures.push(MeasureRow {
+                    name: name.clone(),
+                    value: *value_seconds,
+                    target: *target_seconds,
+                    met: *met,
+                    fails,
+                });
             }
             RunEvent::RunFinished {
                 status,
