@@ -261,10 +261,13 @@ mod tests {
         ];
         let (t, names) = next_wake(&s, now).expect("a wake-up");
         assert_eq!(t.to_rfc3339(), "2027-03-27T09:00:00+00:00");
-        assert_eq!(names, vec!["health", "health-too"]);
         // 10:00 in Berlin (UTC+1 until the 28th) is 09:00 UTC as well.
-        let (_, all) = next_wake(&s[1..], now).expect("a wake-up");
-        assert_eq!(all.len(), 3);
+        assert_eq!(names, vec!["health", "health-too", "berlin"]);
+        // After the change to summer time it is 08:00 UTC, an hour earlier.
+        let later: DateTime<Utc> = "2027-03-29T06:00:00Z".parse().expect("time");
+        let (t, names) = next_wake(&s, later).expect("a wake-up");
+        assert_eq!(t.to_rfc3339(), "2027-03-29T08:00:00+00:00");
+        assert_eq!(names, vec!["berlin"]);
         assert_eq!(next_wake(&[], now), None);
     }
 }
