@@ -2,6 +2,7 @@
 
 mod adversity;
 mod compile_errors;
+mod export;
 mod interactive;
 mod invalid;
 mod invalid_workspace;

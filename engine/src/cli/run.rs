@@ -44,6 +44,12 @@ pub struct Args {
     /// approval gate of such a run fails closed: nobody is there to ask for one.
     #[arg(long, hide = true, value_name = "TRIGGER", value_parser = parse_trigger, conflicts_with = "plan")]
     pub trigger: Option<String>,
+    /// This run is a firing of the schedule SCHEDULE (what an exported CronJob runs): its
+    /// playbook, environment, params and approvals must be the schedule's, the firing is
+    /// journaled as its trigger, and on a day the schedule does not fire (a CronJob cannot
+    /// say `MON#1`, `L` or `W`) nothing runs and it exits 0.
+    #[arg(long, value_name = "SCHEDULE", conflicts_with_all = ["plan", "file", "trigger"])]
+    pub scheduled: Option<String>,
 }
 
 fn parse_trigger(s: &str) -> Result<String, String> {
@@ -86,6 +92,14 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(ws) => ws,
         Err(code) => return code,
     };
+    let trigger = match &a.scheduled {
+        None => a.trigger.clone(),
+        Some(name) => match scheduled_trigger(g, &ws, name, &a) {
+            Ok(Some(t)) => Some(t),
+            Ok(None) => return error::SUCCESS,
+            Err(code) => return code,
+        },
+    };
     let (plan, file_sha256, saved) = match &a.plan {
         Some(path) => match saved_plan(g, path) {
             Ok((p, sha)) => (p, sha, true),
@@ -120,7 +134,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let mut run = run_info(&plan);
     run.file_sha256 = file_sha256;
-    run.trigger = a.trigger.clone();
+    run.trigger = trigger.clone();
     if saved && let Err(missing) = check_saved_approvals(&plan, &run.user) {
         eprintln!("error: the saved plan lacks approvals; nothing was run:\n{missing}");
         return error::REFUSED;
@@ -167,7 +181,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         user: run.user.clone(),
         saved: saved.then(|| Arc::new(plan.clone())),
         // Nobody waits on a scheduled run to approve it: its approval gates fail closed.
-        live: a.trigger.is_none().then(|| (state.clone(), run.id.clone())),
+        live: trigger.is_none().then(|| (state.clone(), run.id.clone())),
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),
@@ -176,6 +190,78 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let engine = Engine::new(plan, &run, secrets, gates, opts, emitter.clone());
     session.drive(engine, &emitter, &run.id)
+}
+
+/// The trigger of a `--scheduled` run: the schedule's firing it stands for, once the run is
+/// checked to be the one the schedule starts. `None`: the schedule does not fire now.
+fn scheduled_trigger(g: &Global, ws: &crate::playbook::Workspace, name: &str, a: &Args) -> Result<Option<String>, i32> {
+    let (schedules, diags) = crate::schedule::load(ws);
+    let Some(s) = schedules.iter().find(|s| s.name == name) else {
+        g.print(&diags);
+        let names: Vec<&str> = schedules.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "error: --scheduled {name}: runbook.yaml has no valid schedule `{name}` ({}); nothing was run",
+            suggest_name(name, &names, "schedule")
+        );
+        return Err(error::INVALID);
+    };
+    let env = a
+        .env
+        .clone()
+        .or_else(|| ws.config.default_env.as_ref().map(|e| e.value.clone()));
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    let given_params: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let own_params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut differs = Vec::new();
+    if a.name.as_deref() != Some(s.playbook.as_str()) {
+        differs.push(format!("it runs playbook `{}`", s.playbook));
+    }
+    if env.as_deref() != Some(s.env.as_str()) {
+        differs.push(format!("in environment `{}`", s.env));
+    }
+    if sorted(&given_params) != sorted(&own_params) {
+        differs.push(format!("with params [{}]", own_params.join(", ")));
+    }
+    if sorted(&a.flags.approve) != sorted(&s.approve) {
+        differs.push(format!("approving [{}]", s.approve.join(", ")));
+    }
+    if !a.flags.non_interactive {
+        differs.push("unattended (--non-interactive)".into());
+    }
+    if !differs.is_empty() {
+        eprintln!(
+            "error: --scheduled {name}: this is not the run the schedule starts: {}; nothing was run",
+            differs.join(", ")
+        );
+        eprintln!("  the schedule's run: {}", s.run_command().join(" "));
+        return Err(error::INVALID);
+    }
+    let now = chrono::Utc::now();
+    match crate::schedule::firing_for(s, now) {
+        Some(firing) => Ok(Some(
+            crate::schedule::Trigger {
+                schedule: s.name.clone(),
+                firing,
+            }
+            .to_string(),
+        )),
+        None => {
+            let next = s
+                .zone
+                .next_after(now)
+                .map(|t| s.zone.local(t).to_rfc3339())
+                .unwrap_or_else(|| "none".into());
+            eprintln!(
+                "schedule `{name}` (`{}` {}) does not fire now: its CronJob runs on more days than it does; next firing {next}; nothing was run",
+                s.cron, s.timezone
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// `--approve` and `--input` must name steps of the plan (sub-playbooks' steps as

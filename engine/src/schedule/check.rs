@@ -33,6 +33,28 @@ pub struct Schedule {
     pub catchup: Duration,
 }
 
+impl Schedule {
+    /// The unattended run a firing of this schedule is, as a command line:
+    /// `runbook run PLAYBOOK -e ENV -p … --approve … --non-interactive --scheduled NAME`.
+    pub fn run_command(&self) -> Vec<String> {
+        let mut c: Vec<String> = ["runbook", "run", &self.playbook, "-e", &self.env]
+            .map(String::from)
+            .to_vec();
+        for (k, v) in &self.params {
+            c.push("-p".into());
+            c.push(format!("{k}={v}"));
+        }
+        for step in &self.approve {
+            c.push("--approve".into());
+            c.push(step.clone());
+        }
+        c.push("--non-interactive".into());
+        c.push("--scheduled".into());
+        c.push(self.name.clone());
+        c
+    }
+}
+
 /// Every schedule of the workspace that checks out, and the diagnostics of those that do
 /// not (in file order).
 pub fn load(ws: &Workspace) -> (Vec<Schedule>, Vec<Diagnostic>) {
