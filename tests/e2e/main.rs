@@ -2,6 +2,7 @@
 
 mod adversity;
 mod compile_errors;
+mod drill;
 mod export;
 mod interactive;
 mod invalid;
