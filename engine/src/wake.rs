@@ -96,6 +96,11 @@ impl Signals {
         self.kill.is_cancelled()
     }
 
+    /// Resolves on a second signal.
+    pub async fn second(&self) {
+        self.kill.cancelled().await
+    }
+
     /// Takes over SIGINT, SIGTERM and SIGHUP for the rest of the process (call inside a
     /// tokio runtime). Registering the handlers replaces the default actions, which would
     /// kill the engine outright and orphan its steps' process groups; SIGXFSZ is taken too,

@@ -177,7 +177,7 @@ fn the_export_reads_back_into_kubernetes_types_and_applies_to_the_api_server() {
 
     let jobs: BTreeMap<String, CronJob> = docs[5..]
         .iter()
-        .map(|d| typed::<CronJob>(d))
+        .map(typed::<CronJob>)
         .map(|c| (c.metadata.name.clone().expect("a name"), c))
         .collect();
     let spec = |name: &str| jobs[name].spec.clone().expect("a spec");

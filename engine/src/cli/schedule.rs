@@ -480,6 +480,7 @@ fn export(g: &Global, a: ExportArgs) -> i32 {
     }
 }
 
+#[cfg(feature = "k8s")]
 /// A namespace is a DNS label: at most 63 lowercase letters, digits and `-`.
 fn check_namespace(ns: &str) -> Result<(), String> {
     let ok = !ns.is_empty()

@@ -69,7 +69,7 @@ fn sunday_as_zero(field: &str) -> String {
     field
         .split(',')
         .map(|item| match item.split_once('-') {
-            Some((a, "7")) if a == "0" => "*".to_string(),
+            Some(("0", "7")) => "*".to_string(),
             Some((a, "7")) => format!("{a}-6,0"),
             _ if item == "7" => "0".to_string(),
             _ => item.to_string(),

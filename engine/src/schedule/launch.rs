@@ -257,7 +257,7 @@ impl Job {
             cmd.args(["--lock-wait", &format!("{}s", w.as_secs())]);
         }
         // Its own process group: a Ctrl-C at the terminal reaches this process alone, which
-        // passes it on once (a second signal would kill the run's steps at once).
+        // decides what the run gets.
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -299,17 +299,23 @@ impl Job {
                 last_error
             })
         });
-        let mut forwarded = false;
+        // The first signal is passed on (the run stops cleanly), and a second one too (the
+        // run then kills its steps at once).
+        let sig = || match signals.received() {
+            Some(Signal::Int) => nix::sys::signal::Signal::SIGINT,
+            _ => nix::sys::signal::Signal::SIGTERM,
+        };
+        let (mut forwarded, mut again) = (false, false);
         let status = loop {
             tokio::select! {
                 status = child.wait() => break status,
                 _ = signals.requested(), if !forwarded => {
                     forwarded = true;
-                    let sig = match signals.received() {
-                        Some(Signal::Int) => nix::sys::signal::Signal::SIGINT,
-                        _ => nix::sys::signal::Signal::SIGTERM,
-                    };
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig());
+                }
+                _ = signals.second(), if forwarded && !again => {
+                    again = true;
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig());
                 }
             }
         };
