@@ -55,6 +55,25 @@ impl Schedule {
     }
 }
 
+#[cfg(test)]
+impl Schedule {
+    /// A schedule of playbook `p` in environment `e` (skip, 5m catchup), for tests.
+    pub fn for_test(name: &str, cron: &str, tz: &str) -> Schedule {
+        Schedule {
+            name: name.into(),
+            playbook: "p".into(),
+            env: "e".into(),
+            cron: cron.into(),
+            timezone: tz.into(),
+            zone: CronZone::new(parse_cron(cron).expect("cron"), parse_zone(tz).expect("zone")),
+            params: vec![],
+            approve: vec![],
+            overlap: Overlap::Skip,
+            catchup: DEFAULT_CATCHUP,
+        }
+    }
+}
+
 /// Every schedule of the workspace that checks out, and the diagnostics of those that do
 /// not (in file order).
 pub fn load(ws: &Workspace) -> (Vec<Schedule>, Vec<Diagnostic>) {

@@ -233,21 +233,9 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::{CronZone, parse_cron, parse_zone};
 
     fn schedule(name: &str, cron: &str, tz: &str) -> Schedule {
-        Schedule {
-            name: name.into(),
-            playbook: "p".into(),
-            env: "e".into(),
-            cron: cron.into(),
-            timezone: tz.into(),
-            zone: CronZone::new(parse_cron(cron).expect("cron"), parse_zone(tz).expect("zone")),
-            params: vec![],
-            approve: vec![],
-            overlap: crate::playbook::Overlap::Skip,
-            catchup: Duration::from_secs(300),
-        }
+        Schedule::for_test(name, cron, tz)
     }
 
     #[test]

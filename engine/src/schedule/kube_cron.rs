@@ -149,7 +149,6 @@ pub fn firing_for(s: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::parse_zone;
 
     fn k(expr: &str) -> (String, bool) {
         let c = kubernetes_cron(expr);
@@ -184,18 +183,7 @@ mod tests {
     }
 
     fn schedule(cron: &str, tz: &str) -> Schedule {
-        Schedule {
-            name: "s".into(),
-            playbook: "p".into(),
-            env: "e".into(),
-            cron: cron.into(),
-            timezone: tz.into(),
-            zone: CronZone::new(parse_cron(cron).expect("cron"), parse_zone(tz).expect("zone")),
-            params: vec![],
-            approve: vec![],
-            overlap: crate::playbook::Overlap::Skip,
-            catchup: std::time::Duration::from_secs(300),
-        }
+        Schedule::for_test("s", cron, tz)
     }
 
     #[test]
