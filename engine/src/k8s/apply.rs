@@ -96,7 +96,10 @@ pub async fn apply(op: &Op<'_, '_>, a: &K8sApply) -> Outcome {
             }),
         }
         op.captured.set(undo_of(&revert));
-        let pp = PatchParams::apply(MANAGER).force();
+        let pp = PatchParams {
+            dry_run: op.dry_run,
+            ..PatchParams::apply(MANAGER).force()
+        };
         match api.patch(&name, &pp, &Patch::Apply(&doc)).await {
             Ok(after) => {
                 let action = match (&before_rv, &after.metadata.resource_version) {
@@ -135,7 +138,11 @@ pub async fn delete(op: &Op<'_, '_>, o: &K8sObject) -> Outcome {
         String::new()
     };
     let what = format!("delete {}/{}{at}", ar.kind.to_lowercase(), o.name);
-    match api.delete(&o.name, &DeleteParams::background()).await {
+    let dp = DeleteParams {
+        dry_run: op.dry_run,
+        ..DeleteParams::background()
+    };
+    match api.delete(&o.name, &dp).await {
         Ok(_) => Outcome::ok(json!({ "kind": ar.kind, "name": o.name, "deleted": true })),
         // The desired state holds already; an undo must be safe to repeat.
         Err(e) if code(&e) == Some(404) => {
@@ -184,7 +191,7 @@ pub async fn revert(op: &Op<'_, '_>, r: &K8sRevert) -> Outcome {
             Ok(x) => x,
             Err(e) => return Outcome::fail(e),
         };
-        if let Err(e) = put_back(&api, &name, writable(obj.clone()), &what).await {
+        if let Err(e) = put_back(&api, &name, writable(obj.clone()), &what, &op.post()).await {
             return Outcome::fail(e);
         }
         done.push(json!({ "kind": kind, "name": name, "namespace": ns, "action": "restored" }));
@@ -200,16 +207,22 @@ pub async fn revert(op: &Op<'_, '_>, r: &K8sRevert) -> Outcome {
 }
 
 /// Replaces the object with `desired` at its current resourceVersion (created if it is gone).
-async fn put_back(api: &Api<DynamicObject>, name: &str, desired: Json, what: &str) -> Result<(), String> {
+async fn put_back(
+    api: &Api<DynamicObject>,
+    name: &str,
+    desired: Json,
+    what: &str,
+    pp: &PostParams,
+) -> Result<(), String> {
     for attempt in 1..=5 {
         let mut obj: DynamicObject =
             serde_json::from_value(desired.clone()).map_err(|e| format!("{what}: not an object: {e}"))?;
         let result = match api.get_opt(name).await.map_err(|e| describe(what, &e))? {
             Some(now) => {
                 obj.metadata.resource_version = now.metadata.resource_version;
-                api.replace(name, &PostParams::default(), &obj).await
+                api.replace(name, pp, &obj).await
             }
-            None => api.create(&PostParams::default(), &obj).await,
+            None => api.create(pp, &obj).await,
         };
         match result {
             Ok(_) => return Ok(()),

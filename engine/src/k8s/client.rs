@@ -153,10 +153,12 @@ const CONFLICT_ATTEMPTS: usize = 5;
 /// Read, change, replace with the resourceVersion read: the change applies to exactly the
 /// state that was read (which is what the undo captures), or it is retried on a fresh read.
 /// `change` gets the object and returns what to remember of it, or `None` to leave it as is.
+/// `pp` says whether the replace is a server-side dry run (`plan --check`).
 pub async fn update<K, T>(
     api: &Api<K>,
     name: &str,
     what: &str,
+    pp: &PostParams,
     mut change: impl FnMut(&mut K) -> Result<Option<T>, String>,
 ) -> Result<(K, Option<T>), String>
 where
@@ -167,7 +169,7 @@ where
         let Some(seen) = change(&mut obj)? else {
             return Ok((obj, None));
         };
-        match api.replace(name, &PostParams::default(), &obj).await {
+        match api.replace(name, pp, &obj).await {
             Ok(new) => return Ok((new, Some(seen))),
             Err(e) if code(&e) == Some(409) && attempt < CONFLICT_ATTEMPTS => continue,
             Err(e) if code(&e) == Some(409) => {

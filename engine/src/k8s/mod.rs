@@ -8,4 +8,4 @@ mod rollout;
 mod run;
 
 pub use client::{Cluster, code, connect, describe};
-pub use run::execute;
+pub use run::{dry_run, execute};

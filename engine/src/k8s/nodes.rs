@@ -23,7 +23,7 @@ async fn set_unschedulable(op: &Op<'_, '_>, node: &str, on: bool) -> Result<bool
     let api: Api<Node> = Api::all(op.cluster.client.clone());
     let verb = if on { "cordon" } else { "uncordon" };
     let captured = op.captured;
-    let (_, changed) = update(&api, node, &format!("{verb} node {node}"), |n| {
+    let (_, changed) = update(&api, node, &format!("{verb} node {node}"), &op.post(), |n| {
         let spec = n.spec.get_or_insert_with(Default::default);
         if spec.unschedulable.unwrap_or(false) == on {
             captured.set(Undo::Nothing);
@@ -108,9 +108,10 @@ pub async fn drain(op: &Op<'_, '_>, d: &K8sDrain) -> Outcome {
     let ep = EvictParams {
         delete_options: Some(DeleteParams {
             grace_period_seconds: grace.map(|g| g as u32),
+            dry_run: op.dry_run,
             ..Default::default()
         }),
-        ..Default::default()
+        post_options: op.post(),
     };
     // Evict all at once; a pod its budget protects is asked again until the deadline.
     let results = futures_util::future::join_all(evict.iter().map(|p| evict_one(op, p, &ep))).await;
@@ -156,6 +157,8 @@ async fn evict_one(op: &Op<'_, '_>, p: &Pod, ep: &EvictParams) -> Result<(), Str
     let api: Api<Pod> = Api::namespaced(op.cluster.client.clone(), &ns);
     loop {
         match api.evict(&name, ep).await {
+            // A dry run's eviction was admitted; the pod stays, so there is nothing to wait for.
+            Ok(_) if op.dry_run => return Ok(()),
             Ok(_) => break,
             Err(e) if code(&e) == Some(404) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 429 => {
@@ -169,7 +172,8 @@ async fn evict_one(op: &Op<'_, '_>, p: &Pod, ep: &EvictParams) -> Result<(), Str
                 } else {
                     format!("{} ({})", s.message, causes.join("; "))
                 };
-                if !op.pause().await {
+                // A dry run reports the budget now rather than waiting for it to allow.
+                if op.dry_run || !op.pause().await {
                     return Err(why);
                 }
             }

@@ -1,7 +1,7 @@
 //! The deployment `k8s` actions: scale, restart, set-image, undo; each captures its undo first.
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use serde_json::json;
 
 use super::client::{code, describe, update};
@@ -57,7 +57,7 @@ pub async fn scale(op: &Op<'_, '_>, s: &K8sScale) -> Outcome {
             replicas: Num::Lit(previous as i64),
         })));
         sc.spec.get_or_insert_with(Default::default).replicas = Some(replicas);
-        match api.replace_scale(&s.deployment, &PostParams::default(), &sc).await {
+        match api.replace_scale(&s.deployment, &op.post(), &sc).await {
             Ok(_) => {
                 return Outcome::ok(json!({
                     "deployment": s.deployment, "namespace": ns, "previous": previous, "replicas": replicas, "changed": true,
@@ -80,6 +80,7 @@ pub async fn restart(op: &Op<'_, '_>, d: &K8sDeployment) -> Outcome {
         &api,
         &d.deployment,
         &format!("restart deployment/{} in {ns}", d.deployment),
+        &op.post(),
         |dep| {
             let before = revision_of(&dep.metadata);
             captured.set(back_to(&name, &namespace, before));
@@ -107,7 +108,7 @@ pub async fn set_image(op: &Op<'_, '_>, s: &K8sSetImage) -> Outcome {
     let api: Api<Deployment> = Api::namespaced(op.cluster.client.clone(), &ns);
     let captured = op.captured;
     let what = format!("set image of deployment/{} in {ns}", s.deployment);
-    let result = update(&api, &s.deployment, &what, |dep| {
+    let result = update(&api, &s.deployment, &what, &op.post(), |dep| {
         let containers = &mut dep
             .spec
             .get_or_insert_with(Default::default)
@@ -241,7 +242,7 @@ pub async fn undo(op: &Op<'_, '_>, u: &K8sUndo) -> Outcome {
     }
     let captured = op.captured;
     let (name, namespace) = (u.deployment.clone(), ns.clone());
-    let result = update(&api, &u.deployment, &what, |dep| {
+    let result = update(&api, &u.deployment, &what, &op.post(), |dep| {
         let before = revision_of(&dep.metadata);
         captured.set(back_to(&name, &namespace, before));
         dep.spec.get_or_insert_with(Default::default).template = template.clone();

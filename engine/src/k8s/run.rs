@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use kube::api::PostParams;
+
 use super::client::{Cluster, connect};
 use super::{apply, nodes, read, rollout};
 use crate::actions::{ActionCx, K8sSpec, Outcome, Undo};
@@ -29,12 +31,23 @@ pub struct Op<'a, 'b> {
     pub cx: &'a ActionCx<'b>,
     pub captured: &'a Captured,
     pub deadline: Instant,
+    /// Every write is a server-side dry run (`dryRun=All`): the API server validates and
+    /// admits it and persists nothing (`plan --check`).
+    pub dry_run: bool,
 }
 
 /// How often waits ask again.
 pub const POLL: Duration = Duration::from_secs(1);
 
 impl Op<'_, '_> {
+    /// The parameters of a create or replace: a dry run when the operation is one.
+    pub fn post(&self) -> PostParams {
+        PostParams {
+            dry_run: self.dry_run,
+            ..Default::default()
+        }
+    }
+
     /// Sleeps one poll interval (or what is left before the deadline, for a last look); false
     /// once the deadline has passed, or the run is failing or interrupted.
     pub async fn pause(&self) -> bool {
@@ -65,6 +78,16 @@ impl Op<'_, '_> {
 }
 
 pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
+    run(spec, cx, false).await
+}
+
+/// The action as a server-side dry run: reads as written, every write with `dryRun=All`, so
+/// the API server validates and admits it and nothing changes. For `plan --check`.
+pub async fn dry_run(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
+    run(spec, cx, true).await
+}
+
+async fn run(spec: &K8sSpec, cx: &ActionCx<'_>, dry_run: bool) -> Outcome {
     // Every verb captures its undo before it writes: nothing captured, nothing changed.
     let nothing = || crate::actions::ActionKind::auto_rollback(spec).map(|_| Undo::Nothing);
     let cluster = match connect(cx.env.kube_context.as_deref()).await {
@@ -77,6 +100,7 @@ pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
         cx,
         captured: &captured,
         deadline: crate::wake::deadline(cx.timeout),
+        dry_run,
     };
     let work = async {
         match spec {
