@@ -21,6 +21,7 @@ pub mod k8s;
 pub mod lock;
 pub mod plan;
 pub mod playbook;
+pub mod preflight;
 pub mod redact;
 pub mod report;
 pub mod schedule;

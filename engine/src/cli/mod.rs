@@ -7,6 +7,7 @@ mod common;
 mod completions;
 mod list;
 mod plan;
+mod preflight;
 mod report;
 mod resume;
 mod rollback;

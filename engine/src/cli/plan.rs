@@ -26,8 +26,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Also write the plan as JSON to FILE (for `runbook run --plan` and approvals).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub out: Option<PathBuf>,
+    /// Preflight: check the plan against the live systems (preconditions, read-only steps,
+    /// server-side dry runs of Kubernetes writes); runs nothing that changes a system.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +88,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok((p, _)) => p,
         Err(code) => return code,
     };
+    if a.check {
+        return super::preflight::exec(g, &plan, a.format);
+    }
     let text = match a.format {
         Format::Text => plan::render_text(&plan),
         Format::Json => to_json(&plan),

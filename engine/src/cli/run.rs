@@ -319,7 +319,7 @@ pub fn read_secrets(plan: &Plan, root: &std::path::Path) -> Result<IndexMap<Stri
     Ok(out)
 }
 
-fn run_info(plan: &Plan) -> RunInfo {
+pub(super) fn run_info(plan: &Plan) -> RunInfo {
     let now = chrono::Utc::now();
     let user = std::env::var("RUNBOOK_USER")
         .ok()
