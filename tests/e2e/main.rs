@@ -17,6 +17,7 @@ mod metrics;
 mod params;
 mod plan_output;
 mod plans;
+mod preflight;
 mod rds;
 mod report;
 mod resume;

@@ -37,6 +37,15 @@ impl Request {
         self.param("dryRun") == Some("All")
     }
 
+    /// A write that is not a dry run (in the query, or for a delete in its body's options).
+    fn persists(&self) -> bool {
+        let in_body = || {
+            serde_json::from_slice::<Value>(&self.body)
+                .is_ok_and(|o| o["dryRun"].as_array().is_some_and(|d| d.iter().any(|x| x == "All")))
+        };
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") && !self.dry_run() && !in_body()
+    }
+
     /// "METHOD path?query", as `KubeServer::requests` lists it.
     fn line(&self) -> String {
         let query: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -86,6 +95,13 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
     let mut state = shared.lock();
     state.requests.push(req.line());
     let reply = dispatch(shared.port, &mut state, req).unwrap_or_else(|e| Reply::Json(e.code, e.to_json()));
+    let admitted = match &reply {
+        Reply::Json(code, _) | Reply::Typed(code, _, _) | Reply::Text(code, _) => (200..300).contains(code),
+        Reply::Watch(_) => false,
+    };
+    if admitted && req.persists() {
+        state.writes.push(req.line());
+    }
     drop(state);
     shared.changed.notify_all();
     reply
@@ -476,6 +492,7 @@ fn create(state: &mut State, res: &Res, namespace: &str, mut obj: Value, dry_run
     } else if let Some(m) = obj["metadata"].as_object_mut() {
         m.remove("namespace");
     }
+    validate(res, &obj)?;
     let key = res.key(Some(namespace), &name);
     if state.get(&key).is_some() {
         return Err(ApiError::already_exists(&res.group, &res.plural, &name));
@@ -489,6 +506,45 @@ fn create(state: &mut State, res: &Res, namespace: &str, mut obj: Value, dry_run
         m.remove("status");
     }
     Ok(store(state, res, key, obj, dry_run))
+}
+
+/// What the real server's validation refuses that tests rely on (a dry run is validated too): a
+/// name that is not a lowercase RFC 1123 subdomain, a negative replica count.
+fn validate(res: &Res, obj: &Value) -> Result<(), ApiError> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let subdomain = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !subdomain {
+        return Err(ApiError::invalid(
+            &res.group,
+            &res.kind,
+            name,
+            "metadata.name",
+            "FieldValueInvalid",
+            &format!(
+                "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+            ),
+        ));
+    }
+    if let Some(n) = obj["spec"]["replicas"].as_i64()
+        && n < 0
+        && matches!(res.plural.as_str(), "deployments" | "replicasets" | "statefulsets")
+    {
+        return Err(ApiError::invalid(
+            &res.group,
+            &res.kind,
+            name,
+            "spec.replicas",
+            "FieldValueInvalid",
+            &format!("Invalid value: {n}: must be greater than or equal to 0"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_identity(key: &Key, res: &Res, body: &Value) -> Result<(), ApiError> {
@@ -527,6 +583,7 @@ fn update(
     check_identity(key, res, &body)?;
     precondition(res, &old, &body)?;
     let new = merge_update(&old, body, status_only, res.status_sub);
+    validate(res, &new)?;
     Ok(store(state, res, key.clone(), new, dry_run))
 }
 
@@ -570,6 +627,7 @@ fn patch_object(
     patch::apply(&mut doc, &body, ptype)?;
     precondition(res, &old, &doc)?;
     let new = merge_update(&old, doc, status_only, res.status_sub);
+    validate(res, &new)?;
     Ok((200, store(state, res, key.clone(), new, dry_run)))
 }
 

@@ -180,6 +180,12 @@ current-context: {context}
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
     }
+
+    /// "METHOD path?query" of every write the server persisted (admitted and not a dry run), in
+    /// order: a test that must change nothing asserts this is empty.
+    pub fn writes(&self) -> Vec<String> {
+        self.shared.lock().writes.clone()
+    }
 }
 
 impl Drop for KubeServer {

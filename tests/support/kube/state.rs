@@ -137,6 +137,8 @@ pub(crate) struct State {
     pub logs: HashMap<(String, String), String>,
     /// "METHOD path?query" of every request.
     pub requests: Vec<String>,
+    /// "METHOD path?query" of every write that was persisted (not a dry run, answered 2xx).
+    pub writes: Vec<String>,
 }
 
 /// The state, the signal that it changed (for watches), and the stop flag.
@@ -175,6 +177,7 @@ impl State {
             stuck: HashSet::new(),
             logs: HashMap::new(),
             requests: Vec::new(),
+            writes: Vec::new(),
         }
     }
 
