@@ -613,3 +613,70 @@ async fn wire_errors_without_the_typed_client() {
     assert_eq!(code, 200);
     assert!(body.contains(r#""type":"ADDED""#), "{body}");
 }
+
+#[tokio::test]
+async fn dry_runs_are_validated_and_answered_and_persist_nothing() {
+    let f = fixture().await;
+    f.server.put(deployment("prod", "web", 3, "web:1"));
+    f.server.put(node("node-1", true));
+    let deployments: Api<Deployment> = f.api("prod");
+    let config_maps: Api<ConfigMap> = f.api("prod");
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+
+    // Create, scale, apply, replace, delete and evict, all dry: each answers as the write would.
+    let cm: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "settings" }, "data": { "a": "1" } })).expect("cm");
+    let created = config_maps.create(&dry, &cm).await.expect("a dry create");
+    assert_eq!(created.metadata.name.as_deref(), Some("settings"));
+    let mut scale = deployments.get_scale("web").await.expect("scale");
+    scale.spec.get_or_insert_with(Default::default).replicas = Some(7);
+    let scaled = deployments
+        .replace_scale("web", &dry, &scale)
+        .await
+        .expect("a dry scale");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(7));
+    let apply = PatchParams {
+        dry_run: true,
+        ..PatchParams::apply("runbook").force()
+    };
+    let patch = json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "web" }, "spec": { "replicas": 9 } });
+    deployments
+        .patch("web", &apply, &Patch::Apply(&patch))
+        .await
+        .expect("a dry apply");
+    let nodes: Api<Node> = Api::all(f.client.clone());
+    let mut n = nodes.get("node-1").await.expect("node");
+    n.spec.get_or_insert_with(Default::default).unschedulable = Some(true);
+    nodes.replace("node-1", &dry, &n).await.expect("a dry cordon");
+    let delete = DeleteParams {
+        dry_run: true,
+        ..DeleteParams::background()
+    };
+    deployments.delete("web", &delete).await.expect("a dry delete");
+
+    // Validation applies to dry runs too.
+    let negative = json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "web" }, "spec": { "replicas": -1 } });
+    let refused = api_error(deployments.patch("web", &apply, &Patch::Apply(&negative)).await);
+    assert_eq!(refused.code, 422, "{refused:?}");
+    let bad: ConfigMap = serde_json::from_value(json!({ "metadata": { "name": "Bad_Name" } })).expect("cm");
+    assert_eq!(api_error(config_maps.create(&dry, &bad).await).code, 422);
+
+    assert_eq!(f.server.writes(), Vec::<String>::new());
+    let web = f
+        .server
+        .get("Deployment", Some("prod"), "web")
+        .expect("web is still there");
+    assert_eq!(web["spec"]["replicas"], 3);
+    assert_eq!(f.server.get("ConfigMap", Some("prod"), "settings"), None);
+    assert_eq!(
+        f.server.get("Node", None, "node-1").expect("node")["spec"]["unschedulable"],
+        Value::Null
+    );
+
+    // A real write is persisted and listed.
+    config_maps.create(&PostParams::default(), &cm).await.expect("a create");
+    assert_eq!(f.server.writes(), ["POST /api/v1/namespaces/prod/configmaps"]);
+}

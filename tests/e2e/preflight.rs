@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use runbook_tests::kube::{KubeServer, deployment, node};
+use runbook_tests::kube::{KubeServer, deployment, node, pod};
 use runbook_tests::{Background, Output, Workspace};
 use serde_json::Value;
 
@@ -21,6 +21,12 @@ impl Cluster {
         let kubeconfig = server.write_kubeconfig(w.path(), "test").display().to_string();
         server.put(node("node-1", true));
         server.put(deployment("prod", "web", 3, "web:1"));
+        // A pod a ReplicaSet owns on node-1, for the drain's dry-run eviction.
+        let mut p = pod("prod", "worker-1", &[("app", "worker")], "node-1", true);
+        p["metadata"]["ownerReferences"] = serde_json::json!([{
+            "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "worker-rs", "uid": "uid-worker", "controller": true
+        }]);
+        server.put(p);
         Cluster { server, w, kubeconfig }
     }
 
@@ -79,6 +85,9 @@ steps:
   - id: cordon
     needs: []
     k8s: { cordon: { node: node-1 } }
+  - id: drain
+    needs: []
+    k8s: { drain: { node: node-1 } }
   - id: config
     needs: [current]
     k8s:
@@ -189,6 +198,7 @@ fn a_check_that_passes_reads_and_dry_runs_and_changes_nothing() {
     );
     assert!(line(text, "image").starts_with("✓"), "{text}");
     assert!(line(text, "cordon").starts_with("✓"), "{text}");
+    assert!(line(text, "drain").starts_with("✓"), "{text}");
     // The manifest reads a read-only step's output, which the check has: rendered and dry-run.
     assert!(line(text, "config").starts_with("✓"), "{text}");
     assert!(
@@ -252,6 +262,13 @@ fn a_check_that_would_fail_names_why_and_exits_1() {
     assert!(text.contains("the run would fail"), "{text}");
     assert!(!c.w.path().join("guarded").exists());
     c.assert_unchanged();
+
+    // A check prints text or JSON only, and saves no plan.
+    for bad in [&["--format", "dot"][..], &["--out", "plan.json"][..]] {
+        let mut args = vec!["plan", "failing", "--check"];
+        args.extend_from_slice(bad);
+        assert_eq!(c.w.run(&args).code, 2, "{bad:?}");
+    }
 
     let json = c.check("failing", true);
     assert_eq!(json.code, 1, "{}", json.transcript());

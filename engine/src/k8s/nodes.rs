@@ -136,7 +136,13 @@ pub async fn drain(op: &Op<'_, '_>, d: &K8sDrain) -> Outcome {
     let waited = blocked
         .values()
         .all(|e| e.contains("disruption budget") || e.contains("still terminating"));
-    let mut o = if waited {
+    let mut o = if op.dry_run {
+        // Nothing was waited for: the budgets refuse these evictions now.
+        Outcome::fail(format!(
+            "a dry run of the drain of node {node}: {counts} admitted now: {}",
+            why.join("; ")
+        ))
+    } else if waited {
         op.timed_out(format!(
             "drain of node {node} did not finish within {} ({counts}): {}",
             op.waited(),

@@ -238,7 +238,7 @@ impl Pass<'_> {
             let timeout = check.timeout.unwrap_or(step.timeout).std();
             let mut verdict: Option<Verdict> = None;
             for b in &bindings {
-                let (v, _) = self.action(&check.action, b, timeout, before, None).await;
+                let (v, _) = self.action(&step.id, &check.action, b, timeout, before, None).await;
                 let v = match v.status {
                     Status::WouldFail => Verdict {
                         message: check.message.clone().unwrap_or(v.message.clone()),
@@ -280,7 +280,7 @@ impl Pass<'_> {
         let mut last = None;
         for b in &bindings {
             let (v, outcome) = self
-                .action(action, b, step.timeout.std(), before, step.message.as_deref())
+                .action(&step.id, action, b, step.timeout.std(), before, step.message.as_deref())
                 .await;
             let failed = v.status == Status::WouldFail;
             verdict = Some(match verdict {
@@ -330,6 +330,7 @@ impl Pass<'_> {
     /// Checks one action (of a step or a precondition), with the loop variable's binding.
     async fn action(
         &self,
+        step: &str,
         a: &PlannedAction,
         binding: &Option<(String, Json)>,
         timeout: Duration,
@@ -389,7 +390,7 @@ impl Pass<'_> {
         // A check's log lines are not shown: it reports one line per step.
         let log = |_: String| {};
         let cx = ActionCx {
-            step: "plan --check",
+            step,
             doc: None,
             workdir: self.workdir.clone(),
             timeout,

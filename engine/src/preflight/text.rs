@@ -75,3 +75,68 @@ pub fn render(p: &Preflight) -> String {
     let _ = writeln!(out, "{verdict} ({})", counts.join(", "));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::Effect;
+    use crate::preflight::model::{CheckLine, How, StepCheck};
+
+    fn step(id: &str, section: Section, verdict: Verdict) -> StepCheck {
+        StepCheck {
+            id: id.into(),
+            section,
+            action: Some("k8s scale".into()),
+            effect: Effect::Mutating,
+            verdict,
+            preconditions: vec![],
+        }
+    }
+
+    #[test]
+    fn one_line_per_step_with_its_glyph_and_a_last_line_that_decides() {
+        let mut scale = step("scale", Section::Steps, Verdict::ready(How::DryRun, "dry run admitted"));
+        scale.preconditions.push(CheckLine {
+            name: "nodes ready".into(),
+            verdict: Verdict::fail(Some(How::Ran), "node-2 is NotReady"),
+        });
+        let p = Preflight {
+            format: 1,
+            playbook: "scale".into(),
+            env: "prod".into(),
+            plan_hash: "sha256:0".into(),
+            ok: false,
+            interrupted: false,
+            blockers: vec![],
+            steps: vec![
+                scale,
+                step(
+                    "rollout",
+                    Section::Steps,
+                    Verdict::unknown("scale", "it reads what scale changes"),
+                ),
+                step("tell", Section::Finally, Verdict::not_checked("external")),
+            ],
+        };
+        let text = render(&p);
+        assert_eq!(
+            text,
+            "check scale · env prod · plan sha256:0
+✓ scale    ready: dry run admitted
+  ✗ precondition `nodes ready`: would fail: node-2 is NotReady
+? rollout  unknown until scale runs: it reads what scale changes
+finally
+· tell     not checked: external
+the run would fail (1 ready, 1 unknown, 1 not checked)
+"
+        );
+    }
+
+    #[test]
+    fn a_failure_outranks_an_unknown() {
+        let v = Verdict::unknown("a", "x").worst(Verdict::fail(None, "y"));
+        assert_eq!(v.status, Status::WouldFail);
+        let v = Verdict::fail(None, "y").worst(Verdict::ready(How::Ran, "z"));
+        assert_eq!(v.status, Status::WouldFail);
+    }
+}
