@@ -166,7 +166,9 @@ fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 /// The text line of a step.
 fn line<'a>(out: &'a str, id: &str) -> &'a str {
+    // The first line is the header (`check NAME · …`).
     out.lines()
+        .skip(1)
         .find(|l| l.split_whitespace().nth(1) == Some(id))
         .unwrap_or_else(|| panic!("no line for {id} in:\n{out}"))
 }
@@ -348,6 +350,25 @@ steps:
         "{}",
         missing.stdout
     );
+}
+
+#[test]
+fn a_steps_timeout_bounds_its_check() {
+    let pb = "name: slow\nsteps:\n  - id: slow\n    timeout: 1s\n    shell: { run: 'sleep 30', read_only: true }\n  - id: note\n    log: checked\n";
+    let w = Workspace::new().playbook("slow", pb);
+    let started = Instant::now();
+    let out = w.run(&["plan", "slow", "--check"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the check waited out the command"
+    );
+    assert!(
+        line(&out.stdout, "slow").contains("would fail: timed out after 1s"),
+        "{}",
+        out.stdout
+    );
+    assert!(line(&out.stdout, "note").starts_with("✓ note"), "{}", out.stdout);
 }
 
 #[test]

@@ -343,6 +343,15 @@ impl Pass<'_> {
             Action::Manual(_) => return not("a person does it (manual)"),
             Action::Input(_) => return not("asks a person for a value when it runs"),
             Action::Notify(_) => return not("external: it sends a message"),
+            Action::Log(_) => {
+                let v = Verdict {
+                    status: Status::Ready,
+                    message: "a log line".into(),
+                    until: None,
+                    how: None,
+                };
+                return (v, None);
+            }
             Action::Wait(d) => {
                 let v = Verdict {
                     status: Status::Ready,
@@ -366,7 +375,7 @@ impl Pass<'_> {
         }
         // What it reads may be what an earlier step changes: only its run can tell. An
         // expression reads no system, and a write is dry-run (its failure is taken below).
-        let pure = matches!(a.spec, Action::Assert(_) | Action::Log(_));
+        let pure = matches!(a.spec, Action::Assert(_));
         if let (Some(w), false, false) = (before, pure, k8s_write) {
             return (Verdict::unknown(w, format!("it reads what {w} changes")), None);
         }
