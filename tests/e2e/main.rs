@@ -24,5 +24,6 @@ mod run;
 mod schedule;
 mod scheduler;
 mod schema;
+mod sealed;
 mod semantics;
 mod support;

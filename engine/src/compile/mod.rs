@@ -16,5 +16,5 @@ pub use env::{IMPLICIT_ENV, all as all_envs, select as select_env};
 pub use lint::LINTS;
 pub use model::*;
 pub use params::{WrittenPart, WrittenProblem, check_written as check_written_params};
-pub use seal::{MAX_DEPTH, SubCompiled, file_sha256};
+pub use seal::{MAX_DEPTH, Sealed, SubCompiled, changed_files, check_sealed, file_sha256, sealed_of, sealed_path};
 pub use subplaybook::check as check_subplaybooks;

@@ -240,3 +240,64 @@ pub fn seal(ws: &Workspace, c: &mut Compiled, stack: &mut Vec<String>) -> Result
     c.unsealed = s.unsealed;
     Ok(())
 }
+
+/// The files of a plan as the run checks them: workspace-relative path → sha256 (`None`:
+/// it did not exist).
+pub type Sealed = std::collections::HashMap<String, Option<String>>;
+
+pub fn sealed_of(files: &[SealedFile]) -> Sealed {
+    files.iter().map(|f| (f.path.clone(), f.sha256.clone())).collect()
+}
+
+/// The workspace-relative form of a path a step names, as the plan records it.
+pub fn sealed_path(rel: &str) -> Option<String> {
+    inside(rel)
+}
+
+/// Whether `bytes`, just read from `rel`, are what the plan recorded. A file the plan does
+/// not record (its path was known only at run time) passes.
+pub fn check_sealed(sealed: &Sealed, rel: &str, bytes: &[u8]) -> Result<(), String> {
+    let Some(key) = inside(rel) else { return Ok(()) };
+    let Some(planned) = sealed.get(&key) else { return Ok(()) };
+    let now = hex::encode(Sha256::digest(bytes));
+    match planned {
+        Some(p) if *p == now => Ok(()),
+        Some(p) => Err(format!(
+            "{key} changed since the plan was made (sha256 {} planned, {} now); nothing of it was used. Make the plan again.",
+            short(p),
+            short(&now)
+        )),
+        None => Err(format!(
+            "{key} did not exist when the plan was made; nothing of it was used. Make the plan again."
+        )),
+    }
+}
+
+/// What changed on disk among `files` since they were recorded: one line each.
+pub fn changed_files(root: &Path, files: &[SealedFile]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in files {
+        let now = file_sha256(&root.join(&f.path));
+        if now == f.sha256 {
+            continue;
+        }
+        let what = match f.role {
+            FileRole::Playbook => "playbook",
+            FileRole::Manifest => "manifest",
+            FileRole::Script => "script",
+        };
+        let by = f.steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+        let how = match (&f.sha256, &now) {
+            (Some(p), Some(n)) => format!("sha256 {} when planned, {} now", short(p), short(n)),
+            (Some(_), None) => "it is gone".to_string(),
+            (None, Some(_)) => "it did not exist when planned".to_string(),
+            (None, None) => unreachable!("equal above"),
+        };
+        out.push(format!("{} ({what} of step {by}): {how}", f.path));
+    }
+    out
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
