@@ -114,7 +114,7 @@ impl PlanBody {
             .into_iter()
             .map(|w| w.into_iter().map(|i| pb.steps[i].id.clone()).collect())
             .collect();
-        let body = PlanBody {
+        PlanBody {
             format: PLAN_FORMAT,
             playbook: PlaybookInfo {
                 name: pb.name,
@@ -148,8 +148,7 @@ impl PlanBody {
                 .collect(),
             files: c.files,
             unsealed: c.unsealed,
-        };
-        body
+        }
     }
 }
 
