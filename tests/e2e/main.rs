@@ -25,5 +25,6 @@ mod run;
 mod schedule;
 mod scheduler;
 mod schema;
+mod sealed;
 mod semantics;
 mod support;

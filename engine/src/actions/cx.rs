@@ -39,6 +39,9 @@ pub struct ActionCx<'a> {
     /// The run's id: commands get it as `RUNBOOK_RUN_ID` (and the step as `RUNBOOK_STEP`),
     /// which also lets `resume` find a killed run's leftover processes.
     pub run_id: &'a str,
+    /// The files the plan recorded with their sha256: what an action reads from the
+    /// workspace must be what was planned.
+    pub sealed: &'a crate::compile::Sealed,
 }
 
 /// What an action did.

@@ -61,6 +61,21 @@ impl ExecSpec {
         let Some((program, args)) = self.argv.split_first() else {
             return super::Outcome::fail("`exec` needs at least the program");
         };
+        // A script of the workspace runs only as it was when the plan was made.
+        if program.contains('/') {
+            let rel = match &self.dir {
+                Some(d) => format!("{d}/{program}"),
+                None => program.clone(),
+            };
+            if let Some(key) = crate::compile::sealed_path(&rel)
+                && cx.sealed.contains_key(&key)
+            {
+                let bytes = std::fs::read(cx.workdir.join(&key)).unwrap_or_default();
+                if let Err(why) = crate::compile::check_sealed(cx.sealed, &key, &bytes) {
+                    return super::Outcome::fail(why);
+                }
+            }
+        }
         let spec = crate::exec::process::ProcessSpec {
             program: program.clone(),
             args: args.to_vec(),

@@ -99,6 +99,10 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     print!("{text}");
     if let Some(out) = &a.out {
+        if let Err(why) = sealable(&plan) {
+            eprintln!("error: this plan cannot be saved to be approved: {why}; nothing was written");
+            return error::INVALID;
+        }
         if let Err(e) = write_atomic(out, to_json(&plan).as_bytes()) {
             eprintln!("error: cannot write the plan to {}: {e}", out.display());
             return error::INVALID;
@@ -112,6 +116,18 @@ fn to_json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).unwrap_or_else(|e| unreachable!("a plan always serializes: {e}"));
     s.push('\n');
     s
+}
+
+/// A saved plan must seal everything it runs: a playbook name or a manifest path known only
+/// at run time would let the run do what nobody approved.
+pub fn sealable(plan: &crate::plan::Plan) -> Result<(), String> {
+    if plan.unsealed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}; write the name or path out (or run it with `runbook run`, which asks at each gate)",
+        plan.unsealed.join("; ")
+    ))
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a plan.

@@ -78,7 +78,11 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
         let diff = old
-            .map(|o| diff(&o, &plan))
+            .map(|o| {
+                let mut d = diff(&o, &plan);
+                d.extend(file_diffs(&o, &state.run_dir(&id).join("files"), &ws.root));
+                d
+            })
             .unwrap_or_else(|| vec!["(the run's original plan was not kept)".into()]);
         if !a.accept_changes {
             eprintln!(
@@ -176,7 +180,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let _ = super::run::save_plan(&state, &id, &plan);
+    let _ = super::run::save_plan(&state, &id, &plan, &ws.root);
     let values: Vec<&str> = secrets.values().map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let mut done = past.done.clone();
@@ -232,32 +236,76 @@ pub fn no_leftovers(id: &str, secrets: &indexmap::IndexMap<String, String>, what
     Err(error::LOCKED)
 }
 
-/// What differs between two plans, step by step.
+/// What differs between two plans, step by step (sub-playbooks' steps as `caller/step`).
 fn diff(old: &Plan, new: &Plan) -> Vec<String> {
-    let mut out = Vec::new();
-    for s in &new.steps {
-        match old.steps.iter().find(|o| o.id == s.id) {
-            None => out.push(format!("+ step `{}` is new", s.id)),
-            Some(o) if o != s => {
-                let what = match (&o.action, &s.action) {
-                    (Some(a), Some(b)) if a.summary != b.summary => format!(": {} → {}", a.summary, b.summary),
-                    _ => " (gates, checks, rollback or options)".into(),
-                };
-                out.push(format!("~ step `{}` changed{what}", s.id));
-            }
-            _ => {}
-        }
-    }
-    for o in &old.steps {
-        if !new.steps.iter().any(|s| s.id == o.id) {
-            out.push(format!("- step `{}` is gone", o.id));
-        }
-    }
+    let mut out = diff_steps(&old.body, &new.body, "");
     if old.params != new.params || old.vars != new.vars || old.env != new.env {
         out.push("~ params, vars or the environment changed".into());
     }
     if out.is_empty() {
         out.push("(no step changed; the plan's details did)".into());
+    }
+    out
+}
+
+/// The files the run sealed that are no longer as they were, each with a unified diff from
+/// the copy the run kept (`kept`: its `files/` dir).
+fn file_diffs(old: &Plan, kept: &std::path::Path, root: &std::path::Path) -> Vec<String> {
+    const MOST: usize = 60;
+    let mut out = Vec::new();
+    for line in crate::compile::changed_files(root, &old.files) {
+        out.push(format!("~ file {line}"));
+        let Some(f) = old.files.iter().find(|f| line.starts_with(&format!("{} (", f.path))) else {
+            continue;
+        };
+        let before = f
+            .sha256
+            .as_ref()
+            .and_then(|sha| std::fs::read_to_string(kept.join(sha)).ok());
+        let after = std::fs::read_to_string(root.join(&f.path)).unwrap_or_default();
+        let Some(before) = before else {
+            out.push("    (its content when the run started was not kept)".into());
+            continue;
+        };
+        let text = similar::TextDiff::from_lines(&before, &after);
+        let unified = text
+            .unified_diff()
+            .context_radius(2)
+            .header(&format!("{} (run start)", f.path), &format!("{} (now)", f.path))
+            .to_string();
+        let lines: Vec<&str> = unified.lines().collect();
+        for l in lines.iter().take(MOST) {
+            out.push(format!("    {l}"));
+        }
+        if lines.len() > MOST {
+            out.push(format!("    … {} more lines", lines.len() - MOST));
+        }
+    }
+    out
+}
+
+fn diff_steps(old: &crate::plan::PlanBody, new: &crate::plan::PlanBody, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &new.steps {
+        match old.steps.iter().find(|o| o.id == s.id) {
+            None => out.push(format!("+ step `{prefix}{}` is new", s.id)),
+            Some(o) if o != s => {
+                let what = match (&o.action, &s.action) {
+                    (Some(a), Some(b)) if a.summary != b.summary => format!(": {} → {}", a.summary, b.summary),
+                    _ => " (gates, checks, rollback or options)".into(),
+                };
+                out.push(format!("~ step `{prefix}{}` changed{what}", s.id));
+            }
+            _ => {}
+        }
+        if let (Some(o), Some(n)) = (old.subplans.get(&s.id), new.subplans.get(&s.id)) {
+            out.extend(diff_steps(&o.plan, &n.plan, &format!("{prefix}{}/", s.id)));
+        }
+    }
+    for o in &old.steps {
+        if !new.steps.iter().any(|s| s.id == o.id) {
+            out.push(format!("- step `{prefix}{}` is gone", o.id));
+        }
     }
     out
 }

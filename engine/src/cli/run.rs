@@ -159,17 +159,18 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let journal =
-        match JournalSink::create(state.clone(), &run.id).and_then(|j| save_plan(&state, &run.id, &plan).map(|_| j)) {
-            Ok(j) => j,
-            Err(e) => {
-                eprintln!(
-                    "error: cannot create the journal in {}: {e}; nothing was run",
-                    state.root.display()
-                );
-                return error::INVALID;
-            }
-        };
+    let journal = match JournalSink::create(state.clone(), &run.id)
+        .and_then(|j| save_plan(&state, &run.id, &plan, &ws.root).map(|_| j))
+    {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the journal in {}: {e}; nothing was run",
+                state.root.display()
+            );
+            return error::INVALID;
+        }
+    };
 
     let (progress, json) = session::display(a.flags.output == Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);
@@ -374,6 +375,34 @@ fn saved_plan(g: &Global, path: &std::path::Path) -> Result<(Plan, String), i32>
         .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
         .collect();
     let env = saved.env.name.clone();
+    // Name what changed before comparing hashes: "the plan changed" alone sends people
+    // looking.
+    if let Ok(ws) = g.workspace() {
+        let changed = crate::compile::changed_files(&ws.root, &saved.files);
+        if !changed.is_empty() {
+            eprintln!(
+                "error: {} changed since {} was made and approved; nothing was run:",
+                if changed.len() == 1 {
+                    "a file it reads"
+                } else {
+                    "files it reads"
+                },
+                path.display()
+            );
+            for c in &changed {
+                eprintln!("  {c}");
+            }
+            eprintln!(
+                "make and approve a new plan (`runbook plan {} --out FILE`)",
+                saved.playbook.name
+            );
+            return Err(error::INVALID);
+        }
+    }
+    if let Err(why) = super::plan::sealable(&saved) {
+        eprintln!("error: {}: {why}; nothing was run", path.display());
+        return Err(error::INVALID);
+    }
     let (mut fresh, sha) = super::plan::build(g, Some(&saved.playbook.name), None, Some(&env), &params)?;
     if fresh.hash != saved.hash {
         eprintln!(
@@ -410,7 +439,12 @@ fn check_saved_approvals(plan: &Plan, runner: &str) -> Result<(), String> {
 }
 
 /// Keeps the run's plan beside its journal, so `resume` can show what changed since.
-pub fn save_plan(state: &crate::journal::StateDir, run: &str, plan: &Plan) -> std::io::Result<()> {
+pub fn save_plan(
+    state: &crate::journal::StateDir,
+    run: &str,
+    plan: &Plan,
+    root: &std::path::Path,
+) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = state.run_dir(run).join("plan.json");
@@ -421,5 +455,31 @@ pub fn save_plan(state: &crate::journal::StateDir, run: &str, plan: &Plan) -> st
         .mode(0o600)
         .open(path)?;
     f.write_all(serde_json::to_string(plan).unwrap_or_default().as_bytes())?;
-    f.sync_all()
+    f.sync_all()?;
+    keep_files(state, run, plan, root)
+}
+
+/// Keeps the files the plan sealed beside it (`files/<sha256>`): what the run read, for
+/// `resume` to show what changed since and for the audit. A file that no longer matches
+/// the plan stops the run before anything runs.
+fn keep_files(state: &crate::journal::StateDir, run: &str, plan: &Plan, root: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = state.run_dir(run).join("files");
+    for f in plan.files.iter().filter(|f| f.sha256.is_some()) {
+        let bytes = std::fs::read(root.join(&f.path)).unwrap_or_default();
+        crate::compile::check_sealed(&crate::compile::sealed_of(&plan.files), &f.path, &bytes)
+            .map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(&dir)?;
+        let sha = f.sha256.as_deref().unwrap_or_default();
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(dir.join(sha))?;
+        out.write_all(&bytes)?;
+        out.sync_all()?;
+    }
+    Ok(())
 }

@@ -29,6 +29,13 @@ pub struct Compiled {
     pub playbook: Playbook,
     pub dag: Dag,
     pub warnings: Vec<Diagnostic>,
+    /// The sub-playbooks its steps call by name, compiled, by step id.
+    pub subs: IndexMap<String, super::seal::SubCompiled>,
+    /// Every file a run reads, with its sha256 (sub-playbooks' files included).
+    pub files: Vec<SealedFile>,
+    /// Why the plan cannot be sealed (a name or path known only at run time): a saved plan
+    /// of it is refused.
+    pub unsealed: Vec<String>,
 }
 
 /// What to compile for.
@@ -46,6 +53,18 @@ const DEFAULT_CONCURRENCY: u32 = 4;
 
 /// Compiles for the environment chosen by `opts.env`.
 pub fn compile(ws: &Workspace, lp: &LoadedPlaybook, opts: &Options) -> Result<Compiled, Vec<Diagnostic>> {
+    let mut c = compile_checked(ws, lp, opts)?;
+    let mut stack = vec![c.playbook.name.clone()];
+    super::seal::seal(ws, &mut c, &mut stack)?;
+    Ok(c)
+}
+
+/// [`compile`] without sealing: what sealing a sub-playbook starts from.
+pub(super) fn compile_checked(
+    ws: &Workspace,
+    lp: &LoadedPlaybook,
+    opts: &Options,
+) -> Result<Compiled, Vec<Diagnostic>> {
     let env = env::select(ws, opts.env).map_err(|d| vec![d])?;
     let compiled = compile_for(lp, env, opts)?;
     let problems = super::subplaybook::check(ws, &compiled);
@@ -90,6 +109,9 @@ pub fn compile_for(lp: &LoadedPlaybook, env: EnvInfo, opts: &Options) -> Result<
         playbook,
         dag,
         warnings,
+        subs: IndexMap::new(),
+        files: Vec::new(),
+        unsealed: Vec::new(),
     })
 }
 

@@ -1,4 +1,5 @@
-//! Raw playbook → checked [`Playbook`]: params, vars, templates, references, gates, lints.
+//! Raw playbook → checked [`Playbook`]: params, vars, templates, references, gates, lints,
+//! and the seal: sub-playbooks compiled in, the files a run reads hashed.
 
 mod compiler;
 mod env;
@@ -6,6 +7,7 @@ mod lint;
 mod model;
 mod params;
 mod refs;
+mod seal;
 mod subplaybook;
 pub mod template;
 
@@ -14,4 +16,5 @@ pub use env::{IMPLICIT_ENV, all as all_envs, select as select_env};
 pub use lint::LINTS;
 pub use model::*;
 pub use params::{WrittenPart, WrittenProblem, check_written as check_written_params};
+pub use seal::{MAX_DEPTH, Sealed, SubCompiled, changed_files, check_sealed, file_sha256, sealed_of, sealed_path};
 pub use subplaybook::check as check_subplaybooks;

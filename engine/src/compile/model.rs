@@ -71,6 +71,29 @@ pub struct PlannedAction {
     pub templates: Vec<String>,
 }
 
+/// A file a run will read, as it was when the plan was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedFile {
+    /// Relative to the workspace root, `/`-separated.
+    pub path: String,
+    pub role: FileRole,
+    /// Hex sha256 of its bytes; `null` when it did not exist.
+    pub sha256: Option<String>,
+    /// The steps that read it (`caller/step` inside sub-playbooks).
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileRole {
+    /// A sub-playbook a `playbook` step runs.
+    Playbook,
+    /// A manifest `k8s apply` reads.
+    Manifest,
+    /// A program `exec` runs.
+    Script,
+}
+
 /// A read-only check before a step's action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {

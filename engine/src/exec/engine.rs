@@ -40,6 +40,9 @@ pub struct RunOptions {
 /// that shares the run's events, gates, signals and secrets.
 pub struct Engine {
     pub(super) plan: Arc<Plan>,
+    /// The files the root plan recorded (its sub-playbooks' included), for every action of
+    /// the run and its sub-runs to check what they read against.
+    pub(super) sealed: Arc<crate::compile::Sealed>,
     pub(super) rt: Arc<Runtime>,
     pub(super) gates: Arc<Gatekeeper>,
     pub(super) opts: RunOptions,
@@ -89,7 +92,9 @@ impl Engine {
     ) -> Engine {
         let redactor = emitter.redactor();
         let rt = Arc::new(Runtime::new(&plan, run, secrets.clone(), redactor.clone()));
+        let sealed = Arc::new(crate::compile::sealed_of(&plan.files));
         Engine {
+            sealed,
             plan: Arc::new(plan),
             rt,
             gates: Arc::new(gates),
@@ -127,6 +132,7 @@ impl Engine {
         let mut callers = self.callers.clone();
         callers.push(self.plan.playbook.name.clone());
         Engine {
+            sealed: self.sealed.clone(),
             rt: Arc::new(Runtime::new(
                 &plan,
                 &self.run,

@@ -683,6 +683,7 @@ impl Engine {
             inputs: &self.opts.inputs,
             env: &self.plan.env,
             run_id: &self.run.id,
+            sealed: &self.sealed,
         };
         spec.execute(&cx, doc.1).await
     }

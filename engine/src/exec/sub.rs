@@ -15,8 +15,7 @@ use crate::compile::{self, Options, RollbackPlan};
 use crate::plan::Plan;
 use crate::playbook;
 
-/// How deep sub-playbooks may call each other.
-const MAX_DEPTH: usize = 8;
+use crate::compile::MAX_DEPTH;
 
 impl Engine {
     pub(super) fn run_sub<'a>(
@@ -34,9 +33,21 @@ impl Engine {
             if self.callers.len() >= MAX_DEPTH {
                 return Outcome::fail(format!("sub-playbooks nest deeper than {MAX_DEPTH}"));
             }
-            let plan = match compile_call(&self.opts.workdir, &self.plan.env.name, call, false) {
-                Ok(p) => p,
-                Err(e) => return Outcome::fail(e),
+            // The step's sub-plan, when the plan compiled one with every param known, is
+            // what runs; otherwise the sealed file is compiled again with the params the
+            // step has now. Either way the file must be the one planned.
+            let id = label.strip_prefix(&self.prefix).unwrap_or(label);
+            let id = id.split('[').next().unwrap_or(id);
+            if let Err(why) = self.check_sealed_playbook(name) {
+                return Outcome::fail(why);
+            }
+            let planned = self.plan.subplans.get(id).filter(|s| s.complete && s.playbook == name);
+            let plan = match planned {
+                Some(sub) => Plan::of_sub(sub),
+                None => match compile_call(&self.opts.workdir, &self.plan.env.name, call, false) {
+                    Ok(p) => p,
+                    Err(e) => return Outcome::fail(e),
+                },
             };
             let reach = reach(&self.opts.workdir, &plan, label);
             if let Some(why) = reach.refusal() {
@@ -64,6 +75,24 @@ impl Engine {
                 .with_result(result),
             }
         })
+    }
+}
+
+impl Engine {
+    /// The called playbook's file is the one the plan recorded (when it recorded it).
+    fn check_sealed_playbook(&self, name: &str) -> Result<(), String> {
+        let ws = playbook::find_workspace(&self.opts.workdir)
+            .map_err(|d| d.first().map(|d| d.to_string()).unwrap_or_default())?;
+        let path = ws.playbook_path(name).map_err(|d| d.to_string())?;
+        let Ok(rel) = path.strip_prefix(&ws.root) else {
+            return Ok(());
+        };
+        let rel = rel.to_string_lossy();
+        if !self.sealed.contains_key(rel.as_ref()) {
+            return Ok(());
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read playbook `{name}`: {e}"))?;
+        crate::compile::check_sealed(&self.sealed, &rel, &bytes).map_err(|why| format!("sub-playbook `{name}`: {why}"))
     }
 }
 

@@ -35,8 +35,17 @@ pub async fn apply(op: &Op<'_, '_>, a: &K8sApply) -> Outcome {
     let (text, from) = match (&a.file, &a.manifest) {
         (Some(f), None) => {
             let path = op.cx.workdir.join(f);
-            match std::fs::read_to_string(&path) {
-                Ok(t) => (t, f.clone()),
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    // The manifest applied is the one planned (and approved), byte for byte.
+                    if let Err(why) = crate::compile::check_sealed(op.cx.sealed, f, &bytes) {
+                        return Outcome::fail(why);
+                    }
+                    match String::from_utf8(bytes) {
+                        Ok(t) => (t, f.clone()),
+                        Err(_) => return Outcome::fail(format!("manifest {} is not UTF-8 text", path.display())),
+                    }
+                }
                 Err(e) => return Outcome::fail(format!("cannot read manifest {}: {e}", path.display())),
             }
         }

@@ -9,5 +9,5 @@ mod text;
 
 pub use graph::{dot, mermaid};
 pub use hash::canonical;
-pub use model::{PLAN_FORMAT, Plan, PlanApproval, PlanBody, PlaybookInfo};
+pub use model::{PLAN_FORMAT, Plan, PlanApproval, PlanBody, PlaybookInfo, SubPlan};
 pub use text::render as render_text;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::hash::plan_hash;
-use crate::compile::{Compiled, EnvInfo, GuardPlan, Measure, SecretRef, Step};
+use crate::compile::{Compiled, EnvInfo, GuardPlan, Measure, SealedFile, SecretRef, Step};
 use crate::playbook::Risk;
 
 /// Version of the plan's JSON format; part of the hash.
@@ -71,6 +71,28 @@ pub struct PlanBody {
     /// hash as before).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub measures: Vec<Measure>,
+    /// The sub-playbooks its steps call by name, compiled in, by step id: the approver sees
+    /// their steps, and they are part of the hash.
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub subplans: IndexMap<String, SubPlan>,
+    /// Every file the run reads (sub-playbooks, manifests, scripts) with its sha256: a
+    /// saved plan, or a resumed run, refuses to run when one changed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub files: Vec<SealedFile>,
+    /// What keeps the plan from being sealed (a playbook name or a manifest path known only
+    /// at run time): it can run, but not be saved and approved.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unsealed: Vec<String>,
+}
+
+/// A sub-playbook compiled into its caller's plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubPlan {
+    pub playbook: String,
+    /// Every param was known when the plan was made: the run uses this plan as it is.
+    /// Otherwise the run compiles the sealed file again with the params it then has.
+    pub complete: bool,
+    pub plan: Box<PlanBody>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,9 +105,8 @@ pub struct PlaybookInfo {
     pub risk: Risk,
 }
 
-impl Plan {
-    /// Builds the plan of a compiled playbook and computes its hash.
-    pub fn new(c: Compiled) -> Plan {
+impl PlanBody {
+    fn new(c: Compiled) -> PlanBody {
         let pb = c.playbook;
         let waves = c
             .dag
@@ -93,7 +114,7 @@ impl Plan {
             .into_iter()
             .map(|w| w.into_iter().map(|i| pb.steps[i].id.clone()).collect())
             .collect();
-        let body = PlanBody {
+        PlanBody {
             format: PLAN_FORMAT,
             playbook: PlaybookInfo {
                 name: pb.name,
@@ -113,7 +134,38 @@ impl Plan {
             on_failure: pb.on_failure,
             finally: pb.finally,
             measures: pb.measures,
-        };
+            subplans: c
+                .subs
+                .into_iter()
+                .map(|(id, sub)| {
+                    let plan = SubPlan {
+                        playbook: sub.name,
+                        complete: sub.complete,
+                        plan: Box::new(PlanBody::new(sub.compiled)),
+                    };
+                    (id, plan)
+                })
+                .collect(),
+            files: c.files,
+            unsealed: c.unsealed,
+        }
+    }
+}
+
+impl Plan {
+    /// Builds the plan of a compiled playbook and computes its hash.
+    pub fn new(c: Compiled) -> Plan {
+        let body = PlanBody::new(c);
+        Plan {
+            hash: plan_hash(&body),
+            approvals: Vec::new(),
+            body,
+        }
+    }
+
+    /// The plan of a sub-playbook compiled in, as a plan of its own.
+    pub fn of_sub(sub: &SubPlan) -> Plan {
+        let body = (*sub.plan).clone();
         Plan {
             hash: plan_hash(&body),
             approvals: Vec::new(),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::model::Plan;
+use super::model::{Plan, PlanBody};
 use crate::actions::Effect;
 use crate::compile::{Gate, GateKind, RollbackPlan, Step};
 use crate::playbook::Risk;
@@ -49,7 +49,7 @@ pub fn render(plan: &Plan) -> String {
         );
         for id in wave {
             if let Some(step) = plan.steps.iter().find(|s| &s.id == id) {
-                step_block(&mut out, step);
+                step_with_sub(&mut out, &plan.body, step, 0);
             }
         }
     }
@@ -60,7 +60,7 @@ pub fn render(plan: &Plan) -> String {
         if !steps.is_empty() {
             let _ = writeln!(out, "\n{title}");
             for step in steps {
-                step_block(&mut out, step);
+                step_with_sub(&mut out, &plan.body, step, 0);
             }
         }
     }
@@ -85,6 +85,57 @@ pub fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "\n{}", summary(plan));
     out
+}
+
+/// A step, and under it the steps of the sub-playbook it runs, indented one level deeper.
+fn step_with_sub(out: &mut String, body: &PlanBody, step: &Step, depth: usize) {
+    let mut block = String::new();
+    step_block(&mut block, step);
+    indent(out, &block, depth);
+    let Some(sub) = body.subplans.get(&step.id) else {
+        return;
+    };
+    let child = &sub.plan;
+    let mut head = String::new();
+    let _ = writeln!(
+        head,
+        "      ┆ playbook {} · {} step{} in {} wave{} · lock {}{}",
+        sub.playbook,
+        child.steps.len(),
+        plural(child.steps.len()),
+        child.waves.len(),
+        plural(child.waves.len()),
+        child.lock,
+        if sub.complete {
+            ""
+        } else {
+            " · params known only at run time are shown as <params.…>"
+        }
+    );
+    indent(out, &head, depth);
+    for (i, wave) in child.waves.iter().enumerate() {
+        indent(out, &format!("      ┆ wave {}\n", i + 1), depth);
+        for id in wave {
+            if let Some(s) = child.steps.iter().find(|s| &s.id == id) {
+                step_with_sub(out, child, s, depth + 1);
+            }
+        }
+    }
+    for (title, steps) in [("on failure", &child.on_failure), ("finally", &child.finally)] {
+        if !steps.is_empty() {
+            indent(out, &format!("      ┆ {title}\n"), depth);
+            for s in steps {
+                step_with_sub(out, child, s, depth + 1);
+            }
+        }
+    }
+}
+
+fn indent(out: &mut String, text: &str, depth: usize) {
+    let pad = "    ".repeat(depth);
+    for line in text.lines() {
+        let _ = writeln!(out, "{pad}{line}");
+    }
 }
 
 fn plural(n: usize) -> &'static str {
