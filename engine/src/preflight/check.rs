@@ -49,6 +49,7 @@ pub async fn check(plan: &Plan, means: Means) -> Preflight {
         workdir: means.workdir,
         waits: means.waits,
         run_id: means.run.id.clone(),
+        sealed: crate::compile::sealed_of(&plan.files),
         ran: HashSet::new(),
         skipped: HashSet::new(),
         changes_before: HashMap::new(),
@@ -104,6 +105,8 @@ struct Pass<'p> {
     workdir: PathBuf,
     waits: Waits,
     run_id: String,
+    /// The files the plan recorded (manifests, scripts): what an action reads must be them.
+    sealed: crate::compile::Sealed,
     /// Read-only steps run for real in this check: their results are in `rt`, as in a run.
     ran: HashSet<String>,
     /// Steps a false `when` skips: they change nothing.
@@ -412,6 +415,7 @@ impl Pass<'_> {
             inputs: &self.inputs,
             env: &self.plan.env,
             run_id: &self.run_id,
+            sealed: &self.sealed,
         };
         let work = async {
             if k8s_write {
