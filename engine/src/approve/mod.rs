@@ -5,6 +5,7 @@ mod gatekeeper;
 pub mod live;
 mod plan_file;
 mod prompter;
+pub mod signature;
 
 pub use gatekeeper::{Answer, Gatekeeper};
 pub use plan_file::satisfies;
