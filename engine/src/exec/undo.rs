@@ -103,6 +103,7 @@ impl Engine {
             question_template: None,
             approval: None,
             two_person: false,
+            signed: false,
         };
         let detail = format!("undo of step `{}` · risk {}\n  {text}", unit.label, step.risk.as_str());
         let answer = self
