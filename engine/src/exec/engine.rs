@@ -487,6 +487,7 @@ impl Engine {
                     Ok(_) => "terminal".into(),
                     Err(e) => e.to_string(),
                 },
+                approvals: Vec::new(),
             })
             .await;
         yes

@@ -111,8 +111,8 @@ impl Engine {
             .decide(&step.id, &gate, &question, &detail, &self.signals().cleanup())
             .await;
         let (yes, by, how) = match &answer {
-            Answer::Yes { by, how } => (true, by.clone(), how.clone()),
-            Answer::No { by, how } => (false, by.clone(), how.clone()),
+            Answer::Yes { by, how, .. } => (true, by.clone(), how.clone()),
+            Answer::No { by, how, .. } => (false, by.clone(), how.clone()),
             Answer::Closed { why } | Answer::Withdrawn { why } => (false, String::new(), why.clone()),
             Answer::Wait { .. } => (false, String::new(), "no answer".into()),
         };
@@ -127,6 +127,7 @@ impl Engine {
                 shown: detail,
                 plan_hash: self.plan.hash.clone(),
                 how,
+                approvals: Vec::new(),
             })
             .await;
         yes && recorded.is_ok()
