@@ -40,7 +40,11 @@ fn keygen(w: &Workspace, name: &str, passphrase: &str) -> PathBuf {
 fn public(key: &Path) -> String {
     let text = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
     let mut parts = text.split_whitespace();
-    format!("{} {}", parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+    format!(
+        "{} {}",
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default()
+    )
 }
 
 /// Writes `.runbook/allowed_signers`: one `principal key` line per pair.
@@ -83,7 +87,10 @@ fn setup(playbook: &str) -> (Workspace, Keys) {
         carol: keygen(&w, "carol", ""),
         mallory: keygen(&w, "mallory", ""),
     };
-    allow(&w, &[("alice", &keys.alice), ("bob", &keys.bob), ("carol", &keys.carol)]);
+    allow(
+        &w,
+        &[("alice", &keys.alice), ("bob", &keys.bob), ("carol", &keys.carol)],
+    );
     (w, keys)
 }
 
@@ -102,7 +109,14 @@ fn plan(w: &Workspace, env: &str) {
 fn approve(w: &Workspace, who: &str, key: &Path) -> Output {
     run(
         w,
-        &["approve", "plan.json", "--as", who, "--key", key.to_str().expect("utf-8")],
+        &[
+            "approve",
+            "plan.json",
+            "--as",
+            who,
+            "--key",
+            key.to_str().expect("utf-8"),
+        ],
         who,
     )
 }
@@ -179,7 +193,8 @@ fn a_signed_saved_plan_runs_and_audit_verify_names_a_forged_approval() {
     let forged = run(&w, &["audit", "verify"], "alice");
     assert_eq!(forged.code, 1, "{}", forged.transcript());
     assert!(
-        forged.stdout.contains("FORGED") && forged.stdout.contains("approval #1 by dave")
+        forged.stdout.contains("FORGED")
+            && forged.stdout.contains("approval #1 by dave")
             && forged.stdout.contains("changed after it was signed"),
         "{}",
         forged.stdout
@@ -195,12 +210,18 @@ fn a_plan_file_edited_after_signing_is_refused_naming_the_approval() {
     let text = std::fs::read_to_string(w.path().join("plan.json")).expect("plan");
 
     // carol's approval turned into dave's (dave may approve, by name).
-    std::fs::write(w.path().join("plan.json"), text.replace("\"by\": \"carol\"", "\"by\": \"dave\"")).expect("edit");
+    std::fs::write(
+        w.path().join("plan.json"),
+        text.replace("\"by\": \"carol\"", "\"by\": \"dave\""),
+    )
+    .expect("edit");
     let out = run(&w, &["run", "--plan", "plan.json"], "alice");
     assert_eq!(out.code, 4, "{}", out.transcript());
     assert!(
         out.stderr.contains("approval #2 by dave")
-            && out.stderr.contains("does not match what it says: it was changed after it was signed"),
+            && out
+                .stderr
+                .contains("does not match what it says: it was changed after it was signed"),
         "{}",
         out.stderr
     );
@@ -231,7 +252,9 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
     let unknown = approve(&w, "bob", &k.mallory);
     assert_eq!(unknown.code, 2, "{}", unknown.transcript());
     assert!(
-        unknown.stderr.contains("the approval by bob is refused: it was signed by a key not in allowed_signers (SHA256:"),
+        unknown
+            .stderr
+            .contains("the approval by bob is refused: it was signed by a key not in allowed_signers (SHA256:"),
         "{}",
         unknown.stderr
     );
@@ -239,7 +262,9 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
     let other = approve(&w, "bob", &k.carol);
     assert_eq!(other.code, 2, "{}", other.transcript());
     assert!(
-        other.stderr.contains("belongs to carol in allowed_signers, not to the approver"),
+        other
+            .stderr
+            .contains("belongs to carol in allowed_signers, not to the approver"),
         "{}",
         other.stderr
     );
@@ -251,16 +276,35 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
     let msg = run(&w, &["approve", "plan.json", "--as", "bob", "--print-message"], "bob");
     assert_eq!(msg.code, 0, "{}", msg.transcript());
     std::fs::write(w.path().join("msg"), &msg.stdout).expect("msg");
-    let signed = ssh_keygen(&["-Y", "sign", "-q", "-f", k.bob.to_str().expect("utf-8"), "-n", "git", w.path().join("msg").to_str().expect("utf-8")]);
+    let signed = ssh_keygen(&[
+        "-Y",
+        "sign",
+        "-q",
+        "-f",
+        k.bob.to_str().expect("utf-8"),
+        "-n",
+        "git",
+        w.path().join("msg").to_str().expect("utf-8"),
+    ]);
     assert_eq!(signed.code, 0, "{}", signed.transcript());
     let git = run(
         &w,
-        &["approve", "plan.json", "--as", "bob", "--message", "msg", "--signature", "msg.sig"],
+        &[
+            "approve",
+            "plan.json",
+            "--as",
+            "bob",
+            "--message",
+            "msg",
+            "--signature",
+            "msg.sig",
+        ],
         "bob",
     );
     assert_eq!(git.code, 2, "{}", git.transcript());
     assert!(
-        git.stderr.contains("made for the namespace `git`, not `runbook-approval`"),
+        git.stderr
+            .contains("made for the namespace `git`, not `runbook-approval`"),
         "{}",
         git.stderr
     );
@@ -274,12 +318,20 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
 
     // Unsigned approvals are stored, and do not count where signatures are required.
     for who in ["bob", "carol"] {
-        assert_eq!(run(&w, &["approve", "plan.json", "--as", who], who).code, 0);
+        let out = run(&w, &["approve", "plan.json", "--as", who], who);
+        assert_eq!(out.code, 0, "{}", out.transcript());
+        assert!(
+            out.stderr
+                .contains("warning: this approval is not signed, and step `drop` counts only signed approvals"),
+            "{}",
+            out.stderr
+        );
     }
     let out = run(&w, &["run", "--plan", "plan.json"], "alice");
     assert_eq!(out.code, 4, "{}", out.transcript());
     assert!(
-        out.stderr.contains("2 signed approval(s) from group:sre-leads, dave, not the runner needed, 0 given")
+        out.stderr
+            .contains("2 signed approval(s) from group:sre-leads, dave, not the runner needed, 0 given")
             && out.stderr.contains("approval #1 by bob")
             && out.stderr.contains("it is not signed"),
         "{}",
@@ -304,7 +356,18 @@ fn openssh_verifies_runbooks_signatures_and_runbook_takes_openssh_signatures() {
     std::fs::write(w.path().join("bob.msg"), &message).expect("msg");
     std::fs::write(w.path().join("bob.sig"), a["signature"].as_str().expect("signature")).expect("sig");
     let verified = Command::new("ssh-keygen")
-        .args(["-Y", "verify", "-f", ".runbook/allowed_signers", "-I", "bob", "-n", "runbook-approval", "-s", "bob.sig"])
+        .args([
+            "-Y",
+            "verify",
+            "-f",
+            ".runbook/allowed_signers",
+            "-I",
+            "bob",
+            "-n",
+            "runbook-approval",
+            "-s",
+            "bob.sig",
+        ])
         .current_dir(w.path())
         .stdin(std::fs::File::open(w.path().join("bob.msg")).expect("msg"))
         .stdout(Stdio::piped())
@@ -319,9 +382,17 @@ fn openssh_verifies_runbooks_signatures_and_runbook_takes_openssh_signatures() {
     );
 
     // ssh-keygen signs the statement runbook prints; runbook takes it.
-    let msg = run(&w, &["approve", "plan.json", "--as", "carol", "--print-message"], "carol");
+    let msg = run(
+        &w,
+        &["approve", "plan.json", "--as", "carol", "--print-message"],
+        "carol",
+    );
     assert_eq!(msg.code, 0, "{}", msg.transcript());
-    assert!(!msg.stdout.ends_with('\n'), "exactly the signed bytes: {:?}", msg.stdout);
+    assert!(
+        !msg.stdout.ends_with('\n'),
+        "exactly the signed bytes: {:?}",
+        msg.stdout
+    );
     std::fs::write(w.path().join("carol.msg"), &msg.stdout).expect("msg");
     let signed = ssh_keygen(&[
         "-Y",
@@ -336,7 +407,14 @@ fn openssh_verifies_runbooks_signatures_and_runbook_takes_openssh_signatures() {
     assert_eq!(signed.code, 0, "{}", signed.transcript());
     let took = run(
         &w,
-        &["approve", "plan.json", "--message", "carol.msg", "--signature", "carol.msg.sig"],
+        &[
+            "approve",
+            "plan.json",
+            "--message",
+            "carol.msg",
+            "--signature",
+            "carol.msg.sig",
+        ],
         "carol",
     );
     assert_eq!(took.code, 0, "{}", took.transcript());
@@ -356,7 +434,9 @@ fn the_runners_own_key_never_approves_their_own_run() {
     assert_eq!(own.code, 4, "{}", own.transcript());
     assert!(
         own.stderr.contains("approval #1 by alice")
-            && own.stderr.contains("signed with a key of the runner (alice), who never approves their own run"),
+            && own
+                .stderr
+                .contains("signed with a key of the runner (alice), who never approves their own run"),
         "{}",
         own.stderr
     );
@@ -373,7 +453,13 @@ fn groups_min_two_and_two_person_together_then_approvals_expire() {
     let erin = keygen(&w, "erin", "");
     allow(
         &w,
-        &[("alice", &k.alice), ("bob", &k.bob), ("carol", &k.carol), ("dave", &dave), ("erin", &erin)],
+        &[
+            ("alice", &k.alice),
+            ("bob", &k.bob),
+            ("carol", &k.carol),
+            ("dave", &dave),
+            ("erin", &erin),
+        ],
     );
     plan(&w, "prod");
     // alice runs: her own approval does not count, erin is in no group.
@@ -411,7 +497,9 @@ fn groups_min_two_and_two_person_together_then_approvals_expire() {
     assert!(
         out.stderr.contains(&format!(
             "approval #2 by carol (given {last}) expired at {} (approvals count for 1s)",
-            expired.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            expired
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )),
         "{}",
         out.stderr
@@ -419,12 +507,17 @@ fn groups_min_two_and_two_person_together_then_approvals_expire() {
     assert!(!dropped(&w), "nothing ran");
     // Approving again renews it.
     let again = approve(&w, "bob", &k.bob);
-    assert!(again.stderr.contains("replacing their earlier approval"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("replacing their earlier approval"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
 fn an_undefined_group_is_a_compile_error_at_its_place() {
-    let pb = "name: drop\nsteps:\n  - id: drop\n    approval:\n      approvers: [bob, group:sre-lead]\n    shell: 'true'\n";
+    let pb =
+        "name: drop\nsteps:\n  - id: drop\n    approval:\n      approvers: [bob, group:sre-lead]\n    shell: 'true'\n";
     let w = Workspace::new().file("runbook.yaml", WORKSPACE).playbook("drop", pb);
     for args in [&["validate"][..], &["plan", "drop"], &["run", "drop"]] {
         let out = run(&w, args, "alice");
@@ -449,15 +542,34 @@ fn a_running_run_counts_only_signed_decisions() {
     assert_eq!(run(&w, &["approve", &id, "ship", "--as", "bob"], "bob").code, 0);
     let wrong = run(
         &w,
-        &["approve", &id, "ship", "--as", "bob", "--key", k.carol.to_str().expect("utf-8")],
+        &[
+            "approve",
+            &id,
+            "ship",
+            "--as",
+            "bob",
+            "--key",
+            k.carol.to_str().expect("utf-8"),
+        ],
         "bob",
     );
     assert_eq!(wrong.code, 2, "{}", wrong.transcript());
     std::thread::sleep(Duration::from_millis(700));
-    assert!(bg.child.try_wait().expect("poll").is_none(), "an unsigned decision must not count");
+    assert!(
+        bg.child.try_wait().expect("poll").is_none(),
+        "an unsigned decision must not count"
+    );
     let signed = run(
         &w,
-        &["approve", &id, "ship", "--as", "bob", "--key", k.bob.to_str().expect("utf-8")],
+        &[
+            "approve",
+            &id,
+            "ship",
+            "--as",
+            "bob",
+            "--key",
+            k.bob.to_str().expect("utf-8"),
+        ],
         "bob",
     );
     assert_eq!(signed.code, 0, "{}", signed.transcript());
@@ -471,5 +583,9 @@ fn a_running_run_counts_only_signed_decisions() {
     assert_eq!(gate["approvals"][0]["decision"], "approve", "{gate}");
     let verified = run(&w, &["audit", "verify"], "alice");
     assert_eq!(verified.code, 0, "{}", verified.transcript());
-    assert!(verified.stdout.contains("1 signed approval(s) verify"), "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains("1 signed approval(s) verify"),
+        "{}",
+        verified.stdout
+    );
 }

@@ -58,7 +58,10 @@ pub fn check_records(records: &[Value], policy: &ApprovalPolicy) -> Findings {
             let said = if let Err(why) = verdict {
                 Err(why)
             } else if !by.split(", ").any(|b| b == a.approver) {
-                Err(format!("the record says the gate was answered by {by}, not {}", a.approver))
+                Err(format!(
+                    "the record says the gate was answered by {by}, not {}",
+                    a.approver
+                ))
             } else if (a.decision == "approve") != approved {
                 Err(format!("it says `{}`, the record says approved={approved}", a.decision))
             } else if a.plan_hash != hash && a.plan_hash != run_hash {

@@ -26,19 +26,12 @@ pub enum Answer {
         signed: Vec<SignedApproval>,
     },
     /// Nobody could be asked: the run must not go on past this step.
-    Closed {
-        why: String,
-    },
+    Closed { why: String },
     /// The question was taken back because the run is failing or was interrupted: the
     /// step does not run, and this is no refusal.
-    Withdrawn {
-        why: String,
-    },
+    Withdrawn { why: String },
     /// Other people answer: wait for their decisions in this directory.
-    Wait {
-        dir: std::path::PathBuf,
-        who: String,
-    },
+    Wait { dir: std::path::PathBuf, who: String },
 }
 
 pub struct Gatekeeper {

@@ -93,9 +93,18 @@ pub fn record(state: &StateDir, run: &str, d: &Decision) -> std::io::Result<Path
 /// Where the answers to a gate stand.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tally {
-    Approved { by: Vec<String>, signed: Vec<SignedApproval> },
-    Rejected { by: String, signed: Vec<SignedApproval> },
-    Pending { have: usize, need: usize },
+    Approved {
+        by: Vec<String>,
+        signed: Vec<SignedApproval>,
+    },
+    Rejected {
+        by: String,
+        signed: Vec<SignedApproval>,
+    },
+    Pending {
+        have: usize,
+        need: usize,
+    },
 }
 
 /// The hash of the run whose step's decisions are in `dir` (`runs/<run>/approvals/<step>`):
@@ -124,7 +133,10 @@ pub fn tally(dir: &Path, gate: &Gate, runner: &str, policy: &ApprovalPolicy) -> 
     let hash = run_plan_hash(dir);
     let counts = |d: &&Decision| {
         let signed_for_this_run = d.signature.is_none() || d.plan_hash.is_some() && d.plan_hash == hash;
-        signed_for_this_run && policy.check(gate, runner, &d.statement(), d.signature.as_deref()).is_ok()
+        signed_for_this_run
+            && policy
+                .check(gate, runner, &d.statement(), d.signature.as_deref())
+                .is_ok()
     };
     let signed = |d: &Decision| {
         d.signature

@@ -96,7 +96,10 @@ pub fn satisfies(
     let who = allowed.map(|l| format!(" from {}", l.join(", "))).unwrap_or_default();
     let not_runner = if gate.two_person { ", not the runner" } else { "" };
     let signed = if gate.signed { " signed" } else { "" };
-    let mut msg = format!("{min}{signed} approval(s){who}{not_runner} needed, {} given", counted.len());
+    let mut msg = format!(
+        "{min}{signed} approval(s){who}{not_runner} needed, {} given",
+        counted.len()
+    );
     for p in problems {
         msg.push_str(&format!("\n    {p}"));
     }

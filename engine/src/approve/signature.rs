@@ -49,8 +49,7 @@ impl Statement {
     /// Reads a message back (`approve --message FILE`); it must be in canonical form, so
     /// what is stored is exactly what was signed.
     pub fn parse(bytes: &[u8]) -> Result<Statement, String> {
-        let st: Statement =
-            serde_json::from_slice(bytes).map_err(|e| format!("not an approval statement: {e}"))?;
+        let st: Statement = serde_json::from_slice(bytes).map_err(|e| format!("not an approval statement: {e}"))?;
         if st.message() != bytes {
             return Err(format!(
                 "not in canonical form (keys sorted, no spaces, no trailing newline): expected {}",
@@ -102,8 +101,8 @@ impl SignedApproval {
 /// Signs a statement with an OpenSSH private key file; the armored SSHSIG.
 pub fn sign_with_file(key: &Path, st: &Statement) -> Result<String, String> {
     let text = std::fs::read_to_string(key).map_err(|e| format!("cannot read the key {}: {e}", key.display()))?;
-    let private = PrivateKey::from_openssh(&text)
-        .map_err(|e| format!("{} is not an OpenSSH private key: {e}", key.display()))?;
+    let private =
+        PrivateKey::from_openssh(&text).map_err(|e| format!("{} is not an OpenSSH private key: {e}", key.display()))?;
     if private.is_encrypted() {
         return Err(format!(
             "{} is encrypted with a passphrase, and runbook does not ask for passphrases nor talk to ssh-agent: sign with a key without a passphrase, or sign the statement with `ssh-keygen -Y sign` (see `approve --print-message`)",
@@ -129,7 +128,10 @@ pub enum SigError {
     UnknownKey(String),
     /// The key is allowed_signers' for other principals only (or not for this namespace or
     /// time).
-    NotPrincipal { fingerprint: String, listed: Vec<String> },
+    NotPrincipal {
+        fingerprint: String,
+        listed: Vec<String>,
+    },
     /// No allowed_signers file could be read.
     NoSigners(String),
 }
@@ -138,10 +140,7 @@ impl std::fmt::Display for SigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SigError::Malformed(why) => write!(f, "its signature is not an SSH signature ({why})"),
-            SigError::Namespace(ns) => write!(
-                f,
-                "its signature was made for the namespace `{ns}`, not `{NAMESPACE}`"
-            ),
+            SigError::Namespace(ns) => write!(f, "its signature was made for the namespace `{ns}`, not `{NAMESPACE}`"),
             SigError::Mismatch => write!(
                 f,
                 "its signature does not match what it says: it was changed after it was signed"
@@ -262,7 +261,11 @@ impl AllowedSigners {
         self.entries
             .iter()
             .filter(|e| e.key == *key)
-            .filter(|e| e.namespaces.as_ref().is_none_or(|ns| ns.iter().any(|n| glob(n, NAMESPACE))))
+            .filter(|e| {
+                e.namespaces
+                    .as_ref()
+                    .is_none_or(|ns| ns.iter().any(|n| glob(n, NAMESPACE)))
+            })
             .filter(|e| match at {
                 Some(at) => e.valid_after.is_none_or(|t| at >= t) && e.valid_before.is_none_or(|t| at < t),
                 None => true,
@@ -284,7 +287,9 @@ impl AllowedSigners {
         if !self.entries.iter().any(|e| e.key == key) {
             return Err(SigError::UnknownKey(fp));
         }
-        let at = DateTime::parse_from_rfc3339(&st.time).ok().map(|t| t.with_timezone(&Utc));
+        let at = DateTime::parse_from_rfc3339(&st.time)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
         let listed = self.principals_of(&key, at);
         if listed.iter().any(|p| glob(p, &st.approver)) {
             Ok((fp, key))

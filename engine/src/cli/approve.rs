@@ -120,6 +120,20 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         eprintln!("error: cannot write {}: {e}", path.display());
         return error::INVALID;
     }
+    let needs_signature = plan
+        .steps
+        .iter()
+        .chain(&plan.on_failure)
+        .chain(&plan.finally)
+        .find(|s| s.gates.iter().any(|g| g.signed));
+    if let Some(step) = needs_signature
+        && signed.key.is_empty()
+    {
+        eprintln!(
+            "warning: this approval is not signed, and step `{}` counts only signed approvals: approve with --key",
+            step.id
+        );
+    }
     let names: Vec<&str> = plan.approvals.iter().map(|x| x.by.as_str()).collect();
     let how = if signed.key.is_empty() {
         String::new()
@@ -216,9 +230,16 @@ fn check_brought(want: &Statement, given: &Statement, named: bool, ttl: std::tim
         return Err(format!(
             "says `{}` to {}, not `{}` to {}",
             given.decision,
-            given.step.as_deref().map(|s| format!("step `{s}`")).unwrap_or("the plan".into()),
+            given
+                .step
+                .as_deref()
+                .map(|s| format!("step `{s}`"))
+                .unwrap_or("the plan".into()),
             want.decision,
-            want.step.as_deref().map(|s| format!("step `{s}`")).unwrap_or("the plan".into()),
+            want.step
+                .as_deref()
+                .map(|s| format!("step `{s}`"))
+                .unwrap_or("the plan".into()),
         ));
     }
     if named && given.approver != want.approver {
