@@ -104,6 +104,8 @@ struct Keys {
 fn plan(w: &Workspace, env: &str) {
     let out = run(w, &["plan", "drop", "-e", env, "--out", "plan.json"], "alice");
     assert_eq!(out.code, 0, "{}", out.transcript());
+    // The plan says whose approvals count, and that they must be signed.
+    assert!(out.stdout.contains(", signed ("), "{}", out.stdout);
 }
 
 fn approve(w: &Workspace, who: &str, key: &Path) -> Output {
