@@ -531,6 +531,14 @@ fn an_undefined_group_is_a_compile_error_at_its_place() {
         );
         assert!(out.stderr.contains("sre-leads"), "a suggestion: {}", out.stderr);
     }
+    // validate also finds that the allowed_signers file signatures need is missing.
+    let out = run(&w, &["validate"], "alice");
+    assert!(
+        out.stderr
+            .contains("approvals.allowed_signers: cannot read the allowed signers"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use super::signature::{AllowedSigners, Statement, check_signature};
 use crate::compile::Gate;
 use crate::playbook::Workspace;
+use crate::source::Diagnostic;
 
 /// Where allowed_signers is when runbook.yaml does not say.
 pub const DEFAULT_ALLOWED_SIGNERS: &str = ".runbook/allowed_signers";
@@ -55,6 +56,22 @@ impl ApprovalPolicy {
             .and_then(|a| a.allowed_signers.clone())
             .unwrap_or_else(|| DEFAULT_ALLOWED_SIGNERS.into());
         ws.root.join(rel)
+    }
+
+    /// What `validate` says about runbook.yaml's `approvals`: the allowed_signers file that
+    /// signatures are checked against must be readable and well-formed, found before a run
+    /// needs it rather than when it does.
+    pub fn validate(ws: &Workspace) -> Vec<Diagnostic> {
+        let Some(a) = &ws.config.approvals else {
+            return Vec::new();
+        };
+        if a.require_signatures.is_empty() && a.allowed_signers.is_none() {
+            return Vec::new();
+        }
+        match AllowedSigners::load(&Self::signers_path(ws)) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![Diagnostic::error(format!("approvals.allowed_signers: {e}"))],
+        }
     }
 
     /// Whether `name` is one of `approvers`, by name or as a member of a `group:`.
