@@ -311,9 +311,20 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
         git.stderr
     );
 
-    // A key with a passphrase, and no agent to ask.
+    // A key with a passphrase, and no agent to ask (an empty SSH_AUTH_SOCK is none).
     let locked = keygen(&w, "locked", "secret passphrase");
-    let out = approve(&w, "bob", &locked);
+    let out = runbook_tests::run_with_env(
+        w.path(),
+        &[
+            "approve",
+            "plan.json",
+            "--as",
+            "bob",
+            "--key",
+            locked.to_str().expect("utf-8"),
+        ],
+        &[("RUNBOOK_USER", "bob"), ("SSH_AUTH_SOCK", "")],
+    );
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(out.stderr.contains("is encrypted with a passphrase"), "{}", out.stderr);
     assert!(plan_json(&w).get("approvals").is_none(), "nothing was added");
@@ -598,4 +609,107 @@ fn a_running_run_counts_only_signed_decisions() {
         "{}",
         verified.stdout
     );
+}
+
+/// A private ssh-agent of the test's own, stopped when the test ends.
+struct Agent {
+    child: std::process::Child,
+    sock: PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Agent {
+        let sock = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a", sock.to_str().expect("utf-8")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !sock.exists() {
+            assert!(std::time::Instant::now() < deadline, "ssh-agent made no socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent { child, sock }
+    }
+
+    /// `ssh-add`s keys, answering a passphrase question with `passphrase`.
+    fn add(&self, dir: &Path, key: &Path, passphrase: &str) {
+        let askpass = dir.join("askpass");
+        std::fs::write(&askpass, format!("#!/bin/sh\necho '{passphrase}'\n")).expect("askpass");
+        std::fs::set_permissions(&askpass, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        let out = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.sock)
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh-add runs");
+        assert!(
+            out.status.success(),
+            "ssh-add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ssh_agent_signs_for_a_public_key_and_for_a_key_with_a_passphrase() {
+    let (w, k) = setup(DROP);
+    let locked = keygen(&w, "carol-locked", "secret passphrase");
+    allow(&w, &[("alice", &k.alice), ("bob", &k.bob), ("carol", &locked)]);
+    plan(&w, "prod");
+    let agent = Agent::start(w.path());
+    agent.add(w.path(), &k.bob, "");
+    agent.add(w.path(), &locked, "secret passphrase");
+    let sock = agent.sock.to_str().expect("utf-8");
+    let bob_pub = k.bob.with_extension("pub");
+    for (who, key) in [("bob", bob_pub.as_path()), ("carol", locked.as_path())] {
+        let out = runbook_tests::run_with_env(
+            w.path(),
+            &[
+                "approve",
+                "plan.json",
+                "--as",
+                who,
+                "--key",
+                key.to_str().expect("utf-8"),
+            ],
+            &[("RUNBOOK_USER", who), ("SSH_AUTH_SOCK", sock)],
+        );
+        assert_eq!(out.code, 0, "{who}: {}", out.transcript());
+    }
+    // A key the agent does not hold.
+    let out = runbook_tests::run_with_env(
+        w.path(),
+        &[
+            "approve",
+            "plan.json",
+            "--as",
+            "alice",
+            "--key",
+            k.alice.with_extension("pub").to_str().expect("utf-8"),
+        ],
+        &[("RUNBOOK_USER", "alice"), ("SSH_AUTH_SOCK", sock)],
+    );
+    assert_eq!(out.code, 2, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("ssh-agent would not sign with SHA256:"),
+        "{}",
+        out.stderr
+    );
+    let ok = run(&w, &["run", "--plan", "plan.json"], "alice");
+    assert_eq!(ok.code, 0, "{}", ok.transcript());
+    assert!(dropped(&w));
 }

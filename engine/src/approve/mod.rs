@@ -2,6 +2,7 @@
 //! people's (signed) approvals; and the rules that decide each gate (fail closed without a
 //! terminal).
 
+mod agent;
 pub mod audit;
 mod gatekeeper;
 pub mod live;

@@ -98,20 +98,32 @@ impl SignedApproval {
     }
 }
 
-/// Signs a statement with an OpenSSH private key file; the armored SSHSIG.
+/// Signs a statement with an OpenSSH key: a private key file without a passphrase, or,
+/// through ssh-agent, the key of a public key file (`id_ed25519.pub`) or of a private key
+/// file with a passphrase. The armored SSHSIG.
 pub fn sign_with_file(key: &Path, st: &Statement) -> Result<String, String> {
     let text = std::fs::read_to_string(key).map_err(|e| format!("cannot read the key {}: {e}", key.display()))?;
-    let private =
-        PrivateKey::from_openssh(&text).map_err(|e| format!("{} is not an OpenSSH private key: {e}", key.display()))?;
-    if private.is_encrypted() {
-        return Err(format!(
-            "{} is encrypted with a passphrase, and runbook does not ask for passphrases nor talk to ssh-agent: sign with a key without a passphrase, or sign the statement with `ssh-keygen -Y sign` (see `approve --print-message`)",
-            key.display()
-        ));
-    }
-    let sig = private
-        .sign(NAMESPACE, HashAlg::Sha512, &st.message())
-        .map_err(|e| format!("cannot sign with {} ({}): {e}", key.display(), private.algorithm()))?;
+    let sig = if text.trim_start().starts_with("-----BEGIN") {
+        let private = PrivateKey::from_openssh(&text)
+            .map_err(|e| format!("{} is not an OpenSSH private key: {e}", key.display()))?;
+        if private.is_encrypted() {
+            if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+                return Err(format!(
+                    "{} is encrypted with a passphrase, and runbook does not ask for passphrases: add it to ssh-agent (`ssh-add`), or sign the statement with `ssh-keygen -Y sign` (see `approve --print-message`)",
+                    key.display()
+                ));
+            }
+            super::agent::sign(private.public_key(), NAMESPACE, &st.message())?
+        } else {
+            private
+                .sign(NAMESPACE, HashAlg::Sha512, &st.message())
+                .map_err(|e| format!("cannot sign with {} ({}): {e}", key.display(), private.algorithm()))?
+        }
+    } else {
+        let public = PublicKey::from_openssh(text.trim())
+            .map_err(|e| format!("{} is neither an OpenSSH private nor public key: {e}", key.display()))?;
+        super::agent::sign(&public, NAMESPACE, &st.message())?
+    };
     sig.to_pem(LineEnding::LF)
         .map_err(|e| format!("cannot encode the signature: {e}"))
 }

@@ -26,8 +26,9 @@ pub struct Args {
     pub as_: Option<String>,
     #[arg(long)]
     pub comment: Option<String>,
-    /// Sign the approval with this OpenSSH private key (ed25519, without a passphrase), as
-    /// `ssh-keygen -Y sign -n runbook-approval` would.
+    /// Sign the approval with this OpenSSH ed25519 key, as `ssh-keygen -Y sign -n
+    /// runbook-approval` would: a private key without a passphrase, or (through ssh-agent)
+    /// a public key or a private key with one.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["message", "signature", "print_message"])]
     pub key: Option<PathBuf>,
     /// Print the statement to sign (exactly the bytes signed, no newline) and change nothing:
