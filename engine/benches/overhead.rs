@@ -51,6 +51,7 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
         user: "bench".into(),
         saved: None,
         live: None,
+        policy: Arc::new(runbook::approve::ApprovalPolicy::empty()),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

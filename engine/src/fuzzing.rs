@@ -50,6 +50,10 @@ environments:
   dev:
     vars: *vars
     policy: { confirm: [] }
+groups:
+  sre-leads: [alice, bob]
+  engineering-leads: [carol]
+  dba: [dave]
 "##;
 
 /// Where the fuzzed playbook pretends to live; the folder does not exist, so `playbook`

@@ -1,6 +1,7 @@
 //! End-to-end tests: every test drives the built `runbook` binary.
 
 mod adversity;
+mod approvals;
 mod compile_errors;
 mod drill;
 mod export;

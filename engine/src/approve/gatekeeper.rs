@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::policy::ApprovalPolicy;
+use super::signature::SignedApproval;
 use super::{PromptError, Prompter};
 use crate::compile::{Gate, GateKind};
 use crate::plan::Plan;
@@ -15,25 +17,21 @@ pub enum Answer {
     Yes {
         by: String,
         how: String,
+        /// The signed approvals that answered it, for the journal.
+        signed: Vec<SignedApproval>,
     },
     No {
         by: String,
         how: String,
+        signed: Vec<SignedApproval>,
     },
     /// Nobody could be asked: the run must not go on past this step.
-    Closed {
-        why: String,
-    },
+    Closed { why: String },
     /// The question was taken back because the run is failing or was interrupted: the
     /// step does not run, and this is no refusal.
-    Withdrawn {
-        why: String,
-    },
+    Withdrawn { why: String },
     /// Other people answer: wait for their decisions in this directory.
-    Wait {
-        dir: std::path::PathBuf,
-        who: String,
-    },
+    Wait { dir: std::path::PathBuf, who: String },
 }
 
 pub struct Gatekeeper {
@@ -44,6 +42,8 @@ pub struct Gatekeeper {
     pub saved: Option<Arc<Plan>>,
     /// The state dir and run id, where approvals from other people arrive.
     pub live: Option<(crate::journal::StateDir, String)>,
+    /// Groups and allowed signers, as the workspace says now.
+    pub policy: Arc<ApprovalPolicy>,
 }
 
 impl Gatekeeper {
@@ -56,13 +56,15 @@ impl Gatekeeper {
                     return Answer::Yes {
                         by: self.user.clone(),
                         how: "--approve".into(),
+                        signed: Vec::new(),
                     };
                 }
                 // An approved saved plan was read and agreed to, gates included.
                 if let Some(plan) = &self.saved
-                    && let Ok(by) = super::satisfies(plan, gate, &self.user)
+                    && let Ok(by) = super::satisfies(plan, gate, &self.user, &self.policy, chrono::Utc::now())
                 {
                     return Answer::Yes {
+                        signed: signed_by(plan, &by),
                         by: by.join(", "),
                         how: "saved plan approval".into(),
                     };
@@ -71,10 +73,12 @@ impl Gatekeeper {
                     Ok(true) => Answer::Yes {
                         by: self.user.clone(),
                         how: "terminal".into(),
+                        signed: Vec::new(),
                     },
                     Ok(false) => Answer::No {
                         by: self.user.clone(),
                         how: "terminal".into(),
+                        signed: Vec::new(),
                     },
                     Err(PromptError::Withdrawn(why)) => Answer::Withdrawn { why },
                     Err(why) => Answer::Closed {
@@ -90,8 +94,9 @@ impl Gatekeeper {
             // runner approve their own step.
             GateKind::Approval => {
                 if let Some(plan) = &self.saved {
-                    return match super::satisfies(plan, gate, &self.user) {
+                    return match super::satisfies(plan, gate, &self.user, &self.policy, chrono::Utc::now()) {
                         Ok(by) => Answer::Yes {
+                            signed: signed_by(plan, &by),
                             by: by.join(", "),
                             how: "saved plan approval".into(),
                         },
@@ -119,4 +124,20 @@ impl Gatekeeper {
             }
         }
     }
+}
+
+/// The signed approvals of a saved plan given by the people who answered a gate.
+fn signed_by(plan: &Plan, by: &[String]) -> Vec<SignedApproval> {
+    plan.approvals
+        .iter()
+        .filter(|a| a.hash == plan.hash && by.contains(&a.by))
+        .filter_map(|a| {
+            let sig = a.signature.clone()?;
+            Some(SignedApproval::new(
+                super::statement(a),
+                sig,
+                a.key.clone().unwrap_or_default(),
+            ))
+        })
+        .collect()
 }

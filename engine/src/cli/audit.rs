@@ -41,8 +41,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 None => state.list().into_iter().map(|r| r.run).collect(),
             };
             let mut bad = 0;
+            let policy = crate::approve::ApprovalPolicy::load(&ws);
             for id in &ids {
-                if !verify_one(&state, id) {
+                if !verify_one(&state, id) || !verify_approvals(&state, id, &policy) {
                     bad += 1;
                 }
             }
@@ -146,6 +147,22 @@ fn verify_one(state: &StateDir, id: &str) -> bool {
             false
         }
     }
+}
+
+/// Checks the run's signed approvals again (after its chain verified): a forged or edited
+/// one is named.
+fn verify_approvals(state: &StateDir, id: &str, policy: &crate::approve::ApprovalPolicy) -> bool {
+    let Ok(records) = records(state, id) else {
+        return true; // verify_one said why
+    };
+    let f = crate::approve::audit::check_records(&records, policy);
+    for p in &f.problems {
+        println!("FORGED    {id}: {p}");
+    }
+    if f.problems.is_empty() && f.verified > 0 {
+        println!("ok        {id}: {} signed approval(s) verify", f.verified);
+    }
+    f.problems.is_empty()
 }
 
 fn records(state: &StateDir, id: &str) -> Result<Vec<serde_json::Value>, String> {

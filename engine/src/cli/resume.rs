@@ -204,6 +204,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         user: by,
         saved: None,
         live: Some((state.clone(), id.clone())),
+        policy: std::sync::Arc::new(crate::approve::ApprovalPolicy::load(&ws)),
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),

@@ -150,6 +150,8 @@ fn gates_for(a: &Args, by: &str, prompter: Option<std::sync::Arc<crate::approve:
         user: by.to_string(),
         saved: None,
         live: None,
+        // An undo's gates are confirmations at the terminal or `--approve`: no approvals.
+        policy: std::sync::Arc::new(crate::approve::ApprovalPolicy::empty()),
     }
 }
 

@@ -135,7 +135,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     let mut run = run_info(&plan);
     run.file_sha256 = file_sha256;
     run.trigger = trigger.clone();
-    if saved && let Err(missing) = check_saved_approvals(&plan, &run.user) {
+    let policy = Arc::new(crate::approve::ApprovalPolicy::load(&ws));
+    if saved && let Err(missing) = crate::approve::check_saved(&plan, &run.user, &policy, chrono::Utc::now()) {
         eprintln!("error: the saved plan lacks approvals; nothing was run:\n{missing}");
         return error::REFUSED;
     }
@@ -183,6 +184,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         saved: saved.then(|| Arc::new(plan.clone())),
         // Nobody waits on a scheduled run to approve it: its approval gates fail closed.
         live: trigger.is_none().then(|| (state.clone(), run.id.clone())),
+        policy,
     };
     let opts = RunOptions {
         workdir: ws.root.clone(),
@@ -415,27 +417,6 @@ fn saved_plan(g: &Global, path: &std::path::Path) -> Result<(Plan, String), i32>
     }
     fresh.approvals = saved.approvals;
     Ok((fresh, sha))
-}
-
-/// Every approval gate of a saved plan must be satisfied by its approvals before it runs.
-fn check_saved_approvals(plan: &Plan, runner: &str) -> Result<(), String> {
-    let mut missing = Vec::new();
-    for step in plan.steps.iter().chain(&plan.on_failure).chain(&plan.finally) {
-        for gate in step
-            .gates
-            .iter()
-            .filter(|g| g.kind == crate::compile::GateKind::Approval)
-        {
-            if let Err(why) = crate::approve::satisfies(plan, gate, runner) {
-                missing.push(format!("  step `{}`: {why}", step.id));
-            }
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing.join("\n"))
-    }
 }
 
 /// Keeps the run's plan beside its journal, so `resume` can show what changed since.

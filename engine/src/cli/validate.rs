@@ -48,6 +48,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     if ws.config_source.is_some() && a.paths.is_empty() {
         checked += 1;
         errors += check_schedules(g, &ws);
+        let approvals = crate::approve::ApprovalPolicy::validate(&ws);
+        g.print(&approvals);
+        errors += approvals.len();
     }
     for file in &files {
         checked += 1;

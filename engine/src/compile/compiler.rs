@@ -1187,6 +1187,7 @@ impl<'a> Compiler<'a> {
         if policy.confirm.contains(&risk) {
             confirm_reasons.push(format!("policy: {env} confirms {} risk", risk.as_str()));
         }
+        let signed = self.env.require_signatures.contains(&risk);
         if !confirm_reasons.is_empty() {
             gates.push(Gate {
                 kind: GateKind::Confirm,
@@ -1195,10 +1196,12 @@ impl<'a> Compiler<'a> {
                 question_template,
                 approval: None,
                 two_person: false,
+                signed,
             });
         }
         let two_person = policy.two_person.contains(&risk);
         if let Some(a) = &raw.approval {
+            self.check_groups(&a.value.approvers, node, a.span);
             let min = a.value.min.unwrap_or(1);
             if a.value.approvers.is_empty() {
                 self.error("an approval needs at least one approver", a.span);
@@ -1234,6 +1237,7 @@ impl<'a> Compiler<'a> {
                 question_template: None,
                 approval: Some(a.value.clone()),
                 two_person,
+                signed,
             });
         } else if two_person {
             gates.push(Gate {
@@ -1246,9 +1250,35 @@ impl<'a> Compiler<'a> {
                 question_template: None,
                 approval: None,
                 two_person: true,
+                signed,
             });
         }
         gates
+    }
+
+    /// Every `group:NAME` among an approval's approvers must be one of the workspace's
+    /// `groups`: an unknown one would be a gate nobody can pass, or anybody.
+    fn check_groups(&mut self, approvers: &[String], node: Option<&Node>, fallback: Span) {
+        let items = node.and_then(|n| n.get("approval")).and_then(|n| n.get("approvers"));
+        for (i, who) in approvers.iter().enumerate() {
+            let Some(group) = who.strip_prefix("group:") else {
+                continue;
+            };
+            if self.env.groups.contains_key(group) {
+                continue;
+            }
+            let span = match items.map(|n| &n.kind) {
+                Some(NodeKind::Seq(list)) => list.get(i).map(|n| n.span).unwrap_or(fallback),
+                _ => fallback,
+            };
+            let names: Vec<&str> = self.env.groups.keys().map(String::as_str).collect();
+            let help = if names.is_empty() {
+                "define it under `groups:` in runbook.yaml, e.g. `groups: { sre-leads: [alice, bob] }`".to_string()
+            } else {
+                suggest_name(group, &names, "group")
+            };
+            self.error(format!("undefined group `{group}`"), span).help = Some(help);
+        }
     }
 
     fn rollback(

@@ -16,7 +16,7 @@ pub fn select(ws: &Workspace, requested: Option<&str>) -> Result<EnvInfo, Diagno
     let name = match (requested, &ws.config.default_env) {
         (Some(n), _) => n.to_string(),
         (None, Some(d)) => d.value.clone(),
-        (None, None) if envs.is_empty() => return Ok(implicit()),
+        (None, None) if envs.is_empty() => return Ok(with_approvals(implicit(), ws)),
         (None, None) => {
             return Err(Diagnostic::error(format!(
                 "this workspace has several environments and no default_env: choose one with -e ({})",
@@ -25,10 +25,10 @@ pub fn select(ws: &Workspace, requested: Option<&str>) -> Result<EnvInfo, Diagno
         }
     };
     if envs.is_empty() && name == IMPLICIT_ENV {
-        return Ok(implicit());
+        return Ok(with_approvals(implicit(), ws));
     }
     match envs.get(&name) {
-        Some(spec) => Ok(info(&name, spec.0.as_ref().map(|s| &s.value))),
+        Some(spec) => Ok(with_approvals(info(&name, spec.0.as_ref().map(|s| &s.value)), ws)),
         None => {
             let help = if names.is_empty() {
                 "this workspace defines no environments; omit -e".to_string()
@@ -43,13 +43,25 @@ pub fn select(ws: &Workspace, requested: Option<&str>) -> Result<EnvInfo, Diagno
 /// Every environment of the workspace (the implicit one when there are none), for `validate`.
 pub fn all(ws: &Workspace) -> Vec<EnvInfo> {
     if ws.config.environments.is_empty() {
-        return vec![implicit()];
+        return vec![with_approvals(implicit(), ws)];
     }
     ws.config
         .environments
         .iter()
-        .map(|(name, spec)| info(name, spec.0.as_ref().map(|s| &s.value)))
+        .map(|(name, spec)| with_approvals(info(name, spec.0.as_ref().map(|s| &s.value)), ws))
         .collect()
+}
+
+/// The workspace's groups and signature policy, which every environment shares.
+fn with_approvals(mut env: EnvInfo, ws: &Workspace) -> EnvInfo {
+    env.groups = ws.config.groups.clone();
+    env.require_signatures = ws
+        .config
+        .approvals
+        .as_ref()
+        .map(|a| a.require_signatures.clone())
+        .unwrap_or_default();
+    env
 }
 
 fn implicit() -> EnvInfo {
@@ -59,6 +71,9 @@ fn implicit() -> EnvInfo {
         policy: Policy::default(),
         kube_context: None,
         aws_region: None,
+        approval_ttl: None,
+        groups: Default::default(),
+        require_signatures: Vec::new(),
     }
 }
 
@@ -70,5 +85,8 @@ fn info(name: &str, spec: Option<&crate::playbook::EnvSpec>) -> EnvInfo {
         policy: spec.policy.unwrap_or_default(),
         kube_context: spec.kube_context,
         aws_region: spec.aws_region,
+        approval_ttl: spec.approval_ttl,
+        groups: Default::default(),
+        require_signatures: Vec::new(),
     }
 }

@@ -44,6 +44,17 @@ pub struct EnvInfo {
     pub kube_context: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub aws_region: Option<String>,
+    /// How long an approval of a saved plan stays valid; absent = 24h (so plans without it
+    /// hash as before).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub approval_ttl: Option<Duration>,
+    /// The workspace's `groups`: read by the compiler to check `group:NAME`, never part of
+    /// the plan (membership is read again when approvals are counted).
+    #[serde(skip)]
+    pub groups: IndexMap<String, Vec<String>>,
+    /// The workspace's `approvals.require_signatures`: decides each gate's `signed`.
+    #[serde(skip)]
+    pub require_signatures: Vec<Risk>,
 }
 
 /// Where a secret comes from; its value is read only when the run starts.
@@ -131,6 +142,9 @@ pub struct Gate {
     /// The approver must differ from the runner.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub two_person: bool,
+    /// Only approvals signed by the approver's key count (`approvals.require_signatures`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub signed: bool,
 }
 
 /// `when`: the expression, and its value when it could be decided before the run.

@@ -493,6 +493,7 @@ impl Engine {
                     Ok(_) => "terminal".into(),
                     Err(e) => e.to_string(),
                 },
+                approvals: Vec::new(),
             })
             .await;
         yes

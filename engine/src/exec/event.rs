@@ -129,6 +129,9 @@ pub enum RunEvent {
         shown: String,
         plan_hash: String,
         how: String,
+        /// The signed approvals that answered it (`audit verify` checks each again).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvals: Vec<crate::approve::SignedApproval>,
     },
     /// `until` did not hold yet; the action will run again.
     Poll {

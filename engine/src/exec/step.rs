@@ -287,8 +287,8 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
             GateKind::Approval => "approval",
         };
         let (approved, by, how, why) = match &answer {
-            Answer::Yes { by, how } => (true, by.clone(), how.clone(), None),
-            Answer::No { by, how } => (false, by.clone(), how.clone(), None),
+            Answer::Yes { by, how, .. } => (true, by.clone(), how.clone(), None),
+            Answer::No { by, how, .. } => (false, by.clone(), how.clone(), None),
             Answer::Closed { why } => (false, String::new(), "failed closed".into(), Some(why.clone())),
             Answer::Withdrawn { why } => (false, String::new(), format!("withdrawn: {why}"), Some(why.clone())),
             Answer::Wait { .. } => (false, String::new(), "no answer".into(), None),
@@ -305,6 +305,10 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
                 shown: detail.clone(),
                 plan_hash: eng.plan.hash.clone(),
                 how,
+                approvals: match &answer {
+                    Answer::Yes { signed, .. } | Answer::No { signed, .. } => signed.clone(),
+                    _ => Vec::new(),
+                },
             })
             .await;
         if let Err(e) = recorded {
@@ -522,20 +526,23 @@ impl Engine {
         loop {
             // Reading the decisions touches the disk: off the runtime's workers.
             let (d, g, r) = (dir.to_path_buf(), gate.clone(), runner.clone());
-            let now = tokio::task::spawn_blocking(move || tally(&d, &g, &r))
+            let p = self.gates.policy.clone();
+            let now = tokio::task::spawn_blocking(move || tally(&d, &g, &r, &p))
                 .await
                 .unwrap_or(Tally::Pending { have: 0, need: 1 });
             match now {
-                Tally::Approved(by) => {
+                Tally::Approved { by, signed } => {
                     return Answer::Yes {
                         by: by.join(", "),
                         how: "runbook approve".into(),
+                        signed,
                     };
                 }
-                Tally::Rejected(by) => {
+                Tally::Rejected { by, signed } => {
                     return Answer::No {
                         by,
                         how: "runbook approve --reject".into(),
+                        signed,
                     };
                 }
                 Tally::Pending { have, need } => {

@@ -103,6 +103,7 @@ impl Engine {
             question_template: None,
             approval: None,
             two_person: false,
+            signed: false,
         };
         let detail = format!("undo of step `{}` · risk {}\n  {text}", unit.label, step.risk.as_str());
         let answer = self
@@ -110,8 +111,8 @@ impl Engine {
             .decide(&step.id, &gate, &question, &detail, &self.signals().cleanup())
             .await;
         let (yes, by, how) = match &answer {
-            Answer::Yes { by, how } => (true, by.clone(), how.clone()),
-            Answer::No { by, how } => (false, by.clone(), how.clone()),
+            Answer::Yes { by, how, .. } => (true, by.clone(), how.clone()),
+            Answer::No { by, how, .. } => (false, by.clone(), how.clone()),
             Answer::Closed { why } | Answer::Withdrawn { why } => (false, String::new(), why.clone()),
             Answer::Wait { .. } => (false, String::new(), "no answer".into()),
         };
@@ -126,6 +127,7 @@ impl Engine {
                 shown: detail,
                 plan_hash: self.plan.hash.clone(),
                 how,
+                approvals: Vec::new(),
             })
             .await;
         yes && recorded.is_ok()

@@ -34,6 +34,13 @@ pub struct PlanApproval {
     pub hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The approver's SSH signature (armored SSHSIG, namespace `runbook-approval`) over
+    /// `{approver, decision, plan_hash, step, time}`; see docs/audit.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The signing key's fingerprint, for people to read (the signature carries the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl std::ops::Deref for Plan {

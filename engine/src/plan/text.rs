@@ -265,6 +265,9 @@ fn gate(g: &Gate) -> String {
             if g.two_person && g.approval.is_some() {
                 t.push_str(", not the runner");
             }
+            if g.signed {
+                t.push_str(", signed");
+            }
             format!("{t} ({why})")
         }
     }

@@ -30,6 +30,25 @@ pub struct RawWorkspace {
     /// Scheduled runs (drills, daily checks).
     #[serde(default)]
     pub schedules: Vec<Collect<Sp<ScheduleSpec>>>,
+    /// Signed approvals: whose SSH keys may approve, and which risks need a signature.
+    #[serde(default)]
+    pub approvals: Option<ApprovalsSpec>,
+    /// Named groups of approvers: `group:NAME` in an approval's `approvers` means these people.
+    #[serde(default)]
+    pub groups: IndexMap<String, Vec<String>>,
+}
+
+/// How approvals are signed and checked (`runbook approve ... --key FILE`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "approvals")]
+pub struct ApprovalsSpec {
+    /// OpenSSH allowed_signers file (`principal key`, as `ssh-keygen -Y verify` reads),
+    /// relative to this file (default `.runbook/allowed_signers`).
+    #[serde(default)]
+    pub allowed_signers: Option<String>,
+    /// Risk levels whose approvals count only when signed by the approver's key.
+    #[serde(default)]
+    pub require_signatures: Vec<Risk>,
 }
 
 /// One environment (prod, staging, dev).
@@ -50,6 +69,10 @@ pub struct EnvSpec {
     /// Which risk levels need a yes (default: high and critical).
     #[serde(default)]
     pub policy: Option<Policy>,
+    /// How long an approval of a saved plan stays valid (default 24h; an approval gate's
+    /// `timeout`, when shorter, wins).
+    #[serde(default)]
+    pub approval_ttl: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
