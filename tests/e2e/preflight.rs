@@ -457,3 +457,36 @@ fn the_shipped_scale_playbook_checks_against_a_cluster() {
         "a check writes no journal and takes no lock"
     );
 }
+
+#[test]
+fn a_sub_playbooks_steps_are_checked_as_the_callers() {
+    let w = Workspace::new()
+        .file("runbook.yaml", "environments:\n  dev: {}\ndefault_env: dev\n")
+        .playbook(
+            "parent",
+            "name: parent\nsteps:\n  - id: child\n    playbook: { name: child, params: { limit: 1 } }\n  - id: later\n    playbook: { name: child, params: { limit: \"{{ steps.child.status }}\" } }\n",
+        )
+        .playbook(
+            "child",
+            "name: child\nparams:\n  limit: { type: string }\nsteps:\n  - id: look\n    shell: { run: \"echo looked >> looked; test {{ params.limit }} = 1\", read_only: true }\n  - id: change\n    needs: [look]\n    shell: \"echo changed >> changed\"\n",
+        );
+    let out = w.run(&["plan", "parent", "--check", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(step(&report, "child/look")["status"], "ready", "{report:#}");
+    assert_eq!(step(&report, "child/change")["status"], "not_checked", "{report:#}");
+    // A call whose params are known only at run time is not looked into.
+    assert!(
+        report["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| !s["id"].as_str().unwrap_or("").starts_with("later/")),
+        "{report:#}"
+    );
+    assert_eq!(w.lines("looked"), ["looked"]);
+    assert!(
+        !w.path().join("changed").exists(),
+        "a mutating step of the sub-playbook ran"
+    );
+}

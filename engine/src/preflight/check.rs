@@ -36,6 +36,14 @@ pub struct Means {
 
 /// Checks every step of the plan; never runs a mutating action.
 pub async fn check(plan: &Plan, means: Means) -> Preflight {
+    // What a sub-playbook's check runs with: the run's own values, as its sub-run would.
+    let for_sub = || Means {
+        run: means.run.clone(),
+        secrets: means.secrets.clone(),
+        workdir: means.workdir.clone(),
+        waits: means.waits.clone(),
+        blockers: Vec::new(),
+    };
     let values: Vec<&str> = means.secrets.values().map(String::as_str).collect();
     let redactor = Arc::new(Redactor::new(values));
     let mut pass = Pass {
@@ -46,8 +54,8 @@ pub async fn check(plan: &Plan, means: Means) -> Preflight {
         http: reqwest::Client::new(),
         prompter: Prompter::Nobody("`plan --check` asks nobody".into()),
         inputs: HashMap::new(),
-        workdir: means.workdir,
-        waits: means.waits,
+        workdir: means.workdir.clone(),
+        waits: means.waits.clone(),
         run_id: means.run.id.clone(),
         sealed: crate::compile::sealed_of(&plan.files),
         ran: HashSet::new(),
@@ -74,7 +82,18 @@ pub async fn check(plan: &Plan, means: Means) -> Preflight {
             pass.step(step, section).await
         };
         interrupted |= pass.waits.stopped();
+        let runs_sub = checked.verdict.status != Status::Skipped && !interrupted;
         steps.push(checked);
+        // The steps of a sub-playbook the plan compiled in whole are checked as the
+        // caller's, `caller/step`, right after it.
+        if let Some(sub) = plan.subplans.get(&step.id).filter(|s| s.complete && runs_sub) {
+            let nested = Box::pin(check(&Plan::of_sub(sub), for_sub())).await;
+            interrupted |= nested.interrupted;
+            steps.extend(nested.steps.into_iter().map(|mut s| {
+                s.id = format!("{}/{}", step.id, s.id);
+                s
+            }));
+        }
     }
     let ok = means.blockers.is_empty() && !interrupted && steps.iter().all(|s| s.status != Status::WouldFail);
     Preflight {
@@ -342,7 +361,14 @@ impl Pass<'_> {
     ) -> (Verdict, Option<Outcome>) {
         let not = |why: &str| (Verdict::not_checked(why), None);
         match &a.spec {
-            Action::Playbook(_) => return not("a sub-playbook (its steps are not checked yet)"),
+            Action::Playbook(_) => {
+                let why = match self.plan.subplans.get(step.split('[').next().unwrap_or(step)) {
+                    Some(sub) if sub.complete => "a sub-playbook: its steps are checked below",
+                    Some(_) => "a sub-playbook whose params are known only when it runs",
+                    None => "a sub-playbook whose name is known only when it runs",
+                };
+                return not(why);
+            }
             Action::Manual(_) => return not("a person does it (manual)"),
             Action::Input(_) => return not("asks a person for a value when it runs"),
             Action::Notify(_) => return not("external: it sends a message"),
