@@ -123,13 +123,11 @@ fn an_open_question_holds_up_no_other_step_and_is_withdrawn_when_the_run_fails()
     // after its 1 s, and the failing run takes the question back.
     let pb = "name: both\nsteps:\n  - id: ask\n    needs: []\n    confirm: \"Proceed with ask?\"\n    shell: 'echo asked >> log'\n  - id: slow\n    needs: []\n    timeout: 1s\n    shell: 'sleep 30'\n";
     let w = Workspace::new().playbook("both", pb);
-    let started = std::time::Instant::now();
     let mut s = spawn(&w, &["run", "both"]);
     s.expect("Proceed with ask?").expect("the question is shown");
     s.expect("question withdrawn")
         .expect("the failing run takes the question back");
     s.expect(Eof).expect("the run ends");
-    let took = started.elapsed();
     assert_eq!(exit_code(&s), 1);
     assert!(!w.path().join("log").exists(), "the unanswered step must not run");
     let journal = w.journal();
@@ -143,7 +141,6 @@ fn an_open_question_holds_up_no_other_step_and_is_withdrawn_when_the_run_fails()
         (900..2500).contains(&ms),
         "slow's 1 s timeout took {ms} ms while a question was open"
     );
-    assert!(took < Duration::from_secs(10), "the run took {took:?}");
 }
 
 #[test]
