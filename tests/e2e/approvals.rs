@@ -17,6 +17,22 @@ fn ssh_keygen(args: &[&str]) -> Output {
     runbook_tests::run_program(&program, args, Duration::from_secs(30))
 }
 
+/// OpenSSH signs the message file `msg` (in the workspace) with `key` in `namespace`: the
+/// signature lands in `msg.sig`.
+fn openssh_sign(w: &Workspace, key: &std::path::Path, namespace: &str, msg: &str) {
+    let signed = ssh_keygen(&[
+        "-Y",
+        "sign",
+        "-q",
+        "-f",
+        key.to_str().expect("utf-8"),
+        "-n",
+        namespace,
+        w.path().join(msg).to_str().expect("utf-8"),
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.transcript());
+}
+
 /// Makes an ed25519 key pair `keys/NAME` (and `keys/NAME.pub`) in the workspace.
 fn keygen(w: &Workspace, name: &str, passphrase: &str) -> PathBuf {
     let dir = w.path().join("keys");
@@ -278,17 +294,7 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
     let msg = run(&w, &["approve", "plan.json", "--as", "bob", "--print-message"], "bob");
     assert_eq!(msg.code, 0, "{}", msg.transcript());
     std::fs::write(w.path().join("msg"), &msg.stdout).expect("msg");
-    let signed = ssh_keygen(&[
-        "-Y",
-        "sign",
-        "-q",
-        "-f",
-        k.bob.to_str().expect("utf-8"),
-        "-n",
-        "git",
-        w.path().join("msg").to_str().expect("utf-8"),
-    ]);
-    assert_eq!(signed.code, 0, "{}", signed.transcript());
+    openssh_sign(&w, &k.bob, "git", "msg");
     let git = run(
         &w,
         &[
@@ -407,17 +413,7 @@ fn openssh_verifies_runbooks_signatures_and_runbook_takes_openssh_signatures() {
         msg.stdout
     );
     std::fs::write(w.path().join("carol.msg"), &msg.stdout).expect("msg");
-    let signed = ssh_keygen(&[
-        "-Y",
-        "sign",
-        "-q",
-        "-f",
-        k.carol.to_str().expect("utf-8"),
-        "-n",
-        "runbook-approval",
-        w.path().join("carol.msg").to_str().expect("utf-8"),
-    ]);
-    assert_eq!(signed.code, 0, "{}", signed.transcript());
+    openssh_sign(&w, &k.carol, "runbook-approval", "carol.msg");
     let took = run(
         &w,
         &[
@@ -561,38 +557,18 @@ fn a_running_run_counts_only_signed_decisions() {
     let id = bg.run_id();
     // Unsigned, and signed by the wrong key: refused or not counted; the run keeps waiting.
     assert_eq!(run(&w, &["approve", &id, "ship", "--as", "bob"], "bob").code, 0);
-    let wrong = run(
-        &w,
-        &[
-            "approve",
-            &id,
-            "ship",
-            "--as",
-            "bob",
-            "--key",
-            k.carol.to_str().expect("utf-8"),
-        ],
-        "bob",
-    );
+    let as_bob = |key: &PathBuf| {
+        let key = key.to_str().expect("utf-8");
+        run(&w, &["approve", &id, "ship", "--as", "bob", "--key", key], "bob")
+    };
+    let wrong = as_bob(&k.carol);
     assert_eq!(wrong.code, 2, "{}", wrong.transcript());
     std::thread::sleep(Duration::from_millis(700));
     assert!(
         bg.child.try_wait().expect("poll").is_none(),
         "an unsigned decision must not count"
     );
-    let signed = run(
-        &w,
-        &[
-            "approve",
-            &id,
-            "ship",
-            "--as",
-            "bob",
-            "--key",
-            k.bob.to_str().expect("utf-8"),
-        ],
-        "bob",
-    );
+    let signed = as_bob(&k.bob);
     assert_eq!(signed.code, 0, "{}", signed.transcript());
     assert_eq!(bg.finish(), 0, "{}", bg.stderr());
     let gate = w

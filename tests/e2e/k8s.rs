@@ -1,32 +1,17 @@
 //! `k8s` actions and the Lease lock backend through kube, against the Kubernetes API test
 //! server (`runbook_tests::kube`) started by each test and reached through a generated kubeconfig.
 
-use runbook_tests::kube::{KubeServer, deployment, node, pdb, pod};
-use runbook_tests::{Background, Output, Workspace};
+use runbook_tests::Workspace;
+use runbook_tests::kube::{Cluster, KubeServer, deployment, node, pdb, pod};
 use serde_json::{Value, json};
 
 /// A workspace whose runs reach `server` through its kubeconfig.
-struct Cluster {
-    server: KubeServer,
-    w: Workspace,
-    kubeconfig: String,
+/// The deployment `ns/name` as the server has it.
+trait Deploys {
+    fn deploy(&self, ns: &str, name: &str) -> Value;
 }
 
-impl Cluster {
-    fn new(w: Workspace) -> Cluster {
-        let server = KubeServer::start();
-        let kubeconfig = server.write_kubeconfig(w.path(), "test").display().to_string();
-        Cluster { server, w, kubeconfig }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        runbook_tests::run_with_env(self.w.path(), args, &[("KUBECONFIG", self.kubeconfig.as_str())])
-    }
-
-    fn background(&self, args: &[&str]) -> Background {
-        Background::start(self.w.path(), args, &[("KUBECONFIG", self.kubeconfig.as_str())])
-    }
-
+impl Deploys for Cluster {
     fn deploy(&self, ns: &str, name: &str) -> Value {
         self.server
             .get("Deployment", Some(ns), name)

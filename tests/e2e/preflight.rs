@@ -4,32 +4,30 @@
 
 use std::time::{Duration, Instant};
 
-use runbook_tests::kube::{KubeServer, deployment, node, pod};
+use runbook_tests::kube::{Cluster, KubeServer, deployment, node, pod};
 use runbook_tests::{Background, Output, Workspace};
 use serde_json::Value;
 
-/// A workspace whose environment `test` reaches `server` through its kubeconfig.
-struct Cluster {
-    server: KubeServer,
-    w: Workspace,
-    kubeconfig: String,
+/// A cluster with a node, a deployment and a pod on the node that a ReplicaSet owns (for
+/// the drain's dry-run eviction).
+fn seeded(w: Workspace) -> Cluster {
+    let c = Cluster::new(w);
+    c.server.put(node("node-1", true));
+    c.server.put(deployment("prod", "web", 3, "web:1"));
+    let mut p = pod("prod", "worker-1", &[("app", "worker")], "node-1", true);
+    p["metadata"]["ownerReferences"] = serde_json::json!([{
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "worker-rs", "uid": "uid-worker", "controller": true
+    }]);
+    c.server.put(p);
+    c
 }
 
-impl Cluster {
-    fn new(w: Workspace) -> Cluster {
-        let server = KubeServer::start();
-        let kubeconfig = server.write_kubeconfig(w.path(), "test").display().to_string();
-        server.put(node("node-1", true));
-        server.put(deployment("prod", "web", 3, "web:1"));
-        // A pod a ReplicaSet owns on node-1, for the drain's dry-run eviction.
-        let mut p = pod("prod", "worker-1", &[("app", "worker")], "node-1", true);
-        p["metadata"]["ownerReferences"] = serde_json::json!([{
-            "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "worker-rs", "uid": "uid-worker", "controller": true
-        }]);
-        server.put(p);
-        Cluster { server, w, kubeconfig }
-    }
+trait Checks {
+    fn check(&self, name: &str, json: bool) -> Output;
+    fn assert_unchanged(&self);
+}
 
+impl Checks for Cluster {
     fn check(&self, name: &str, json: bool) -> Output {
         let mut args = vec!["plan", name, "--check"];
         if json {
@@ -175,7 +173,7 @@ fn line<'a>(out: &'a str, id: &str) -> &'a str {
 
 #[test]
 fn a_check_that_passes_reads_and_dry_runs_and_changes_nothing() {
-    let c = Cluster::new(
+    let c = seeded(
         Workspace::new()
             .file("runbook.yaml", WORKSPACE)
             .playbook("ready", READY),
@@ -243,7 +241,7 @@ fn a_check_that_passes_reads_and_dry_runs_and_changes_nothing() {
 
 #[test]
 fn a_check_that_would_fail_names_why_and_exits_1() {
-    let c = Cluster::new(
+    let c = seeded(
         Workspace::new()
             .file("runbook.yaml", WORKSPACE)
             .playbook("failing", FAILING),
@@ -297,7 +295,7 @@ fn a_check_that_would_fail_names_why_and_exits_1() {
 
 #[test]
 fn json_marks_unknown_steps_with_the_step_they_wait_for() {
-    let c = Cluster::new(
+    let c = seeded(
         Workspace::new()
             .file("runbook.yaml", WORKSPACE)
             .playbook("ready", READY),

@@ -5,6 +5,7 @@
 
 mod api;
 mod catalog;
+mod cluster;
 mod controllers;
 mod http;
 mod patch;
@@ -15,5 +16,6 @@ mod server;
 mod state;
 mod status;
 
+pub use cluster::Cluster;
 pub use seed::{deployment, namespace, node, pdb, pdb_max_unavailable, pod, pod_waiting};
 pub use server::KubeServer;
