@@ -154,6 +154,29 @@ struct LastRun {
     firing: String,
 }
 
+/// Every schedule of the workspace, or exit 2 when one is invalid (its problems printed,
+/// then what did not happen because of them).
+pub(super) fn all_valid(g: &Global, ws: &crate::playbook::Workspace, consequence: &str) -> Result<Vec<Schedule>, i32> {
+    let (schedules, diags) = schedule::load(ws);
+    if diags.is_empty() {
+        return Ok(schedules);
+    }
+    g.print(&diags);
+    eprintln!(
+        "error: runbook.yaml has invalid schedules: {}; {consequence}",
+        count(diags.len(), "error")
+    );
+    Err(error::INVALID)
+}
+
+/// This program, to start runs as child processes with.
+pub(super) fn this_program() -> Result<std::path::PathBuf, i32> {
+    std::env::current_exe().map_err(|e| {
+        eprintln!("error: cannot find this program to start runs with: {e}");
+        error::INVALID
+    })
+}
+
 fn rfc_local(s: &Schedule, t: DateTime<Utc>) -> String {
     s.zone.local(t).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -163,15 +186,10 @@ fn list(g: &Global, a: ListArgs) -> i32 {
         Ok(ws) => ws,
         Err(code) => return code,
     };
-    let (schedules, diags) = schedule::load(&ws);
-    if !diags.is_empty() {
-        g.print(&diags);
-        eprintln!(
-            "error: runbook.yaml has invalid schedules: {}",
-            count(diags.len(), "error")
-        );
-        return error::INVALID;
-    }
+    let schedules = match all_valid(g, &ws, "nothing is listed") {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let from = a.from.unwrap_or_else(Utc::now);
     let state = g.state(&ws);
     let runs = state.list();
@@ -299,12 +317,9 @@ fn run_due(g: &Global, a: RunDueArgs) -> i32 {
     // call fails (exit 2) so cron's mail says so.
     g.print(&diags);
     let now = a.now.unwrap_or_else(Utc::now);
-    let exe = match std::env::current_exe() {
+    let exe = match this_program() {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: cannot find this program to start runs with: {e}");
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let session = match Session::start(None) {
         Ok(s) => s,
@@ -405,15 +420,10 @@ fn export(g: &Global, a: ExportArgs) -> i32 {
         eprintln!("error: --namespace {why}");
         return error::INVALID;
     }
-    let (mut schedules, diags) = schedule::load(&ws);
-    if !diags.is_empty() {
-        g.print(&diags);
-        eprintln!(
-            "error: runbook.yaml has invalid schedules: {}; nothing was exported",
-            count(diags.len(), "error")
-        );
-        return error::INVALID;
-    }
+    let mut schedules = match all_valid(g, &ws, "nothing was exported") {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     if let Some(env) = &a.env {
         if !ws.config.environments.contains_key(env) {
             eprintln!("error: --env {env}: runbook.yaml has no environment `{env}`");

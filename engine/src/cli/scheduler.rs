@@ -19,20 +19,15 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(ws) => ws,
         Err(code) => return code,
     };
-    let (schedules, diags) = schedule::load(&ws);
-    if !diags.is_empty() {
-        // At start, a broken runbook.yaml is an error to fix, not a daemon to leave running
-        // with half of its schedules.
-        g.print(&diags);
-        eprintln!("error: runbook.yaml has invalid schedules; the scheduler did not start");
-        return error::INVALID;
-    }
-    let exe = match std::env::current_exe() {
+    // At start, a broken runbook.yaml is an error to fix, not a daemon to leave running with
+    // half of its schedules.
+    let schedules = match super::schedule::all_valid(g, &ws, "the scheduler did not start") {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let exe = match super::schedule::this_program() {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: cannot find this program to start runs with: {e}");
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let root = ws.root.clone();
     let color = g.color;

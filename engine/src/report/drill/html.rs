@@ -222,7 +222,7 @@ pub fn run(r: &RunReport) -> String {
     out.push_str("<table>\n<tr><th>Step</th><th>Name</th><th class=\"num\">Start</th><th class=\"num\">Duration</th><th>Status</th><th class=\"num\">Attempts</th><th class=\"num\">Iterations</th></tr>\n");
     for s in &r.timeline {
         let mut status = badge(&s.status);
-        if let Some(why) = s.reason.as_ref().or(s.error.as_ref()) {
+        if let Some(why) = s.why() {
             let _ = write!(status, " <span class=\"muted\">{}</span>", html(why));
         }
         let _ = writeln!(
@@ -338,10 +338,7 @@ pub fn run(r: &RunReport) -> String {
     } else {
         out.push_str("<table>\n<tr><th>Step</th><th>Output</th><th>Value</th></tr>\n");
         for o in &r.outputs {
-            let value = match &o.value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let value = o.text();
             let _ = writeln!(
                 out,
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td><code>{}</code></td></tr>",

@@ -131,7 +131,7 @@ pub fn run(r: &RunReport) -> String {
     );
     for s in &r.timeline {
         let mut status = s.status.clone();
-        if let Some(why) = s.reason.as_ref().or(s.error.as_ref()) {
+        if let Some(why) = s.why() {
             status.push_str(&format!(": {why}"));
         }
         let _ = writeln!(
@@ -228,10 +228,7 @@ pub fn run(r: &RunReport) -> String {
     } else {
         let _ = writeln!(out, "| Step | Output | Value |\n|---|---|---|");
         for o in &r.outputs {
-            let value = match &o.value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let value = o.text();
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",

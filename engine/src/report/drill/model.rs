@@ -151,6 +151,23 @@ pub struct OutputRow {
     pub value: Value,
 }
 
+impl StepRow {
+    /// What a report says after the status: why it was skipped, or its error.
+    pub fn why(&self) -> Option<&String> {
+        self.reason.as_ref().or(self.error.as_ref())
+    }
+}
+
+impl OutputRow {
+    /// The value as a reader sees it: a string as itself, anything else as JSON.
+    pub fn text(&self) -> String {
+        match &self.value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MeasureRow {
     pub name: String,
