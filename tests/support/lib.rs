@@ -3,6 +3,7 @@
 
 pub mod kube;
 pub mod servers;
+pub mod webhooks;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
