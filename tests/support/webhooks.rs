@@ -1,7 +1,6 @@
 //! A stand-in for Slack and paging webhooks on 127.0.0.1: it answers every request `200 ok`
 //! and keeps what it received, so tests assert on who was told what.
 
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
