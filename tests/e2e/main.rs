@@ -2,6 +2,7 @@
 
 mod adversity;
 mod approvals;
+mod argocd;
 mod compile_errors;
 mod drill;
 mod export;

@@ -1,5 +1,6 @@
 //! The action kinds: one file each, behind the [`ActionKind`] trait, gathered in [`Action`].
 
+mod argocd;
 mod assert;
 mod cx;
 mod exec;
@@ -21,6 +22,7 @@ mod spec;
 mod util;
 mod wait;
 
+pub use argocd::*;
 pub use assert::AssertExpr;
 pub use cx::{ActionCx, Outcome, Undo, cut_short};
 pub use exec::ExecSpec;

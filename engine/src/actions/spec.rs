@@ -56,6 +56,7 @@ pub enum Action {
     Http(HttpSpec),
     Prometheus(PrometheusSpec),
     K8s(K8sSpec),
+    Argocd(ArgocdSpec),
     Rds(RdsSpec),
     Wait(Duration),
     Manual(Form<ManualSpec>),
@@ -75,6 +76,7 @@ impl Action {
             Action::Http(_) => "http",
             Action::Prometheus(_) => "prometheus",
             Action::K8s(_) => "k8s",
+            Action::Argocd(_) => "argocd",
             Action::Rds(_) => "rds",
             Action::Wait(_) => "wait",
             Action::Manual(_) => "manual",
@@ -93,6 +95,7 @@ impl Action {
             Action::Http(s) => s,
             Action::Prometheus(s) => s,
             Action::K8s(s) => s,
+            Action::Argocd(s) => s,
             Action::Rds(s) => s,
             Action::Wait(d) => d,
             Action::Manual(s) => &s.0,
@@ -108,7 +111,7 @@ impl Action {
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
             #[cfg(not(feature = "k8s"))]
-            Action::K8s(_) => Some("the Kubernetes client (built without the `k8s` feature)"),
+            Action::K8s(_) | Action::Argocd(_) => Some("the Kubernetes client (built without the `k8s` feature)"),
             #[cfg(not(feature = "aws"))]
             Action::Rds(_) => Some("the AWS RDS client (built without the `aws` feature)"),
             _ => None,
@@ -138,9 +141,11 @@ impl Action {
             #[cfg(not(feature = "aws"))]
             Action::Rds(_) => Outcome::fail("this build has no AWS RDS client"),
             #[cfg(feature = "k8s")]
-            Action::K8s(s) => crate::k8s::execute(s, cx).await,
+            Action::K8s(s) => crate::k8s::execute(crate::k8s::Through::K8s(s), cx).await,
+            #[cfg(feature = "k8s")]
+            Action::Argocd(s) => crate::k8s::execute(crate::k8s::Through::Argocd(s), cx).await,
             #[cfg(not(feature = "k8s"))]
-            Action::K8s(_) => Outcome::fail("this build has no Kubernetes client"),
+            Action::K8s(_) | Action::Argocd(_) => Outcome::fail("this build has no Kubernetes client"),
             Action::Playbook(_) => Outcome::fail(format!("this build cannot run `{}` actions", self.key())),
         }
     }
@@ -150,7 +155,9 @@ impl Action {
         let inner = serde_json::to_value(self).ok().and_then(|v| {
             let spec = v.get(self.key())?.clone();
             match (self, spec) {
-                (Action::K8s(_) | Action::Rds(_), serde_json::Value::Object(m)) => m.keys().next().cloned(),
+                (Action::K8s(_) | Action::Argocd(_) | Action::Rds(_), serde_json::Value::Object(m)) => {
+                    m.keys().next().cloned()
+                }
                 _ => None,
             }
         });

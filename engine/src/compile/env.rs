@@ -74,6 +74,7 @@ fn implicit() -> EnvInfo {
         approval_ttl: None,
         groups: Default::default(),
         require_signatures: Vec::new(),
+        argocd: None,
     }
 }
 
@@ -88,5 +89,6 @@ fn info(name: &str, spec: Option<&crate::playbook::EnvSpec>) -> EnvInfo {
         approval_ttl: spec.approval_ttl,
         groups: Default::default(),
         require_signatures: Vec::new(),
+        argocd: spec.argocd,
     }
 }

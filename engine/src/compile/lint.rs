@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::model::{Playbook, Step};
-use crate::actions::Effect;
+use crate::actions::{Action, Effect, K8sSpec};
 use crate::playbook::{RawPlaybook, Risk};
 use crate::source::{Diagnostic, Source, Span};
 
@@ -25,6 +25,10 @@ pub const LINTS: &[(&str, &str)] = &[
     ),
     ("unused-param", "a param no template reads"),
     ("when-false", "a step can never run because of `when: false`"),
+    (
+        "gitops-owned",
+        "a step changes the image of a Deployment that an auto-syncing ArgoCD Application owns",
+    ),
 ];
 
 #[derive(Default)]
@@ -78,6 +82,7 @@ impl Lints {
     ) -> Vec<Diagnostic> {
         for step in pb.steps.iter().chain(&pb.on_failure).chain(&pb.finally) {
             self.step(step, &pb.env.name);
+            self.gitops_owned(step, &pb.env);
         }
         for name in raw.params.keys() {
             if !used_params.contains(name)
@@ -117,6 +122,42 @@ impl Lints {
                 ),
                 step.span,
                 "add `confirm:` or `approval:` to the step, or include the level in the environment's policy.confirm",
+            );
+        }
+    }
+}
+
+impl Lints {
+    /// A direct image change on a Deployment that ArgoCD syncs by itself lasts until its next
+    /// sync: the deploy must go through Git (or the Application).
+    fn gitops_owned(&mut self, step: &Step, env: &super::EnvInfo) {
+        let Some(apps) = env.argocd.as_ref().map(|a| &a.applications) else {
+            return;
+        };
+        let Some(Action::K8s(spec)) = step.action.as_ref().map(|a| &a.spec) else {
+            return;
+        };
+        let (verb, deployment, namespace) = match spec {
+            K8sSpec::SetImage(s) => ("sets the image of", &s.deployment, &s.namespace),
+            K8sSpec::Undo(u) => ("rolls back", &u.deployment, &u.namespace),
+            _ => return,
+        };
+        let owner = apps.iter().find(|(_, app)| {
+            app.auto_sync
+                && namespace.as_deref() == Some(app.namespace.as_str())
+                && app.deployments.iter().any(|d| d == deployment)
+        });
+        if let Some((name, app)) = owner {
+            self.warn(
+                "gitops-owned",
+                format!(
+                    "step `{}` {verb} deployment/{deployment} in {}, which ArgoCD Application `{name}` syncs automatically: its next sync undoes the change",
+                    step.id, app.namespace
+                ),
+                step.span,
+                &format!(
+                    "deploy through the Application: `argocd: {{ sync: {{ app: {name}, set: {{ image.tag: ... }} }} }}`, or turn its automated sync off first"
+                ),
             );
         }
     }

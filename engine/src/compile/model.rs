@@ -55,6 +55,9 @@ pub struct EnvInfo {
     /// The workspace's `approvals.require_signatures`: decides each gate's `signed`.
     #[serde(skip)]
     pub require_signatures: Vec<Risk>,
+    /// The environment's ArgoCD Applications: read by the lints only, never part of the plan.
+    #[serde(skip)]
+    pub argocd: Option<crate::playbook::ArgocdEnv>,
 }
 
 /// Where a secret comes from; its value is read only when the run starts.

@@ -1,6 +1,8 @@
-//! Kubernetes through kube: connecting like kubectl, the `k8s` actions, their captured undos.
+//! Kubernetes through kube: connecting like kubectl, the `k8s` and `argocd` actions, their
+//! captured undos.
 
 mod apply;
+mod argocd;
 mod client;
 mod nodes;
 mod read;
@@ -8,4 +10,4 @@ mod rollout;
 mod run;
 
 pub use client::{Cluster, code, connect, describe};
-pub use run::{dry_run, execute};
+pub use run::{Through, dry_run, execute};

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use kube::api::PostParams;
 
 use super::client::{Cluster, connect};
-use super::{apply, nodes, read, rollout};
-use crate::actions::{ActionCx, K8sSpec, Outcome, Undo};
+use super::{apply, argocd, nodes, read, rollout};
+use crate::actions::{ActionCx, ActionKind, ArgocdSpec, K8sSpec, Outcome, Undo};
 use crate::wake::Woke;
 
 /// The undo an action captured, written before the change is sent (a change whose answer is
@@ -77,19 +77,35 @@ impl Op<'_, '_> {
     }
 }
 
-pub async fn execute(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
+/// An action that goes through the Kubernetes API.
+#[derive(Clone, Copy)]
+pub enum Through<'a> {
+    K8s(&'a K8sSpec),
+    Argocd(&'a ArgocdSpec),
+}
+
+impl Through<'_> {
+    fn auto_rollback(&self) -> Option<&'static str> {
+        match self {
+            Through::K8s(s) => s.auto_rollback(),
+            Through::Argocd(s) => s.auto_rollback(),
+        }
+    }
+}
+
+pub async fn execute(spec: Through<'_>, cx: &ActionCx<'_>) -> Outcome {
     run(spec, cx, false).await
 }
 
 /// The action as a server-side dry run: reads as written, every write with `dryRun=All`, so
 /// the API server validates and admits it and nothing changes. For `plan --check`.
-pub async fn dry_run(spec: &K8sSpec, cx: &ActionCx<'_>) -> Outcome {
+pub async fn dry_run(spec: Through<'_>, cx: &ActionCx<'_>) -> Outcome {
     run(spec, cx, true).await
 }
 
-async fn run(spec: &K8sSpec, cx: &ActionCx<'_>, dry_run: bool) -> Outcome {
+async fn run(spec: Through<'_>, cx: &ActionCx<'_>, dry_run: bool) -> Outcome {
     // Every verb captures its undo before it writes: nothing captured, nothing changed.
-    let nothing = || crate::actions::ActionKind::auto_rollback(spec).map(|_| Undo::Nothing);
+    let nothing = || spec.auto_rollback().map(|_| Undo::Nothing);
     let cluster = match connect(cx.env.kube_context.as_deref()).await {
         Ok(c) => c,
         Err(e) => return Outcome::fail(e).with_undo(nothing()),
@@ -103,6 +119,10 @@ async fn run(spec: &K8sSpec, cx: &ActionCx<'_>, dry_run: bool) -> Outcome {
         dry_run,
     };
     let work = async {
+        let spec = match spec {
+            Through::K8s(s) => s,
+            Through::Argocd(s) => return argocd::execute(&op, s).await,
+        };
         match spec {
             K8sSpec::Get(g) => read::get(&op, g).await,
             K8sSpec::Check(c) => read::check(&op, c).await,

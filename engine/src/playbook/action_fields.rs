@@ -25,6 +25,9 @@ macro_rules! with_action_keys {
             /// A Kubernetes operation through the API.
             #[serde(default)]
             pub k8s: Option<Sp<K8sSpec>>,
+            /// An ArgoCD Application operation through the Kubernetes API.
+            #[serde(default)]
+            pub argocd: Option<Sp<ArgocdSpec>>,
             /// An AWS RDS operation through the API.
             #[serde(default)]
             pub rds: Option<Sp<RdsSpec>>,
@@ -60,6 +63,7 @@ macro_rules! with_action_keys {
                 if let Some(a) = &self.http { out.push(Sp::new(a.span, Action::Http(a.value.clone()))); }
                 if let Some(a) = &self.prometheus { out.push(Sp::new(a.span, Action::Prometheus(a.value.clone()))); }
                 if let Some(a) = &self.k8s { out.push(Sp::new(a.span, Action::K8s(a.value.clone()))); }
+                if let Some(a) = &self.argocd { out.push(Sp::new(a.span, Action::Argocd(a.value.clone()))); }
                 if let Some(a) = &self.rds { out.push(Sp::new(a.span, Action::Rds(a.value.clone()))); }
                 if let Some(a) = &self.wait { out.push(Sp::new(a.span, Action::Wait(a.value))); }
                 if let Some(a) = &self.manual { out.push(Sp::new(a.span, Action::Manual(a.value.clone()))); }
@@ -83,6 +87,7 @@ pub const ACTION_KEYS: &[&str] = &[
     "http",
     "prometheus",
     "k8s",
+    "argocd",
     "rds",
     "wait",
     "manual",

@@ -73,6 +73,33 @@ pub struct EnvSpec {
     /// `timeout`, when shorter, wins).
     #[serde(default)]
     pub approval_ttl: Option<Duration>,
+    /// The ArgoCD Applications of this environment: which Deployments GitOps owns, so that a
+    /// step changing one beside Git is flagged (lint `gitops-owned`).
+    #[serde(default)]
+    pub argocd: Option<ArgocdEnv>,
+}
+
+/// ArgoCD in one environment.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "argocd")]
+pub struct ArgocdEnv {
+    /// Applications by name.
+    #[serde(default)]
+    pub applications: IndexMap<String, ArgocdApplication>,
+}
+
+/// What one Application deploys.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "argocd_application")]
+pub struct ArgocdApplication {
+    /// The namespace it deploys to.
+    pub namespace: String,
+    /// The Deployments it manages.
+    #[serde(default)]
+    pub deployments: Vec<String>,
+    /// ArgoCD syncs it by itself (automated sync): a change made beside Git is undone.
+    #[serde(default)]
+    pub auto_sync: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -395,7 +395,7 @@ impl Pass<'_> {
         if let Some(what) = a.spec.unsupported() {
             return not(&format!("this build has no {what}"));
         }
-        let k8s_write = matches!(a.spec, Action::K8s(_)) && a.effect != Effect::ReadOnly;
+        let k8s_write = matches!(a.spec, Action::K8s(_) | Action::Argocd(_)) && a.effect != Effect::ReadOnly;
         if !k8s_write && a.effect != Effect::ReadOnly {
             return not(&format!("{} (a check never runs it)", a.effect.as_str()));
         }
@@ -494,7 +494,8 @@ fn pre_worst(v: Verdict, pre: &[CheckLine]) -> Verdict {
 #[cfg(feature = "k8s")]
 async fn dry_run(spec: &Action, cx: &ActionCx<'_>) -> Outcome {
     match spec {
-        Action::K8s(k) => crate::k8s::dry_run(k, cx).await,
+        Action::K8s(k) => crate::k8s::dry_run(crate::k8s::Through::K8s(k), cx).await,
+        Action::Argocd(a) => crate::k8s::dry_run(crate::k8s::Through::Argocd(a), cx).await,
         other => Outcome::fail(format!("`{}` has no dry run", other.verb())),
     }
 }

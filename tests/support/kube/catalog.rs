@@ -166,6 +166,34 @@ pub(crate) const KNOWN: &[Known] = &[
         &[],
     ),
     k("rbac.authorization.k8s.io", "v1", "roles", "Role", true, &[], &[]),
+    // The CRDs of the platform: ArgoCD (no status subresource, as its CRD), cert-manager, Istio.
+    k(
+        "argoproj.io",
+        "v1alpha1",
+        "applications",
+        "Application",
+        true,
+        &["app", "apps"],
+        &[],
+    ),
+    k(
+        "cert-manager.io",
+        "v1",
+        "certificates",
+        "Certificate",
+        true,
+        &["cert", "certs"],
+        &["status"],
+    ),
+    k(
+        "networking.istio.io",
+        "v1beta1",
+        "virtualservices",
+        "VirtualService",
+        true,
+        &["vs"],
+        &[],
+    ),
 ];
 
 const VERBS: &[&str] = &[

@@ -1,6 +1,7 @@
 //! What the control plane does around a write, run synchronously: defaults, the node lifecycle's
 //! unschedulable taint, the deployment controller (ReplicaSets, revisions, status), and garbage
-//! collection of owned objects and namespace contents. No pods are ever created.
+//! collection of owned objects and namespace contents (ArgoCD's controller is in `argocd`). No
+//! pods are ever created.
 
 use serde_json::{Value, json};
 
@@ -68,6 +69,7 @@ pub(crate) fn after_write(state: &mut State, key: &Key) {
     if key.group == "apps" && key.plural == "deployments" {
         reconcile_deployment(state, &key.namespace, &key.name);
     }
+    super::argocd::after_write(state, key);
 }
 
 /// Garbage collection after a delete: a namespace's contents, and (unless orphaned) every object
@@ -111,7 +113,7 @@ pub(crate) fn after_delete(state: &mut State, key: &Key, deleted: &Value, orphan
 }
 
 /// JSON with object keys sorted, whatever map serde_json was built with.
-fn canonical(v: &Value) -> String {
+pub(crate) fn canonical(v: &Value) -> String {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();

@@ -1,9 +1,10 @@
 //! An in-process Kubernetes API server for tests: the real REST wire format (JSON objects, `Status`
 //! errors, resourceVersion conflicts, patches, watches, discovery) over plain HTTP on 127.0.0.1, with
-//! a synchronous deployment controller, PodDisruptionBudgets, evictions and pod logs, and knobs for
+//! a synchronous deployment controller, an ArgoCD application controller, PodDisruptionBudgets, evictions and pod logs, and knobs for
 //! failures (forbidden verbs, injected conflicts, stuck rollouts).
 
 mod api;
+mod argocd;
 mod catalog;
 mod cluster;
 mod controllers;
@@ -17,5 +18,5 @@ mod state;
 mod status;
 
 pub use cluster::Cluster;
-pub use seed::{deployment, namespace, node, pdb, pdb_max_unavailable, pod, pod_waiting};
+pub use seed::{application, deployment, managed_by, namespace, node, pdb, pdb_max_unavailable, pod, pod_waiting};
 pub use server::KubeServer;

@@ -145,3 +145,54 @@ pub fn pdb_max_unavailable(namespace: &str, name: &str, selector_app: &str, max_
         "spec": { "maxUnavailable": max_unavailable, "selector": { "matchLabels": { "app": selector_app } } },
     })
 }
+
+/// An ArgoCD Application `name` in `namespace` deploying the Helm chart `helm` of the platform
+/// repository to `destination` with `image` (`image.repository` and `image.tag`), deployed once
+/// (history id 1); `automated` turns on automated sync, with self-heal when `Some(true)`. The
+/// Deployments it manages carry `app.kubernetes.io/instance: <name>` (see [`managed_by`]).
+pub fn application(namespace: &str, name: &str, destination: &str, image: &str, automated: Option<bool>) -> Value {
+    let (repository, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
+    let source = json!({
+        "repoURL": "https://gitlab.com/mycompany/kubernetes-cicd-complete.git",
+        "path": "helm",
+        "targetRevision": "main",
+        "helm": { "parameters": [
+            { "name": "image.repository", "value": repository },
+            { "name": "image.tag", "value": tag },
+        ] },
+    });
+    let mut app = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": { "name": name, "namespace": namespace },
+        "spec": {
+            "project": "default",
+            "source": source,
+            "destination": { "server": "https://kubernetes.default.svc", "namespace": destination },
+        },
+        "status": {
+            "sync": {
+                "status": "Synced",
+                "revision": "1111111111111111111111111111111111111111",
+                "comparedTo": { "source": source, "destination": { "server": "https://kubernetes.default.svc", "namespace": destination } },
+            },
+            "health": { "status": "Healthy" },
+            "history": [{
+                "id": 1,
+                "revision": "1111111111111111111111111111111111111111",
+                "source": source,
+                "deployedAt": "2026-01-01T00:00:00Z",
+            }],
+        },
+    });
+    if let Some(self_heal) = automated {
+        app["spec"]["syncPolicy"] = json!({ "automated": { "prune": true, "selfHeal": self_heal } });
+    }
+    app
+}
+
+/// `deployment` labelled as managed by the ArgoCD Application `app`.
+pub fn managed_by(mut deployment: Value, app: &str) -> Value {
+    deployment["metadata"]["labels"]["app.kubernetes.io/instance"] = json!(app);
+    deployment
+}
