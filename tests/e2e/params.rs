@@ -89,3 +89,44 @@ fn missing_and_unknown_params_are_errors() {
     let out = ws().run(&["plan", "p", "-p", "noequals"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
 }
+
+#[test]
+fn a_duration_param_sets_a_wait_and_its_timeout_and_a_run_time_wait_is_refused() {
+    let w = Workspace::new()
+        .playbook(
+            "soak",
+            "name: soak\nparams:\n  soak: { type: duration, default: 10m }\nsteps:\n  - id: pause\n    wait: \"{{ params.soak }}\"\n",
+        )
+        .playbook(
+            "late",
+            "name: late\nsteps:\n  - id: first\n    log: hi\n    outputs: { d: 5s }\n  - id: pause\n    wait: \"{{ steps.first.d }}\"\n",
+        );
+    let plan = w.run(&["plan", "soak", "-p", "soak=90"]);
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+    assert!(
+        plan.stdout.contains("params soak=1m30s")
+            && plan.stdout.contains("timeout 2m30s")
+            && plan.stdout.contains("action    wait: 1m30s"),
+        "{}",
+        plan.stdout
+    );
+    let short = w.run(&["run", "soak", "-p", "soak=200ms"]);
+    assert_eq!(short.code, 0, "{}", short.transcript());
+
+    let bad = w.run(&["plan", "soak", "-p", "soak=soon"]);
+    assert_eq!(bad.code, 2, "{}", bad.transcript());
+    assert!(
+        bad.stderr.contains("param `soak`: `soon` is not a duration"),
+        "{}",
+        bad.stderr
+    );
+
+    let late = w.run(&["plan", "late"]);
+    assert_eq!(late.code, 2, "{}", late.transcript());
+    assert!(
+        late.stderr
+            .contains("playbooks/late.yaml:7:11: `wait: {{ steps.first.d }}` reads what only the run knows"),
+        "{}",
+        late.stderr
+    );
+}

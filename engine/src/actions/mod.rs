@@ -40,5 +40,6 @@ pub use rds::*;
 pub use shell::ShellSpec;
 pub use spec::{Action, ActionKind, Effect};
 pub use util::{Form, Num, ShortForm, with_lenient_numbers};
+pub use wait::WaitFor;
 
 use process_run::process_outcome;

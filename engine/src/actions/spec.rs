@@ -4,7 +4,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::playbook::Duration;
 
 /// What running an action does to the world; dry-run and lint decisions hang on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -58,7 +57,7 @@ pub enum Action {
     K8s(K8sSpec),
     Argocd(ArgocdSpec),
     Rds(RdsSpec),
-    Wait(Duration),
+    Wait(WaitFor),
     Manual(Form<ManualSpec>),
     Input(Form<InputSpec>),
     Notify(NotifySpec),

@@ -66,6 +66,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
                 ParamType::Integer => "integer".to_string(),
                 ParamType::Number => "number".to_string(),
                 ParamType::Boolean => "boolean".to_string(),
+                ParamType::Duration => "duration".to_string(),
                 ParamType::Enum => format!(
                     "enum({})",
                     p.values.as_ref().map(|v| v.value.join("|")).unwrap_or_default()

@@ -1029,7 +1029,23 @@ impl<'a> Compiler<'a> {
     fn timeout(&mut self, raw: &RawStep, action: Option<&PlannedAction>) -> crate::playbook::Duration {
         use crate::playbook::Duration;
         let waited = match action.map(|a| &a.spec) {
-            Some(Action::Wait(d)) => Some(*d),
+            Some(Action::Wait(w)) => {
+                // Params left out (validate) leave the template unrendered; anything else
+                // that does is read at run time, too late for the step's timeout.
+                if w.known().is_none()
+                    && !self.missing_params()
+                    && let Some(span) = raw.wait.as_ref().map(|w| w.span)
+                {
+                    self.error(
+                        format!(
+                            "`wait: {w}` reads what only the run knows: a wait's duration must be known before the run"
+                        ),
+                        span,
+                    )
+                    .help = Some("use params, vars or env values (a `duration` param: `-p soak=30m`)".into());
+                }
+                w.known()
+            }
             _ => None,
         };
         match (&raw.timeout, waited) {

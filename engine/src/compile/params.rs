@@ -235,6 +235,8 @@ fn coerce_default(c: &Checked, source: &Source, default: &Sp<Json>) -> Result<Js
         (ParamType::Integer, Json::Number(n)) if n.is_i64() || n.is_u64() => Ok(default.value.clone()),
         (ParamType::Number, Json::Number(_)) => Ok(default.value.clone()),
         (ParamType::Boolean, Json::Bool(_)) => Ok(default.value.clone()),
+        (ParamType::Duration, Json::String(t)) => duration(t),
+        (ParamType::Duration, Json::Number(n)) => duration(&n.to_string()),
         (_, other) => Err(format!("is {}, not {}", json_kind(other), type_name(c.ty))),
     }
 }
@@ -258,7 +260,14 @@ fn type_name(t: ParamType) -> &'static str {
         ParamType::Number => "a number",
         ParamType::Boolean => "a boolean",
         ParamType::Enum => "one of the enum values",
+        ParamType::Duration => "a duration",
     }
+}
+
+/// A duration param's value, as the duration prints (`90` and `1m30s` are both `1m30s`).
+fn duration(text: &str) -> Result<Json, String> {
+    text.parse::<crate::playbook::Duration>()
+        .map(|d| Json::String(d.to_string()))
 }
 
 /// A `-p` value, parsed by the param's type.
@@ -278,6 +287,7 @@ fn parse_cli(c: &Checked, text: &str) -> Result<Json, String> {
             .and_then(serde_json::Number::from_f64)
             .map(Json::Number)
             .ok_or_else(|| format!("`{text}` is not a number")),
+        ParamType::Duration => duration(text),
         ParamType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(Json::Bool(true)),
             "false" | "no" | "off" | "0" => Ok(Json::Bool(false)),
@@ -324,6 +334,7 @@ fn describe_rules(c: &Checked) -> String {
             ParamType::Number => "number",
             ParamType::Boolean => "boolean",
             ParamType::Enum => "enum",
+            ParamType::Duration => "duration",
         }
     )];
     if let Some(p) = &c.spec.pattern {

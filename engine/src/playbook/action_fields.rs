@@ -33,7 +33,7 @@ macro_rules! with_action_keys {
             pub rds: Option<Sp<RdsSpec>>,
             /// Sleep for a duration.
             #[serde(default)]
-            pub wait: Option<Sp<Duration>>,
+            pub wait: Option<Sp<WaitFor>>,
             /// Show instructions and wait for the operator to say done.
             #[serde(default)]
             pub manual: Option<Sp<Form<ManualSpec>>>,
@@ -65,7 +65,7 @@ macro_rules! with_action_keys {
                 if let Some(a) = &self.k8s { out.push(Sp::new(a.span, Action::K8s(a.value.clone()))); }
                 if let Some(a) = &self.argocd { out.push(Sp::new(a.span, Action::Argocd(a.value.clone()))); }
                 if let Some(a) = &self.rds { out.push(Sp::new(a.span, Action::Rds(a.value.clone()))); }
-                if let Some(a) = &self.wait { out.push(Sp::new(a.span, Action::Wait(a.value))); }
+                if let Some(a) = &self.wait { out.push(Sp::new(a.span, Action::Wait(a.value.clone()))); }
                 if let Some(a) = &self.manual { out.push(Sp::new(a.span, Action::Manual(a.value.clone()))); }
                 if let Some(a) = &self.input { out.push(Sp::new(a.span, Action::Input(a.value.clone()))); }
                 if let Some(a) = &self.notify { out.push(Sp::new(a.span, Action::Notify(a.value.clone()))); }

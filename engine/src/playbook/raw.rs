@@ -138,13 +138,15 @@ pub enum ParamType {
     Number,
     Boolean,
     Enum,
+    /// A duration (`30s`, `10m`, `1h`), normalized; `wait: "{{ params.soak }}"` reads it.
+    Duration,
 }
 
 /// A typed parameter.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "param")]
 pub struct ParamSpec {
-    /// `string` (default), `integer`, `number`, `boolean` or `enum` (with `values`).
+    /// `string` (default), `integer`, `number`, `boolean`, `duration` or `enum` (with `values`).
     #[serde(default, rename = "type")]
     pub ty: Option<Sp<ParamType>>,
     #[serde(default)]
