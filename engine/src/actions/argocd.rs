@@ -37,7 +37,8 @@ pub enum ArgocdSpec {
 pub struct ArgocdApp {
     /// The Application's name.
     pub app: String,
-    /// Namespace of the Application object (default `argocd`).
+    /// Namespace of the Application object (default: the environment's `argocd.namespace`,
+    /// else `argocd`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
@@ -109,17 +110,18 @@ pub struct ArgocdRestore {
 pub const DEFAULT_NAMESPACE: &str = "argocd";
 
 impl ArgocdSpec {
-    /// The Application and its namespace.
-    pub fn app(&self) -> (&str, &str) {
+    /// The Application, and its namespace when the step names one (else the environment's
+    /// `argocd.namespace`, else [`DEFAULT_NAMESPACE`]).
+    pub fn app(&self) -> (&str, Option<&str>) {
         let (app, ns) = match self {
             ArgocdSpec::Status(a) => (&a.app, &a.namespace),
             ArgocdSpec::History(h) => (&h.app, &h.namespace),
             ArgocdSpec::Sync(s) => (&s.app, &s.namespace),
             ArgocdSpec::Wait(w) => (&w.app, &w.namespace),
             ArgocdSpec::Rollback(r) => (&r.app, &r.namespace),
-            ArgocdSpec::Restore(r) => return (&r.app, &r.namespace),
+            ArgocdSpec::Restore(r) => return (&r.app, Some(&r.namespace)),
         };
-        (app, ns.as_deref().unwrap_or(DEFAULT_NAMESPACE))
+        (app, ns.as_deref())
     }
 }
 
@@ -171,11 +173,7 @@ impl ActionKind for ArgocdSpec {
     // Summaries read like the `argocd` line an operator would have pasted.
     fn summary(&self) -> String {
         let (app, ns) = self.app();
-        let ns = if ns == DEFAULT_NAMESPACE {
-            String::new()
-        } else {
-            format!(" --app-namespace {ns}")
-        };
+        let ns = ns.map(|ns| format!(" --app-namespace {ns}")).unwrap_or_default();
         match self {
             ArgocdSpec::Status(_) => format!("app get {app}{ns}"),
             ArgocdSpec::History(_) => format!("app history {app}{ns}"),

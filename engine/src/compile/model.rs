@@ -55,8 +55,9 @@ pub struct EnvInfo {
     /// The workspace's `approvals.require_signatures`: decides each gate's `signed`.
     #[serde(skip)]
     pub require_signatures: Vec<Risk>,
-    /// The environment's ArgoCD Applications: read by the lints only, never part of the plan.
-    #[serde(skip)]
+    /// Where the environment's ArgoCD runs and what its Applications deploy (absent = none
+    /// declared, so plans without it hash as before).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub argocd: Option<crate::playbook::ArgocdEnv>,
 }
 

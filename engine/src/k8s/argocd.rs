@@ -7,7 +7,8 @@ use serde_json::{Value as Json, json};
 use super::client::{describe, update};
 use super::run::Op;
 use crate::actions::{
-    Action, ArgocdHistory, ArgocdRestore, ArgocdRollback, ArgocdSpec, ArgocdSync, ArgocdWait, Outcome, Undo,
+    Action, ArgocdHistory, ArgocdRestore, ArgocdRollback, ArgocdSpec, ArgocdSync, ArgocdWait, DEFAULT_NAMESPACE,
+    Outcome, Undo,
 };
 
 fn resource() -> ApiResource {
@@ -21,7 +22,11 @@ fn resource() -> ApiResource {
 }
 
 pub async fn execute(op: &Op<'_, '_>, spec: &ArgocdSpec) -> Outcome {
-    let (app, ns) = spec.app();
+    let (app, written) = spec.app();
+    let ns = written.unwrap_or_else(|| {
+        let env = op.cx.env.argocd.as_ref().and_then(|a| a.namespace.as_deref());
+        env.unwrap_or(DEFAULT_NAMESPACE)
+    });
     let api: Api<DynamicObject> = Api::namespaced_with(op.cluster.client.clone(), ns, &resource());
     let target = Target { api, app, ns };
     match spec {

@@ -106,7 +106,12 @@ pub async fn dry_run(spec: Through<'_>, cx: &ActionCx<'_>) -> Outcome {
 async fn run(spec: Through<'_>, cx: &ActionCx<'_>, dry_run: bool) -> Outcome {
     // Every verb captures its undo before it writes: nothing captured, nothing changed.
     let nothing = || spec.auto_rollback().map(|_| Undo::Nothing);
-    let cluster = match connect(cx.env.kube_context.as_deref()).await {
+    // ArgoCD may run in another cluster than the one the environment deploys to.
+    let context = match spec {
+        Through::Argocd(_) => cx.env.argocd.as_ref().and_then(|a| a.context.as_deref()),
+        Through::K8s(_) => None,
+    };
+    let cluster = match connect(context.or(cx.env.kube_context.as_deref())).await {
         Ok(c) => c,
         Err(e) => return Outcome::fail(e).with_undo(nothing()),
     };

@@ -79,26 +79,33 @@ pub struct EnvSpec {
     pub argocd: Option<ArgocdEnv>,
 }
 
-/// ArgoCD in one environment.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+/// ArgoCD in one environment: where its Applications live, and what they deploy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "argocd")]
 pub struct ArgocdEnv {
+    /// kubeconfig context of the cluster that runs ArgoCD (default: the environment's
+    /// `kube_context`): one ArgoCD often deploys every environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Namespace of the Application objects (default `argocd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// Applications by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub applications: IndexMap<String, ArgocdApplication>,
 }
 
 /// What one Application deploys.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "argocd_application")]
 pub struct ArgocdApplication {
     /// The namespace it deploys to.
     pub namespace: String,
     /// The Deployments it manages.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<String>,
     /// ArgoCD syncs it by itself (automated sync): a change made beside Git is undone.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_sync: bool,
 }
 
