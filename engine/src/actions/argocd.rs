@@ -80,6 +80,10 @@ pub struct ArgocdWait {
     /// The revision that must be deployed (a commit, or its first characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// Whether it must also be Synced with Git (default true). After a `rollback` it is
+    /// OutOfSync until Git is reverted: wait for health with `synced: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -194,7 +198,8 @@ impl ActionKind for ArgocdSpec {
             }
             ArgocdSpec::Wait(w) => {
                 let rev = w.revision.as_ref().map(|r| format!(" at {r}")).unwrap_or_default();
-                format!("app wait {app}{ns} --sync --health{rev}")
+                let sync = if w.synced == Some(false) { "" } else { " --sync" };
+                format!("app wait {app}{ns}{sync} --health{rev}")
             }
             ArgocdSpec::Rollback(r) => match &r.to {
                 Some(id) => format!("app rollback {app} {id}{ns}"),

@@ -384,7 +384,8 @@ async fn wait(op: &Op<'_, '_>, target: &Target<'_>, w: &ArgocdWait) -> Outcome {
             .revision
             .as_deref()
             .is_none_or(|want| !want.is_empty() && revision.starts_with(want));
-        if s["sync"] == "Synced" && s["health"] == "Healthy" && !running && at_revision {
+        let synced = w.synced == Some(false) || s["sync"] == "Synced";
+        if synced && s["health"] == "Healthy" && !running && at_revision {
             return Outcome::ok(s);
         }
         if !op.pause().await {
@@ -393,16 +394,16 @@ async fn wait(op: &Op<'_, '_>, target: &Target<'_>, w: &ArgocdWait) -> Outcome {
                 target.app,
                 target.ns,
                 op.waited(),
-                not_ready(&s, running, w.revision.as_deref())
+                not_ready(&s, running, w.revision.as_deref(), w.synced != Some(false))
             ));
         }
     }
 }
 
 /// What keeps an Application from being Synced and Healthy, in words.
-fn not_ready(s: &Json, running: bool, want: Option<&str>) -> String {
+fn not_ready(s: &Json, running: bool, want: Option<&str>, synced: bool) -> String {
     let mut why = Vec::new();
-    if s["sync"] != "Synced" {
+    if synced && s["sync"] != "Synced" {
         why.push(format!("sync {}", s["sync"].as_str().unwrap_or("Unknown")));
     }
     if s["health"] != "Healthy" {
