@@ -1,6 +1,7 @@
 //! The ArgoCD application controller, as much as tests need: it carries out an Application's
 //! `operation` (a sync to a revision, with the source Git holds there), renders the Helm
-//! parameters `image.repository`/`image.tag` onto the Deployments the Application manages
+//! parameters `image.repository`/`image.tag` and `resources.{limits,requests}.memory` onto the
+//! containers of the Deployments the Application manages
 //! (label `app.kubernetes.io/instance: <app>` in its destination namespace), keeps
 //! `status.history`, and derives sync status and health. Automated sync syncs a changed source;
 //! self-heal also puts back what someone changed by hand. Revisions are not read from Git: a
@@ -152,6 +153,15 @@ fn run_operation(state: &mut State, key: &Key, app: &mut Value, operation: &Valu
                         if let Some(want) = rendered_image(&source, &current).filter(|w| *w != current) {
                             c["image"] = json!(want);
                             changed = true;
+                        }
+                        for kind in ["limits", "requests"] {
+                            let Some(want) = param(&source, &format!("resources.{kind}.memory")) else {
+                                continue;
+                            };
+                            if c["resources"][kind]["memory"].as_str() != Some(want) {
+                                c["resources"][kind]["memory"] = json!(want);
+                                changed = true;
+                            }
                         }
                     }
                 }
