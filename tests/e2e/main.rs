@@ -11,6 +11,7 @@ mod invalid_workspace;
 mod journal;
 mod k8s;
 mod k8s_real;
+mod library_db;
 mod limits;
 mod lints;
 mod measures;
