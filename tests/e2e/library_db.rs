@@ -284,16 +284,39 @@ fn a_db_backup_whose_snapshot_does_not_verify_deletes_the_snapshot_and_the_dump(
 // ---------------------------------------------------------------------------------------
 // db-restore
 
-/// The backup of `days_ago` (UTC day), as db-backup leaves it: a manual snapshot and a dump.
-fn prod_backup_of(p: &Platform, days_ago: i64) -> (String, String) {
+/// The backup of `days_ago` (UTC day), as db-backup leaves it: a manual snapshot, and a dump
+/// of the database in S3 (`good`: a real pg_dump; else bytes pg_restore rejects).
+fn prod_backup_of(p: &Platform, pg: &Postgres, days_ago: i64, good: bool) -> (String, String) {
     let (date, d) = day(days_ago);
     let id = format!("myapp-prod-daily-{d}-020000");
     // Mid-day of that day, whatever the time now: the snapshot belongs to that UTC day.
     let now = chrono::Utc::now();
     let noon = now.date_naive().and_hms_opt(12, 0, 0).expect("noon").and_utc() - chrono::Duration::days(days_ago);
     snapshot_aged(p, "myapp-prod", &id, (now - noon).num_seconds());
+    let file = p.path().join(format!("{id}.dump"));
+    if good {
+        let out = Command::new("pg_dump")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                "postgres",
+                "--format=custom",
+                "-f",
+            ])
+            .arg(&file)
+            .arg("myapp")
+            .output()
+            .expect("pg_dump runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    } else {
+        std::fs::write(&file, "PGDMP, but not really").expect("write");
+    }
     p.moto.boto3(&format!(
-        "s3.put_object(Bucket='myapp-database-backups', Key='prod/{id}.dump', Body=b'PGDMP')"
+        "s3.upload_file('{}', 'myapp-database-backups', 'prod/{id}.dump')",
+        file.display()
     ));
     (date, id)
 }
@@ -305,9 +328,9 @@ fn approve(p: &Platform, run: &str, step: &str, who: &str) {
 
 #[test]
 fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_approvals() {
-    let Db { mut p, pg: _pg } = db(10 * DAY);
-    let (date, snap) = prod_backup_of(&p, 3);
-    prod_backup_of(&p, 2);
+    let Db { mut p, pg } = db(10 * DAY);
+    let (date, snap) = prod_backup_of(&p, &pg, 3, true);
+    prod_backup_of(&p, &pg, 2, true);
     let d = date.replace('-', "");
     p.set_env("RUNBOOK_USER", "oncall");
     let mut bg = p.background(&[
@@ -355,6 +378,7 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
         "rehearse",
         "rehearsal-ready",
         "rehearsal-check",
+        "rehearsal-dump",
         "approval",
         "restore",
         "ready",
@@ -392,6 +416,10 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
     assert!(seq("rehearsal-check", "step_finished") < seq("approval", "gate"));
     assert!(seq("approval", "gate") < seq("restore", "step_started"));
 
+    // The dump of that day was restored too (on the staging copy, which in this test is the
+    // one PostgreSQL server behind every endpoint): all its rows are there.
+    assert_eq!(pg.psql("myapp_dump", "select count(*) from orders").trim(), "42");
+
     let slack = p.slack();
     assert_eq!(slack.len(), 1, "{slack:#?}");
     assert!(
@@ -403,9 +431,9 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
 }
 
 #[test]
-fn db_restore_never_reaches_prod_when_the_staging_copy_fails_its_check_and_deletes_the_copy() {
-    let Db { p, pg: _pg } = db(10 * DAY);
-    let (date, _) = prod_backup_of(&p, 3);
+fn db_restore_never_reaches_prod_when_the_staging_copy_or_the_dump_fails_and_deletes_what_it_restored() {
+    let Db { p, pg } = db(10 * DAY);
+    let (date, _) = prod_backup_of(&p, &pg, 3, true);
 
     // No backup that day: nothing is restored.
     let (none, _) = day(5);
@@ -461,6 +489,39 @@ fn db_restore_never_reaches_prod_when_the_staging_copy_fails_its_check_and_delet
         )),
         "{slack:#?}"
     );
+
+    // A dump of that day that does not restore stops the run too, before anyone is asked:
+    // its database is dropped and the staging copy deleted.
+    let (broken, _) = prod_backup_of(&p, &pg, 4, false);
+    let out = p.run(&[
+        "run",
+        "db-restore",
+        "-e",
+        "prod",
+        "-p",
+        &format!("date={broken}"),
+        "--approve",
+        "rehearse",
+        "--approve",
+        "approval",
+        "--approve",
+        "restore",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(out.stderr.contains("did not restore"), "{}", out.stderr);
+    assert_eq!(instances(&p), ["myapp-prod", "myapp-staging"]);
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "select count(*) from pg_database where datname = 'myapp_dump'"
+        )
+        .trim(),
+        "0"
+    );
+    let statuses = step_statuses(&p.last_journal());
+    assert_eq!(statuses["rehearsal-check"], "ok", "{statuses:#?}");
+    assert_eq!(statuses["rehearsal-dump"], "failed", "{statuses:#?}");
+    assert!(!statuses.contains_key("restore"), "{statuses:#?}");
 }
 
 // ---------------------------------------------------------------------------------------
