@@ -524,6 +524,59 @@ fn db_restore_never_reaches_prod_when_the_staging_copy_or_the_dump_fails_and_del
     assert!(!statuses.contains_key("restore"), "{statuses:#?}");
 }
 
+#[test]
+fn a_restore_a_dba_rejects_stops_before_prod_and_keeps_the_checked_staging_copy() {
+    let Db { mut p, pg } = db(10 * DAY);
+    let (date, _) = prod_backup_of(&p, &pg, 3, true);
+    p.set_env("RUNBOOK_USER", "oncall");
+    let mut bg = p.background(&[
+        "run",
+        "db-restore",
+        "-e",
+        "prod",
+        "-p",
+        &format!("date={date}"),
+        "--approve",
+        "rehearse",
+        "--approve",
+        "approval",
+        "--approve",
+        "restore",
+    ]);
+    bg.wait_for(|l| l.contains("\"run_started\""));
+    let run = bg.run_id();
+    bg.wait_for(|l| l.contains("\"type\":\"log\"") && l.contains("for approval by 2 of"));
+    approve(&p, &run, "approval", "sre-lead-2");
+    let out = p.run(&["approve", &run, "approval", "--as", "dba-1", "--reject"]);
+    assert_ok(&out);
+    assert_eq!(bg.finish(), 4, "{}", bg.stderr());
+    // A "no" undoes nothing: the staging copy stays for a look; prod got nothing new.
+    let d = date.replace('-', "");
+    assert_eq!(
+        instances(&p),
+        [
+            "myapp-prod",
+            format!("myapp-prod-rehearsal-{d}").as_str(),
+            "myapp-staging"
+        ]
+    );
+    let journal = p.journal(&run);
+    let gate = of_type(&journal, "gate")
+        .into_iter()
+        .find(|g| g["step"] == "approval" && g["kind"] == "approval")
+        .expect("the approval gate");
+    assert_eq!(
+        (gate["approved"].as_bool(), gate["by"].as_str()),
+        (Some(false), Some("dba-1"))
+    );
+    assert!(!step_statuses(&journal).contains_key("restore"));
+    assert_eq!(
+        of_type(&journal, "run_finished")[0]["status"],
+        "refused",
+        "{journal:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // dr-drill (its scheduled happy path is tests/e2e/drill.rs)
 
