@@ -281,6 +281,60 @@ fn a_db_backup_whose_snapshot_does_not_verify_deletes_the_snapshot_and_the_dump(
     );
 }
 
+#[test]
+fn the_shipped_daily_backup_schedule_prunes_unattended_and_keeps_the_newest_seven() {
+    let Db { p, pg: _pg } = db(60 * DAY);
+    // Eight daily snapshots, 31 to 38 days old: with today's, the newest seven are today's
+    // and those of 31 to 36 days ago; 37 and 38 go.
+    let olds: Vec<String> = (31..=38)
+        .map(|age| format!("myapp-prod-daily-{}-020000", day(age).1))
+        .collect();
+    p.moto.boto3(&format!(
+        "for age, id in zip(range(31, 39), {olds:?}):\n    set_clock(-age * {DAY})\n    rds.create_db_snapshot(DBInstanceIdentifier='myapp-prod', DBSnapshotIdentifier=id)\nset_clock(0)"
+    ));
+    // 02:05 UTC on a Tuesday: db-backup is the one schedule due (the others' firings are
+    // past their catch-up window, or later).
+    let due = p.run(&["schedule", "run-due", "--now", "2027-01-05T02:05:00Z"]);
+    assert_ok(&due);
+    assert!(
+        due.stdout.contains("db-backup: firing 2027-01-05T02:00:00Z succeeded"),
+        "{}",
+        due.transcript()
+    );
+    let left = manual_snapshots(&p, "myapp-prod");
+    assert_eq!(left.len(), 7, "{left:?}");
+    for (i, old) in olds.iter().enumerate() {
+        assert_eq!(left.contains(old), i < 6, "{old}: {left:?}");
+    }
+    assert!(
+        left.iter()
+            .any(|s| s.starts_with("myapp-prod-daily-") && !olds.contains(s))
+    );
+    let journal = p.last_journal();
+    let gates: Vec<(String, String)> = of_type(&journal, "gate")
+        .iter()
+        .map(|g| {
+            (
+                g["step"].as_str().unwrap_or("").into(),
+                g["how"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(gates.len(), 2, "{gates:?}");
+    assert!(gates.iter().all(|(step, _)| step.starts_with("prune[")), "{gates:?}");
+    let dumps = objects(&p, "prod/");
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert!(
+        dumps[0].0.starts_with("prod/myapp-prod-daily-") && dumps[0].1 > 0,
+        "{dumps:?}"
+    );
+    let slack = p.slack();
+    assert!(
+        slack.len() == 1 && slack[0].ends_with("Past the 30-day retention: 2 (deleting)."),
+        "{slack:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // db-restore
 

@@ -225,11 +225,12 @@ impl Moto {
     }
 
     /// Runs a few lines of boto3 against the server (setup and checks), with the clients
-    /// `rds` and `s3`; returns stdout.
+    /// `rds` and `s3`, and `set_clock(seconds)` as [`Moto::set_clock`]; returns stdout.
     pub fn boto3(&self, code: &str) -> String {
         let script = format!(
-            "import boto3, json\nrds = boto3.client('rds', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\ns3 = boto3.client('s3', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n{code}\n",
-            url = self.url()
+            "import boto3, json\nrds = boto3.client('rds', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\ns3 = boto3.client('s3', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\ndef set_clock(seconds):\n    open({clock:?}, 'w').write(str(int(seconds)))\n{code}\n",
+            url = self.url(),
+            clock = self.clock.path().join("offset").display().to_string(),
         );
         let out = Command::new("python3")
             .arg("-c")
