@@ -113,6 +113,11 @@ fn db_backup_snapshots_and_dumps_a_restorable_backup_then_lists_and_prunes_past_
     }
     // Not named by db-backup: never a candidate, however old.
     snapshot_aged(&p, "myapp-staging", "myapp-staging-by-hand", 50 * DAY);
+    // The dumps of the same days, and an object that is not a dump.
+    p.moto.boto3(&format!(
+        "for d in [{d40:?}, {d35:?}, {d10:?}]:\n    s3.put_object(Bucket='myapp-database-backups', Key=f'staging/myapp-staging-daily-{{d}}-020000.dump', Body=b'x')\ns3.put_object(Bucket='myapp-database-backups', Key='staging/myapp-staging-notes.txt', Body=b'x')"
+    ));
+    let dump = |d: &str| format!("staging/myapp-staging-daily-{d}-020000.dump");
 
     // The dry run (prune=false): the expired ones beyond the newest one are listed, and stay.
     let dry = p.run(&["run", "db-backup", "-e", "staging", "-p", "keep=1", "--output", "json"]);
@@ -123,10 +128,13 @@ fn db_backup_snapshots_and_dumps_a_restorable_backup_then_lists_and_prunes_past_
         .filter_map(|r| r["message"].as_str())
         .collect();
     let expected = format!(
-        "2 snapshot(s) of myapp-staging older than 30 days beyond the newest 1: myapp-staging-daily-{d40}-020000, myapp-staging-daily-{d35}-020000; kept (prune=false, a dry run)"
+        "Past the 30-day retention, beyond the newest 1: 2 snapshot(s) of myapp-staging (myapp-staging-daily-{d40}-020000, myapp-staging-daily-{d35}-020000) and 2 dump(s) ({}, {}); kept (prune=false, a dry run)",
+        dump(&d40),
+        dump(&d35)
     );
     assert!(logged.iter().any(|l| *l == expected), "{logged:#?}");
     assert_eq!(step_statuses(&journal)["prune"], "skipped");
+    assert_eq!(step_statuses(&journal)["prune-dumps"], "skipped");
     let after_dry = manual_snapshots(&p, "myapp-staging");
     assert_eq!(after_dry.len(), 5, "nothing deleted: {after_dry:?}");
     let first = after_dry
@@ -137,7 +145,8 @@ fn db_backup_snapshots_and_dumps_a_restorable_backup_then_lists_and_prunes_past_
 
     // The dump is in S3, and it is a real backup: restored into an empty database, it
     // holds the rows.
-    let dumps = objects(&p, "staging/");
+    assert_eq!(objects(&p, "staging/").len(), 5, "nothing deleted");
+    let dumps = objects(&p, "staging/myapp-staging-manual-");
     assert_eq!(dumps.len(), 1, "{dumps:?}");
     let (key, size) = &dumps[0];
     assert_eq!(key, &format!("staging/{first}.dump"));
@@ -195,6 +204,8 @@ fn db_backup_snapshots_and_dumps_a_restorable_backup_then_lists_and_prunes_past_
         "prune=true",
         "--approve",
         "prune",
+        "--approve",
+        "prune-dumps",
     ]);
     assert_ok(&pruned);
     // The newest four stay, the 35-day-old one among them; the 40-day-old one is gone;
@@ -214,34 +225,47 @@ fn db_backup_snapshots_and_dumps_a_restorable_backup_then_lists_and_prunes_past_
         "print(len(rds.describe_db_snapshots(DBInstanceIdentifier='myapp-staging', SnapshotType='automated')['DBSnapshots']))",
     );
     assert_eq!(automated.trim(), "1");
-    assert_eq!(objects(&p, "staging/").len(), 2);
+    // The same for the dumps: the 40-day-old one goes, the rest stay.
+    let keys: Vec<String> = objects(&p, "staging/").into_iter().map(|(k, _)| k).collect();
+    assert!(!keys.contains(&dump(&d40)), "{keys:?}");
+    assert!(keys.contains(&dump(&d35)) && keys.contains(&dump(&d10)), "{keys:?}");
+    assert!(
+        keys.contains(&"staging/myapp-staging-notes.txt".to_string()),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), 5, "{keys:?}");
 
     let journal = p.last_journal();
     let gates = of_type(&journal, "gate");
-    assert_eq!(gates.len(), 1, "one confirmation per deleted snapshot: {gates:#?}");
+    assert_eq!(gates.len(), 2, "one confirmation per deleted backup: {gates:#?}");
+    let asked = |what: &str| {
+        gates
+            .iter()
+            .any(|g| g["question"].as_str().is_some_and(|q| q.contains(what)))
+    };
     assert!(
-        gates[0]["question"]
-            .as_str()
-            .is_some_and(|q| q.contains(&format!("myapp-staging-daily-{d40}-020000"))),
+        asked(&format!("Delete the snapshot myapp-staging-daily-{d40}-020000")),
+        "{gates:#?}"
+    );
+    assert!(
+        asked(&format!("Delete the dump s3://myapp-database-backups/{}", dump(&d40))),
         "{gates:#?}"
     );
     let statuses = step_statuses(&journal);
-    assert_eq!(
-        statuses.get("prune[0]").map(String::as_str),
-        Some("ok"),
-        "{statuses:#?}"
-    );
-    assert!(!statuses.contains_key("prune[1]"), "{statuses:#?}");
+    for (done, not) in [("prune[0]", "prune[1]"), ("prune-dumps[0]", "prune-dumps[1]")] {
+        assert_eq!(statuses.get(done).map(String::as_str), Some("ok"), "{statuses:#?}");
+        assert!(!statuses.contains_key(not), "{statuses:#?}");
+    }
 
     let slack = p.slack();
     assert_eq!(slack.len(), 2, "{slack:#?}");
     assert!(
         slack[0].starts_with(":floppy_disk: staging database backed up: snapshot myapp-staging-manual-")
-            && slack[0].ends_with("Past the 30-day retention: 2."),
+            && slack[0].ends_with("Past the 30-day retention: 2 snapshot(s), 2 dump(s)."),
         "{slack:#?}"
     );
     assert!(
-        slack[1].ends_with("Past the 30-day retention: 1 (deleting)."),
+        slack[1].ends_with("Past the 30-day retention: 1 snapshot(s), 1 dump(s) (deleting)."),
         "{slack:#?}"
     );
 }
@@ -290,7 +314,7 @@ fn the_shipped_daily_backup_schedule_prunes_unattended_and_keeps_the_newest_seve
         .map(|age| format!("myapp-prod-daily-{}-020000", day(age).1))
         .collect();
     p.moto.boto3(&format!(
-        "for age, id in zip(range(31, 39), {olds:?}):\n    set_clock(-age * {DAY})\n    rds.create_db_snapshot(DBInstanceIdentifier='myapp-prod', DBSnapshotIdentifier=id)\nset_clock(0)"
+        "for age, id in zip(range(31, 39), {olds:?}):\n    set_clock(-age * {DAY})\n    rds.create_db_snapshot(DBInstanceIdentifier='myapp-prod', DBSnapshotIdentifier=id)\n    s3.put_object(Bucket='myapp-database-backups', Key=f'prod/{{id}}.dump', Body=b'x')\nset_clock(0)"
     ));
     // 02:05 UTC on a Tuesday: db-backup is the one schedule due (the others' firings are
     // past their catch-up window, or later).
@@ -320,17 +344,21 @@ fn the_shipped_daily_backup_schedule_prunes_unattended_and_keeps_the_newest_seve
             )
         })
         .collect();
-    assert_eq!(gates.len(), 2, "{gates:?}");
-    assert!(gates.iter().all(|(step, _)| step.starts_with("prune[")), "{gates:?}");
-    let dumps = objects(&p, "prod/");
-    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_eq!(gates.len(), 4, "{gates:?}");
     assert!(
-        dumps[0].0.starts_with("prod/myapp-prod-daily-") && dumps[0].1 > 0,
-        "{dumps:?}"
+        gates
+            .iter()
+            .all(|(step, _)| step.starts_with("prune[") || step.starts_with("prune-dumps[")),
+        "{gates:?}"
     );
+    let keys: Vec<String> = objects(&p, "prod/").into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), 7, "{keys:?}");
+    for (i, old) in olds.iter().enumerate() {
+        assert_eq!(keys.contains(&format!("prod/{old}.dump")), i < 6, "{old}: {keys:?}");
+    }
     let slack = p.slack();
     assert!(
-        slack.len() == 1 && slack[0].ends_with("Past the 30-day retention: 2 (deleting)."),
+        slack.len() == 1 && slack[0].ends_with("Past the 30-day retention: 2 snapshot(s), 2 dump(s) (deleting)."),
         "{slack:#?}"
     );
 }
