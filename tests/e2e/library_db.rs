@@ -409,12 +409,22 @@ fn approve(p: &Platform, run: &str, step: &str, who: &str) {
 }
 
 #[test]
-fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_approvals() {
+fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_approvals_then_cuts_over() {
     let Db { mut p, pg } = db(10 * DAY);
     let (date, snap) = prod_backup_of(&p, &pg, 3, true);
     prod_backup_of(&p, &pg, 2, true);
     let d = date.replace('-', "");
     p.set_env("RUNBOOK_USER", "oncall");
+    // The cut-over: the application's Deployment in the test cluster (context eks-prod), and
+    // its health endpoint (the webhook recorder answers 200 to everything).
+    p.kube.put(runbook_tests::kube::namespace("prod"));
+    p.kube.put(runbook_tests::kube::deployment(
+        "prod",
+        "myapp-backend",
+        3,
+        "myapp-backend:v1.2.3",
+    ));
+    p.set_var("app_url", &p.hooks.url("/app"));
     let mut bg = p.background(&[
         "run",
         "db-restore",
@@ -422,6 +432,8 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
         "prod",
         "-p",
         &format!("date={date}"),
+        "-p",
+        "cutover=true",
         "--approve",
         "rehearse",
         "--approve",
@@ -430,6 +442,10 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
         "restore",
         "--approve",
         "rehearsal-teardown",
+        "--approve",
+        "cutover",
+        "--input",
+        "cutover=done",
     ]);
     bg.wait_for(|l| l.contains("\"run_started\""));
     let run = bg.run_id();
@@ -447,6 +463,9 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
     approve(&p, &run, "approval", "oncall");
     approve(&p, &run, "approval", "sre-lead-1");
     approve(&p, &run, "approval", "dba-2");
+    // The cut-over needs one more approver, someone other than the runner.
+    bg.wait_for(|l| l.contains("\"type\":\"log\"") && l.contains("for approval by 1 of"));
+    approve(&p, &run, "cutover", "dba-1");
     assert_eq!(bg.finish(), 0, "{}", bg.stderr());
 
     let target = format!("myapp-prod-restore-{d}");
@@ -466,6 +485,9 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
         "ready",
         "check",
         "rehearsal-teardown",
+        "cutover",
+        "rollout",
+        "smoke",
         "announce",
     ] {
         assert_eq!(
@@ -507,8 +529,16 @@ fn db_restore_restores_to_staging_first_then_to_a_new_prod_instance_after_two_ap
     assert!(
         slack[0].contains(&format!("backup of {date} ({snap}) is restored to {target}"))
             && slack[0].contains("checked in staging first")
-            && slack[0].contains(&format!("Dump of that day: prod/{snap}.dump")),
+            && slack[0].contains(&format!("Dump of that day: prod/{snap}.dump"))
+            && slack[0].contains("; application cut over."),
         "{slack:#?}"
+    );
+    assert!(
+        p.hooks
+            .received()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/app/health"),
+        "the smoke test asked the application"
     );
 }
 
