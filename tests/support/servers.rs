@@ -184,7 +184,8 @@ impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
         let clock = tempfile::tempdir().expect("temp dir");
-        // As a module: a freshly pip-installed `moto_server` script may have no pyenv shim yet.
+        // Through python3, not the `moto_server` script: a freshly pip-installed script may have
+        // no pyenv shim yet.
         let child = Command::new("python3")
             .args(["-c", MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_TEST_CLOCK", clock.path().join("offset"))
