@@ -3,13 +3,11 @@
 //! newest automated snapshot, restore, wait, teardown — and its report shows the RTO and
 //! RPO measured, in seconds, each met.
 //!
-//! The drill's two `kubectl` checks (the restored database is reachable from the cluster and
-//! accepts connections) need pods that can open a TCP connection to the database: neither
-//! moto's endpoint nor the Kubernetes API test server has one. The test puts a `kubectl` on
-//! PATH that records its arguments and answers as a healthy cluster does; it checks they
-//! name the endpoint moto returned.
+//! The drill's checks (`pg_isready`, then `psql` runs the check query) reach a real PostgreSQL:
+//! moto gives the instances its port, and libpq's `PGHOSTADDR` sends the endpoint's name,
+//! which resolves nowhere, to 127.0.0.1.
 
-use runbook_tests::servers::Moto;
+use runbook_tests::servers::{Moto, Postgres};
 use runbook_tests::{Workspace, repo_root, run_with_env};
 use serde_json::Value;
 
@@ -18,7 +16,7 @@ ec2 = boto3.client('ec2', endpoint_url=rds.meta.endpoint_url, region_name='us-ea
 vpc = ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']
 subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f'10.0.{i}.0/24', AvailabilityZone=f'us-east-1{z}')['Subnet']['SubnetId'] for i, z in enumerate('ab')]
 rds.create_db_subnet_group(DBSubnetGroupName='myapp-staging-db', DBSubnetGroupDescription='staging', SubnetIds=subnets)
-rds.create_db_instance(DBInstanceIdentifier='myapp-prod', DBInstanceClass='db.r6g.large', Engine='postgres', MasterUsername='u', MasterUserPassword='password123', AllocatedStorage=20, BackupRetentionPeriod=7)
+rds.create_db_instance(DBInstanceIdentifier='myapp-prod', DBInstanceClass='db.r6g.large', Engine='postgres', MasterUsername='u', MasterUserPassword='password123', AllocatedStorage=20, BackupRetentionPeriod=7, Port=PORT)
 print(json.dumps([s['DBSnapshotIdentifier'] for s in rds.describe_db_snapshots(DBInstanceIdentifier='myapp-prod', SnapshotType='automated')['DBSnapshots']]))
 "#;
 
@@ -52,40 +50,24 @@ fn shipped_drill_workspace() -> Workspace {
     w
 }
 
-/// A `kubectl` that logs its arguments to `kubectl.log` beside it and succeeds.
-fn kubectl_stand_in(dir: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let script = dir.join("kubectl");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$*\" in *pg_isready*) echo \"$(echo \"$*\" | sed 's/.* -h \\([^ ]*\\).*/\\1/'):5432 - accepting connections\" ;; esac\n",
-            dir.join("kubectl.log").display()
-        ),
-    )
-    .expect("kubectl");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
 #[test]
 fn the_scheduled_dr_drill_runs_against_moto_and_its_report_shows_rto_and_rpo_met() {
     let moto = Moto::start();
-    let snapshots = moto.boto3(SETUP);
+    let pg = Postgres::start();
+    pg.psql("postgres", "create database myapp");
+    pg.psql(
+        "myapp",
+        "create table schema_migrations (version text); insert into schema_migrations values ('20261115090000')",
+    );
+    let snapshots = moto.boto3(&SETUP.replace("PORT", &pg.port.to_string()));
     assert!(
         snapshots.contains("rds:myapp-prod-"),
         "moto made an automated snapshot: {snapshots}"
     );
     let (port, _hook) = crate::run::http_server(4);
     let w = shipped_drill_workspace();
-    let tools = tempfile::tempdir().expect("temp dir");
-    kubectl_stand_in(tools.path());
-    let path = format!(
-        "{}:{}",
-        tools.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let mut env = moto.env();
-    env.push(("PATH", path));
+    env.extend(pg.env());
     env.push(("SLACK_WEBHOOK_URL", format!("http://127.0.0.1:{port}/services/T0/B0/X")));
     let runbook = |args: &[&str]| run_with_env(w.path(), args, &env);
 
@@ -133,18 +115,19 @@ fn the_scheduled_dr_drill_runs_against_moto_and_its_report_shows_rto_and_rpo_met
         "restore",
         "available",
         "accepts-connections",
+        "data-check",
         "teardown",
         "deleted",
     ] {
         assert!(finished(step), "{step} did not succeed: {journal:#?}");
     }
-    // The cluster checks were asked about the endpoint moto gave the restored instance.
-    let kubectl = std::fs::read_to_string(tools.path().join("kubectl.log")).expect("kubectl was run");
+    // The restored database answered the check query; the drill says so.
     assert!(
-        kubectl.contains(
-            "--context eks-staging exec -n staging deployment/myapp-backend -- nc -z -w 5 myapp-staging-dr-drill."
-        ) && kubectl.contains("pg_isready -h myapp-staging-dr-drill."),
-        "{kubectl}"
+        journal.iter().any(|e| e["type"] == "log"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("myapp-staging-dr-drill.") && m.contains("(check: 20261115090000)"))),
+        "{journal:#?}"
     );
 
     // The report: both measures numeric and met.

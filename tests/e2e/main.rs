@@ -12,6 +12,7 @@ mod invalid_workspace;
 mod journal;
 mod k8s;
 mod k8s_real;
+mod library_db;
 mod limits;
 mod lints;
 mod measures;

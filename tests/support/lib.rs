@@ -2,6 +2,7 @@
 //! always within a deadline, and never leaves a process behind; builds throwaway workspaces.
 
 pub mod kube;
+pub mod platform;
 pub mod servers;
 pub mod webhooks;
 
