@@ -946,11 +946,9 @@ steps:
 }
 
 /// Two branches fail one after the other: `slow` fails while the run is already failing
-/// (after `fast`), having changed something. The design rolls back "the failed step itself
-/// (its effect may be partial)"; today only the first failed step is, so `slow`'s partial
-/// effect stays. (db-backup's dump cleans its partial object itself for this reason.)
+/// (after `fast`), having changed something. A failed step's effect may be partial, so it
+/// is rolled back too, not only the first step that failed.
 #[test]
-#[ignore = "engine bug: only the first failed step is rolled back; a step that fails while the run is already failing keeps its partial effect"]
 fn a_step_that_fails_while_the_run_is_failing_is_rolled_back_too() {
     let fast_failed = wait_until(&format!(
         r#"grep '"step":"fast"' {JOURNAL} | grep -q '"type":"step_finished"'"#

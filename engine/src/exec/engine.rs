@@ -386,9 +386,9 @@ impl Engine {
 
     /// Rolls back if the run must, runs `on_failure` and `finally`, and says how it ended.
     async fn conclude(self: &Arc<Self>, e: Ended) -> (RunStatus, Vec<String>) {
-        // The failed step first (its effect may be partial), then the finished ones, newest
-        // first.
-        let mut units: Vec<(usize, Unit)> = Vec::new();
+        // The failed steps first, the last to fail first (their effect may be partial), then
+        // the finished ones, newest first.
+        let mut units: Vec<(usize, Unit)> = e.also_failed.iter().rev().cloned().collect();
         if let Some((i, Some(u))) = &e.failed {
             units.push((*i, u.clone()));
         }

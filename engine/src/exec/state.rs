@@ -64,6 +64,9 @@ pub struct Ended {
     /// The step that failed first (with its unit when its action began: its effect may be
     /// partial).
     pub failed: Option<(usize, Option<Unit>)>,
+    /// Steps that failed after it, while the run was settling, with their units when their
+    /// action began: their effect may be partial too, so they are undone as well.
+    pub also_failed: Vec<(usize, Unit)>,
     pub any_failure: bool,
     pub refused: bool,
     /// A step with `on_failure: abort` failed: stop without rollback.
@@ -233,7 +236,11 @@ impl RunState {
                         // A failure before the action began (a precondition, a journal
                         // write) changed nothing: that step itself is not undone.
                         let unit = r.failed_unit.filter(|_| r.action_started);
-                        e.failed.get_or_insert((i, unit));
+                        match (&e.failed, unit) {
+                            (None, unit) => e.failed = Some((i, unit)),
+                            (Some(_), Some(unit)) => e.also_failed.push((i, unit)),
+                            (Some(_), None) => {}
+                        }
                         true
                     }
                     OnFailure::Abort => {
