@@ -4,6 +4,7 @@ mod adversity;
 mod approvals;
 mod compile_errors;
 mod drill;
+mod escalation;
 mod export;
 mod interactive;
 mod invalid;

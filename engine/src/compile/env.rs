@@ -61,6 +61,7 @@ fn with_approvals(mut env: EnvInfo, ws: &Workspace) -> EnvInfo {
         .as_ref()
         .map(|a| a.require_signatures.clone())
         .unwrap_or_default();
+    env.contacts = ws.contacts.clone();
     env
 }
 
@@ -74,6 +75,7 @@ fn implicit() -> EnvInfo {
         approval_ttl: None,
         groups: Default::default(),
         require_signatures: Vec::new(),
+        contacts: None,
     }
 }
 
@@ -88,5 +90,6 @@ fn info(name: &str, spec: Option<&crate::playbook::EnvSpec>) -> EnvInfo {
         approval_ttl: spec.approval_ttl,
         groups: Default::default(),
         require_signatures: Vec::new(),
+        contacts: None,
     }
 }

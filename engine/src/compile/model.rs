@@ -31,6 +31,8 @@ pub struct Playbook {
     pub on_failure: Vec<Step>,
     pub finally: Vec<Step>,
     pub measures: Vec<Measure>,
+    /// The playbook's own `escalate:` (an incident playbook): announced when the run starts.
+    pub escalate: Option<Escalation>,
 }
 
 /// The environment a playbook was compiled for.
@@ -55,6 +57,10 @@ pub struct EnvInfo {
     /// The workspace's `approvals.require_signatures`: decides each gate's `signed`.
     #[serde(skip)]
     pub require_signatures: Vec<Risk>,
+    /// The workspace's checked `contacts`: read by the compiler to resolve `escalate:` and by
+    /// the run to find who is on call; never part of the plan (the rotation turns by itself).
+    #[serde(skip)]
+    pub contacts: Option<Arc<crate::playbook::Contacts>>,
 }
 
 /// Where a secret comes from; its value is read only when the run starts.
@@ -147,6 +153,49 @@ pub struct Gate {
     pub signed: bool,
 }
 
+/// An escalation chain: the levels notified in turn while a gate waits unanswered, and the
+/// channel the messages go to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub channel: Option<String>,
+    pub levels: Vec<EscalationLevel>,
+}
+
+/// One level of a chain, as the contacts define it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationLevel {
+    pub name: String,
+    /// Person ids and `oncall:ROLE`s, resolved when the level is notified.
+    pub notify: Vec<String>,
+    /// How long this level has to answer before the next one is notified; none on the last.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub within: Option<Duration>,
+}
+
+impl Escalation {
+    /// `L1 oncall:primary (15m) → L2 bmanager (30m) → L3 oncall:manager`, `#incidents`.
+    pub fn chain(&self) -> String {
+        match &self.channel {
+            Some(c) => format!("{} · #{c}", self.levels_text()),
+            None => self.levels_text(),
+        }
+    }
+
+    /// `L1 oncall:primary (15m) → L2 bmanager (30m) → L3 oncall:manager`.
+    pub fn levels_text(&self) -> String {
+        let levels: Vec<String> = self
+            .levels
+            .iter()
+            .map(|l| match l.within {
+                Some(w) => format!("{} {} ({w})", l.name, l.notify.join(", ")),
+                None => format!("{} {}", l.name, l.notify.join(", ")),
+            })
+            .collect();
+        levels.join(" → ")
+    }
+}
+
 /// `when`: the expression, and its value when it could be decided before the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct When {
@@ -222,6 +271,9 @@ pub struct Step {
     pub idempotent: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<String>,
+    /// Who is notified, level after level, while the step waits for a person.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub escalate: Option<Escalation>,
     /// Where the step was written; not part of the plan.
     #[serde(skip)]
     pub span: Span,
