@@ -59,7 +59,10 @@ steps:
 fn env(hooks: &Webhooks) -> Vec<(&'static str, String)> {
     vec![
         ("RUNBOOK_USER", "alice".to_string()),
-        ("TEST_INCIDENTS_WEBHOOK", hooks.url(&format!("/slack/incidents/{TOKEN}"))),
+        (
+            "TEST_INCIDENTS_WEBHOOK",
+            hooks.url(&format!("/slack/incidents/{TOKEN}")),
+        ),
         ("TEST_PAGER_WEBHOOK", hooks.url(&format!("/page/{TOKEN}"))),
     ]
 }
@@ -134,13 +137,19 @@ fn an_unanswered_approval_escalates_level_by_level_to_the_right_people_until_app
     assert_eq!(pages[2]["run"], id.as_str());
     assert_eq!(pages[2]["step"], "ship");
     // Each level came only after the one before it had its `within`.
-    let waited: Vec<u64> = pages.iter().map(|p| p["waited_seconds"].as_u64().unwrap_or(99)).collect();
+    let waited: Vec<u64> = pages
+        .iter()
+        .map(|p| p["waited_seconds"].as_u64().unwrap_or(99))
+        .collect();
     assert!(waited[0] < 1 && waited[1] >= 1 && waited[2] >= 2, "{waited:?}");
 
     // The journal: three escalations in order, then the approval.
     let journal = w.journal();
     let escalated = of_type(&journal, "escalated");
-    let names: Vec<&str> = escalated.iter().map(|e| e["level"].as_str().unwrap_or_default()).collect();
+    let names: Vec<&str> = escalated
+        .iter()
+        .map(|e| e["level"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(names, ["L1", "L2", "L3"]);
     assert_eq!(escalated[0]["notified"][0], "Alice Primary (@alice, +1-555-0101)");
     assert_eq!(escalated[1]["notified"][0], "Dave Lead (@dave)");
@@ -216,7 +225,10 @@ fn a_signal_while_escalating_stops_the_run_cleanly() {
     assert_eq!(of_type(&journal, "interrupted")[0]["signal"], "SIGINT");
     let skipped = of_type(&journal, "step_skipped");
     assert!(
-        skipped[0]["reason"].as_str().unwrap_or_default().contains("interrupted"),
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("interrupted"),
         "{kinds:?}"
     );
     assert_eq!(journal.last().expect("records")["status"], "interrupted");
@@ -242,10 +254,22 @@ fn contacts_shows_who_is_on_call_and_the_chain() {
     let w = workspace("15m", "30m", GATED);
     let out = w.run(&["contacts", "--at", "2026-03-02T10:00:00Z"]);
     assert_eq!(out.code, 0, "{}", out.transcript());
-    assert!(out.stdout.contains("primary    Alice Primary (@alice, +1-555-0101)"), "{}", out.stdout);
-    assert!(out.stdout.contains("L2   Dave Lead (@dave) · within 30m"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("primary    Alice Primary (@alice, +1-555-0101)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("L2   Dave Lead (@dave) · within 30m"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("only for critical risk"), "{}", out.stdout);
-    assert!(out.stdout.contains("webhook from TEST_INCIDENTS_WEBHOOK (NOT SET)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("webhook from TEST_INCIDENTS_WEBHOOK (NOT SET)"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -285,22 +309,41 @@ fn a_bad_contacts_file_is_an_error_at_its_line_and_column() {
     // Once the file reads, what it says is checked: people, roles, overlaps.
     let fixed = contacts
         .replace("within: soon", "within: 15m")
-        .replace("incidents: { description: no webhook }", "incidents: { webhook: { env: HOOK } }")
+        .replace(
+            "incidents: { description: no webhook }",
+            "incidents: { webhook: { env: HOOK } }",
+        )
         .replace("  pagr: { env: PAGER }\n", "");
     let w = w.file("config/contacts.yaml", &fixed);
     let out = w.run(&["validate"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
-    assert!(out.stderr.contains("error: config/contacts.yaml:8:38"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: config/contacts.yaml:8:38"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("overlap"), "{}", out.stderr);
-    assert!(out.stderr.contains("error: config/contacts.yaml:11:28: unknown person `bobby`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: config/contacts.yaml:11:28: unknown person `bobby`"),
+        "{}",
+        out.stderr
+    );
 
     // An `escalate` naming a channel the contacts lack: an error in the playbook.
-    let fixed = fixed.replace("secondary: alice", "secondary: bob").replace("[bobby]", "[bob]");
+    let fixed = fixed
+        .replace("secondary: alice", "secondary: bob")
+        .replace("[bobby]", "[bob]");
     let w = w
         .file("config/contacts.yaml", &fixed)
         .playbook("gated", &GATED.replace("channel: incidents", "channel: incident"));
     let out = w.run(&["validate"]);
     assert_eq!(out.code, 2, "{}", out.transcript());
-    assert!(out.stderr.contains("error: playbooks/gated.yaml:6:26: unknown channel `incident`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: playbooks/gated.yaml:6:26: unknown channel `incident`"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("incidents"), "a did-you-mean: {}", out.stderr);
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
-    approve, audit, completions, contacts, list, plan, report, resume, rollback, run, runs, schedule, scheduler, schema, show,
-    validate,
+    approve, audit, completions, contacts, list, plan, report, resume, rollback, run, runs, schedule, scheduler,
+    schema, show, validate,
 };
 use crate::error;
 

@@ -127,9 +127,8 @@ fn as_text(c: &Contacts, at: DateTime<Utc>) -> String {
 
 fn as_json(c: &Contacts, at: DateTime<Utc>) -> serde_json::Value {
     let person = |who: &str, t: DateTime<Utc>| {
-        c.resolve(who, t).map(|(id, p)| {
-            json!({ "id": id, "name": p.name, "phone": p.phone, "slack": p.slack, "role": p.role })
-        })
+        c.resolve(who, t)
+            .map(|(id, p)| json!({ "id": id, "name": p.name, "phone": p.phone, "slack": p.slack, "role": p.role }))
     };
     let shift = |t: DateTime<Utc>| {
         c.on_call(t).map(|o| {

@@ -182,11 +182,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     };
     let _ = super::run::save_plan(&state, &id, &plan, &ws.root);
     let webhooks = super::run::contact_webhooks(&plan);
-    let values: Vec<&str> = secrets
-        .values()
-        .chain(webhooks.values())
-        .map(String::as_str)
-        .collect();
+    let values: Vec<&str> = secrets.values().chain(webhooks.values()).map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let mut done = past.done.clone();
     done.extend(assume_done.iter().map(|l| (l.clone(), serde_json::Map::new())));

@@ -176,11 +176,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     let (progress, json) = session::display(a.flags.output == Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);
     let webhooks = contact_webhooks(&plan);
-    let values: Vec<&str> = secrets
-        .values()
-        .chain(webhooks.values())
-        .map(String::as_str)
-        .collect();
+    let values: Vec<&str> = secrets.values().chain(webhooks.values()).map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let gates = Gatekeeper {
         approved: a.flags.approve.iter().cloned().collect(),

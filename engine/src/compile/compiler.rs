@@ -1014,8 +1014,7 @@ impl<'a> Compiler<'a> {
         action: Option<&PlannedAction>,
         risk: Risk,
     ) -> Option<super::model::Escalation> {
-        let waits = !gates.is_empty()
-            || action.is_some_and(|a| matches!(a.spec, Action::Manual(_) | Action::Input(_)));
+        let waits = !gates.is_empty() || action.is_some_and(|a| matches!(a.spec, Action::Manual(_) | Action::Input(_)));
         let chain = match &raw.escalate {
             Some(spec) if !waits => {
                 self.error(

@@ -109,8 +109,8 @@ pub(super) fn for_step(playbook: &Escalation, named: bool, contacts: &Contacts, 
             .filter(|l| {
                 named
                     || contacts
-                    .level(&l.name)
-                    .is_none_or(|c| c.risks.is_empty() || c.risks.contains(&risk))
+                        .level(&l.name)
+                        .is_none_or(|c| c.risks.is_empty() || c.risks.contains(&risk))
             })
             .cloned()
             .collect(),

@@ -158,10 +158,7 @@ impl Engine {
     /// What the people notified do to answer.
     fn how_to_answer(&self, label: &str, awaiting: Awaiting) -> String {
         match awaiting {
-            Awaiting::Approval => format!(
-                "runbook approve {} {label} --as NAME (or --reject)",
-                self.run.id
-            ),
+            Awaiting::Approval => format!("runbook approve {} {label} --as NAME (or --reject)", self.run.id),
             Awaiting::Confirm => format!(
                 "the confirmation waits at the terminal of {} on {}",
                 self.run.user, self.run.host

@@ -345,10 +345,7 @@ pub fn load(
         d
     })?;
     let (parsed, errors) = yaml::from_node_collecting::<ContactsFile>(&fnode);
-    let mut diags: Vec<Diagnostic> = errors
-        .into_iter()
-        .map(|e| super::de_diagnostic(&fsource, e))
-        .collect();
+    let mut diags: Vec<Diagnostic> = errors.into_iter().map(|e| super::de_diagnostic(&fsource, e)).collect();
     let Some(parsed) = parsed else {
         if diags.is_empty() {
             diags.push(Diagnostic::error("the contacts file holds no `contacts:` section").in_file(&fsource));
@@ -523,7 +520,11 @@ fn check(source: &Arc<Source>, node: &Node, s: &ContactsSpec) -> Result<Contacts
     for (i, l) in written.iter().enumerate() {
         let lv = &l.value;
         if levels.iter().any(|x| x.name == lv.name.value) {
-            err(format!("escalation level `{}` is defined twice", lv.name.value), lv.name.span, None);
+            err(
+                format!("escalation level `{}` is defined twice", lv.name.value),
+                lv.name.span,
+                None,
+            );
         }
         if lv.notify.value.is_empty() {
             err(
@@ -553,11 +554,7 @@ fn check(source: &Arc<Source>, node: &Node, s: &ContactsSpec) -> Result<Contacts
                         });
                         if let Some(k) = lacking {
                             err(
-                                format!(
-                                    "`{}`: shift {} of the rotation has no {role}",
-                                    who.value,
-                                    k + 1
-                                ),
+                                format!("`{}`: shift {} of the rotation has no {role}", who.value, k + 1),
                                 who.span,
                                 None,
                             );
@@ -645,8 +642,7 @@ fn check_env(var: &Sp<String>, err: &mut dyn FnMut(String, Span, Option<String>)
 
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }
 
@@ -707,7 +703,10 @@ contacts:
             .replace("within: 15m", "within: 0s");
         let errs = contacts(&bad).expect_err("invalid");
         let text: Vec<String> = errs.iter().map(|d| d.message.clone()).collect();
-        assert!(text.iter().any(|m| m.contains("unknown on-call role `secondry`")), "{text:?}");
+        assert!(
+            text.iter().any(|m| m.contains("unknown on-call role `secondry`")),
+            "{text:?}"
+        );
         assert!(text.iter().any(|m| m.contains("unknown person `bob`")), "{text:?}");
         assert!(text.iter().any(|m| m.contains("overlap")), "{text:?}");
         assert!(text.iter().any(|m| m.contains("longer than 0s")), "{text:?}");
