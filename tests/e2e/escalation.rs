@@ -3,8 +3,6 @@
 //! a signal stops it cleanly, an unattended gate escalates nothing, and a bad `contacts:`
 //! section is an error at its file:line:col.
 
-use std::time::Duration;
-
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use runbook_tests::webhooks::{Received, Webhooks};
@@ -169,7 +167,7 @@ fn an_answer_stops_the_escalation_and_an_incident_playbook_is_announced() {
     let hooks = Webhooks::start();
     let playbook = r#"name: gated
 risk: medium
-escalate: { channel: incidents }
+escalate: { channel: incidents, after: 1s }
 steps:
   - id: look
     shell: 'echo looked >> log'
@@ -182,7 +180,7 @@ steps:
     let plan = w.run(&["plan", "gated"]);
     assert!(
         plan.stdout
-            .contains("incident: announced in #incidents; waiting steps escalate L1 oncall:primary (1m) → L2 dave (1s) → L3 oncall:manager (1m) → L4 vp"),
+            .contains("incident: announced in #incidents; waiting steps escalate after 1s: L1 oncall:primary (1m) → L2 dave (1s) → L3 oncall:manager (1m) → L4 vp"),
         "{}",
         plan.stdout
     );
@@ -198,7 +196,10 @@ steps:
     assert!(texts[0].contains("On call: Alice Primary"), "{texts:#?}");
     assert_eq!(texts.len(), 2, "only the announcement and L1: {texts:#?}");
     assert!(texts[1].starts_with("[L1]"), "{texts:#?}");
-    assert_eq!(pages(&hooks).len(), 1);
+    // `after: 1s`: nobody was paged in the step's first second.
+    let pages = pages(&hooks);
+    assert_eq!(pages.len(), 1);
+    assert!(pages[0]["waited_seconds"].as_u64() >= Some(1), "{}", pages[0]);
     let journal = w.journal();
     assert_eq!(of_type(&journal, "escalated").len(), 1);
     let announced = of_type(&journal, "incident_announced");

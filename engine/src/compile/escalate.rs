@@ -95,7 +95,16 @@ pub(super) fn chain(
             within: l.within,
         })
         .collect();
-    Ok(Escalation { channel, levels })
+    Ok(Escalation {
+        channel,
+        after: spec
+            .value
+            .after
+            .as_ref()
+            .map(|a| a.value)
+            .filter(|a| !a.std().is_zero()),
+        levels,
+    })
 }
 
 /// The chain of one step from its playbook's: the levels its risk calls for, or every level
@@ -103,6 +112,7 @@ pub(super) fn chain(
 pub(super) fn for_step(playbook: &Escalation, named: bool, contacts: &Contacts, risk: Risk) -> Escalation {
     Escalation {
         channel: playbook.channel.clone(),
+        after: playbook.after,
         levels: playbook
             .levels
             .iter()

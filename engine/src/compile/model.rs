@@ -159,6 +159,9 @@ pub struct Gate {
 pub struct Escalation {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub channel: Option<String>,
+    /// How long a step waits before the first level is notified; absent = at once.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after: Option<Duration>,
     pub levels: Vec<EscalationLevel>,
 }
 
@@ -176,9 +179,13 @@ pub struct EscalationLevel {
 impl Escalation {
     /// `L1 oncall:primary (15m) → L2 bmanager (30m) → L3 oncall:manager`, `#incidents`.
     pub fn chain(&self) -> String {
+        let mut t = self.levels_text();
+        if let Some(a) = self.after {
+            t = format!("after {a}: {t}");
+        }
         match &self.channel {
-            Some(c) => format!("{} · #{c}", self.levels_text()),
-            None => self.levels_text(),
+            Some(c) => format!("{t} · #{c}"),
+            None => t,
         }
     }
 

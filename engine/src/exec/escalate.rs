@@ -43,7 +43,7 @@ impl Engine {
         };
         tokio::pin!(answer);
         let start = Instant::now();
-        let mut due = Duration::ZERO;
+        let mut due = chain.after.map(|a| a.std()).unwrap_or_default();
         for (i, level) in chain.levels.iter().enumerate() {
             let left = due.saturating_sub(start.elapsed());
             tokio::select! {

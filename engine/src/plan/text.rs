@@ -35,7 +35,12 @@ pub fn render(plan: &Plan) -> String {
             .as_ref()
             .map(|c| format!("announced in #{c}; "))
             .unwrap_or_default();
-        let _ = writeln!(out, "incident: {announce}waiting steps escalate {}", e.levels_text());
+        let after = e.after.map(|a| format!("after {a}: ")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "incident: {announce}waiting steps escalate {after}{}",
+            e.levels_text()
+        );
     }
     for g in &plan.guards {
         let _ = writeln!(

@@ -155,6 +155,10 @@ pub struct EscalateSpec {
     /// The levels to go through, by name (default: every level of the contacts).
     #[serde(default)]
     pub levels: Option<Sp<Vec<Sp<String>>>>,
+    /// How long a step waits before the first level is notified (default 0s: at once).
+    /// A question at the runner's own terminal may want a minute before anyone is paged.
+    #[serde(default)]
+    pub after: Option<Sp<Duration>>,
 }
 
 /// The checked contacts.
