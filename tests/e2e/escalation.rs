@@ -3,10 +3,15 @@
 //! a signal stops it cleanly, an unattended gate escalates nothing, and a bad `contacts:`
 //! section is an error at its file:line:col.
 
+use std::time::Duration;
+
+use expectrl::process::unix::WaitStatus;
+use expectrl::session::OsSession as Session;
+use expectrl::{Eof, Expect};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use runbook_tests::webhooks::{Received, Webhooks};
-use runbook_tests::{Background, Workspace, of_type, run_with_env};
+use runbook_tests::{Background, Workspace, binary, of_type, run_with_env};
 
 /// The token in the webhooks' addresses: it must never reach the journal or the output.
 const TOKEN: &str = "T0KEN-s3cr3t-9f8e7d";
@@ -235,6 +240,39 @@ fn a_signal_while_escalating_stops_the_run_cleanly() {
     assert_eq!(journal.last().expect("records")["status"], "interrupted");
     assert!(w.lines("log").is_empty(), "the step ran");
     assert_eq!(pages(&hooks).len(), 2, "no level after the signal");
+}
+
+#[test]
+fn a_question_at_the_terminal_escalates_until_the_operator_answers() {
+    let hooks = Webhooks::start();
+    let playbook = "name: gated\nsteps:\n  - id: ship\n    confirm: Ship it?\n    escalate: { channel: incidents }\n    shell: 'echo shipped >> log'\n";
+    let w = workspace("60s", "1s", playbook);
+    let mut cmd = std::process::Command::new(binary());
+    cmd.args(["--color", "never", "run", "gated"]).current_dir(w.path());
+    for (k, v) in env(&hooks) {
+        cmd.env(k, v);
+    }
+    let mut s = Session::spawn(cmd).expect("spawn in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    s.expect("Ship it?").expect("the question is shown");
+    // Asked at the runner's terminal: L1 is told where the question waits.
+    let l1 = hooks.wait_for(Duration::from_secs(20), |r| r.path.starts_with("/slack/"));
+    let text = l1.json()["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.starts_with("[L1]") && text.contains("@alice"), "{text}");
+    assert!(text.contains("waits at the terminal of alice"), "{text}");
+    s.send("y").expect("answer");
+    // Held while the question was open (it must not be torn), then shown.
+    s.expect("escalated to L1").expect("the terminal says who was told");
+    s.expect(Eof).expect("the run ends");
+    match s.get_process().wait() {
+        Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 0),
+        other => panic!("unexpected end: {other:?}"),
+    }
+    assert_eq!(w.lines("log"), ["shipped"]);
+    assert_eq!(slack(&hooks).len(), 1, "{:#?}", slack(&hooks));
+    let journal = w.journal();
+    assert_eq!(of_type(&journal, "escalated").len(), 1);
+    assert_eq!(of_type(&journal, "gate")[0]["how"], "terminal");
 }
 
 #[test]
