@@ -160,6 +160,11 @@ impl Engine {
         }
     }
 
+    /// This run picks up one that stopped (`runbook resume`).
+    pub(super) fn resumed(&self) -> bool {
+        self.resume.is_some()
+    }
+
     fn top(&self) -> bool {
         self.prefix.is_empty()
     }

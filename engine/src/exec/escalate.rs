@@ -205,8 +205,9 @@ impl Engine {
             .into_iter()
             .collect();
         let text = format!(
-            "Incident: {} started by {} in env {} (run {}). On call: {}. Unanswered gates escalate {}.",
+            "Incident: {} {} by {} in env {} (run {}). On call: {}. Unanswered gates escalate {}.",
             self.plan.playbook.name,
+            if self.resumed() { "resumed" } else { "started" },
             self.run.user,
             self.plan.env.name,
             self.run.id,

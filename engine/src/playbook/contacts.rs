@@ -260,8 +260,11 @@ impl Contacts {
         let since = (local - r.start).num_seconds();
         let len = every.num_seconds().max(1);
         let n = since.div_euclid(len);
-        let from = r.start + chrono::Duration::seconds(n.checked_mul(len)?);
-        let until = from + every;
+        // Checked: `--at` may name any moment chrono can read.
+        let from = r
+            .start
+            .checked_add_signed(chrono::Duration::seconds(n.checked_mul(len)?))?;
+        let until = from.checked_add_signed(every)?;
         let index = n.rem_euclid(r.shifts.len() as i64) as usize;
         let instant = |naive: NaiveDateTime| {
             self.zone
