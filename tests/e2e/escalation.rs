@@ -161,6 +161,16 @@ fn an_unanswered_approval_escalates_level_by_level_to_the_right_people_until_app
     let seq = |kind: &str| journal.iter().position(|r| r["type"] == kind).expect(kind);
     assert!(seq("escalated") < seq("gate"));
     assert_eq!(of_type(&journal, "gate")[0]["by"], "bob");
+    let show = w.run(&["audit", "show", &id]);
+    assert_eq!(show.code, 0, "{}", show.transcript());
+    assert!(
+        show.stdout
+            .contains("⇡ ship unanswered: escalated to L2 (Dave Lead (@dave)) via #incidents, pager"),
+        "{}",
+        show.stdout
+    );
+    let verify = w.run(&["audit", "verify", &id]);
+    assert_eq!(verify.code, 0, "{}", verify.transcript());
     // The webhooks' addresses hold a token: never written down.
     let text = std::fs::read_to_string(w.run_dir().join("journal.jsonl")).expect("journal");
     assert!(!text.contains(TOKEN), "the webhook token reached the journal");
