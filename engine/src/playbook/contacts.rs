@@ -254,7 +254,7 @@ impl Contacts {
     /// change at the wall-clock `handover` in the zone, so a daylight-saving change moves no
     /// handover.
     pub fn on_call(&self, t: DateTime<Utc>) -> Option<OnCall<'_>> {
-        let r = self.rotation.as_ref()?;
+        let r = self.rotation.as_ref().filter(|r| !r.shifts.is_empty())?;
         let every = chrono::Duration::from_std(r.every.std()).ok()?;
         let local = t.with_timezone(&self.zone).naive_local();
         let since = (local - r.start).num_seconds();
