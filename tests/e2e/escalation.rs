@@ -396,3 +396,21 @@ fn a_bad_contacts_file_is_an_error_at_its_line_and_column() {
     );
     assert!(out.stderr.contains("incidents"), "a did-you-mean: {}", out.stderr);
 }
+
+#[test]
+fn escalate_in_a_workspace_without_contacts_is_a_warning_and_the_playbook_still_runs() {
+    let playbook = "name: gated\nescalate: { channel: incidents }\nsteps:\n  - id: ship\n    confirm: Ship it?\n    shell: 'echo shipped >> log'\n";
+    let w = Workspace::new().playbook("gated", playbook);
+    let out = w.run(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("warning[escalate-without-contacts]") || out.stderr.contains("escalate-without-contacts"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("playbooks/gated.yaml:2:11"), "{}", out.stderr);
+    assert_eq!(w.run(&["validate", "--strict"]).code, 2);
+    let out = w.run(&["run", "gated", "--approve", "ship"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    assert_eq!(w.lines("log"), ["shipped"]);
+}

@@ -194,10 +194,11 @@ impl<'a> Compiler<'a> {
         let secrets = self.secrets();
         if let Some(spec) = &raw.escalate {
             match super::escalate::chain(spec, self.env.contacts.as_deref(), None, self.src) {
-                Ok(e) => {
+                Ok(Some(e)) => {
                     self.escalate = Some(e);
                     self.escalate_named = spec.value.levels.is_some();
                 }
+                Ok(None) => self.lints.escalate_without_contacts(spec.span),
                 Err(mut d) => self.diags.append(&mut d),
             }
         }
@@ -1028,7 +1029,11 @@ impl<'a> Compiler<'a> {
                 return None;
             }
             Some(spec) => match super::escalate::chain(spec, self.env.contacts.as_deref(), Some(risk), self.src) {
-                Ok(e) => e,
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    self.lints.escalate_without_contacts(spec.span);
+                    return None;
+                }
                 Err(mut d) => {
                     self.diags.append(&mut d);
                     return None;

@@ -11,19 +11,17 @@ use crate::yaml::{Sp, suggest_name};
 
 /// The chain `spec` asks for. `risk` is the step's: a level with `risks` is left out of the
 /// chain of a step of another risk, unless `levels:` names it (a playbook-level chain keeps
-/// every level; each step filters it again by its own risk).
+/// every level; each step filters it again by its own risk). `Ok(None)`: the workspace has
+/// no contacts, so there is nobody to escalate to (a lint, not an error: a playbook copied
+/// into another workspace still runs).
 pub(super) fn chain(
     spec: &Sp<EscalateSpec>,
     contacts: Option<&Contacts>,
     risk: Option<Risk>,
     src: &Arc<Source>,
-) -> Result<Escalation, Vec<Diagnostic>> {
+) -> Result<Option<Escalation>, Vec<Diagnostic>> {
     let Some(contacts) = contacts else {
-        return Err(vec![
-            Diagnostic::error("`escalate` needs the workspace's on-call contacts, and runbook.yaml has no `contacts:`")
-                .at(src, spec.span)
-                .help("add `contacts:` (people, rotation, escalation levels, channels) to runbook.yaml; see docs/escalation.md"),
-        ]);
+        return Ok(None);
     };
     let mut diags = Vec::new();
     let channel = spec.value.channel.as_ref().and_then(|c| {
@@ -95,7 +93,7 @@ pub(super) fn chain(
             within: l.within,
         })
         .collect();
-    Ok(Escalation {
+    Ok(Some(Escalation {
         channel,
         after: spec
             .value
@@ -104,7 +102,7 @@ pub(super) fn chain(
             .map(|a| a.value)
             .filter(|a| !a.std().is_zero()),
         levels,
-    })
+    }))
 }
 
 /// The chain of one step from its playbook's: the levels its risk calls for, or every level

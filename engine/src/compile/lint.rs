@@ -25,6 +25,10 @@ pub const LINTS: &[(&str, &str)] = &[
     ),
     ("unused-param", "a param no template reads"),
     ("when-false", "a step can never run because of `when: false`"),
+    (
+        "escalate-without-contacts",
+        "`escalate:` in a workspace without `contacts:`: nobody would be notified",
+    ),
 ];
 
 #[derive(Default)]
@@ -37,6 +41,15 @@ impl Lints {
         let mut d = Diagnostic::warning(code, msg).help(help);
         d.span = Some(span);
         self.found.push(d);
+    }
+
+    pub fn escalate_without_contacts(&mut self, span: Span) {
+        self.warn(
+            "escalate-without-contacts",
+            "`escalate`: this workspace has no `contacts:`, so nobody is notified while a step waits".into(),
+            span,
+            "add `contacts:` (people, rotation, escalation levels, channels) to runbook.yaml; see docs/escalation.md",
+        );
     }
 
     pub fn when_false(&mut self, id: &str, span: Span) {
