@@ -286,6 +286,41 @@ fn a_question_at_the_terminal_escalates_until_the_operator_answers() {
 }
 
 #[test]
+fn a_manual_step_escalates_until_the_operator_says_done() {
+    let hooks = Webhooks::start();
+    let playbook = "name: gated\nsteps:\n  - id: failover\n    manual: Promote the replica in the console\n    escalate: { channel: incidents, levels: [L2] }\n";
+    let w = workspace("60s", "60s", playbook);
+    let mut cmd = std::process::Command::new(binary());
+    cmd.args(["--color", "never", "run", "gated"]).current_dir(w.path());
+    for (k, v) in env(&hooks) {
+        cmd.env(k, v);
+    }
+    let mut s = Session::spawn(cmd).expect("spawn in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    s.expect("Done?").expect("the operator is asked");
+    // `levels: [L2]`: only the lead is told, and told what waits.
+    let page = hooks.wait_for(Duration::from_secs(20), |r| r.path.starts_with("/page/"));
+    let page = page.json();
+    assert_eq!(page["level"], "L2", "{page}");
+    assert_eq!(page["people"][0]["name"], "Dave Lead", "{page}");
+    assert!(
+        page["text"].as_str().unwrap_or_default().contains("an operator's step"),
+        "{page}"
+    );
+    s.send("y").expect("answer");
+    s.expect(Eof).expect("the run ends");
+    match s.get_process().wait() {
+        Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 0),
+        other => panic!("unexpected end: {other:?}"),
+    }
+    let journal = w.journal();
+    let escalated = of_type(&journal, "escalated");
+    assert_eq!(escalated.len(), 1);
+    assert_eq!(escalated[0]["step"], "failover");
+    assert_eq!(escalated[0]["last"], true);
+}
+
+#[test]
 fn a_gate_that_fails_closed_escalates_nothing() {
     let hooks = Webhooks::start();
     let playbook = "name: gated\nsteps:\n  - id: ship\n    confirm: Ship it?\n    escalate: { channel: incidents }\n    shell: 'echo shipped >> log'\n";
