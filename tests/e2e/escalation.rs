@@ -169,6 +169,16 @@ fn an_unanswered_approval_escalates_level_by_level_to_the_right_people_until_app
         "{}",
         show.stdout
     );
+    let report = w.run(&["report", &id]);
+    assert_eq!(report.code, 0, "{}", report.transcript());
+    assert!(
+        report.stdout.contains("Escalations while gates waited")
+            && report
+                .stdout
+                .contains("| ship | L2 | Dave Lead (@dave) | #incidents, pager |"),
+        "{}",
+        report.stdout
+    );
     let verify = w.run(&["audit", "verify", &id]);
     assert_eq!(verify.code, 0, "{}", verify.transcript());
     // The webhooks' addresses hold a token: never written down.
