@@ -440,6 +440,18 @@ fn a_bad_contacts_file_is_an_error_at_its_line_and_column() {
         out.stderr
     );
     assert!(out.stderr.contains("incidents"), "a did-you-mean: {}", out.stderr);
+
+    // Fixed, the file is the workspace's contacts.
+    let w = w.playbook("gated", GATED);
+    let out = w.run(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let out = w.run(&["contacts", "--at", "2026-03-02T10:00:00Z"]);
+    assert!(
+        out.stdout.starts_with("contacts from config/contacts.yaml"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("L2   Bob · last level"), "{}", out.stdout);
 }
 
 #[test]
