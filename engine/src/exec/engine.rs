@@ -223,10 +223,11 @@ impl Engine {
             return RunStatus::Failed;
         }
         // The announcement goes out beside the steps, never ahead of them; it is on record
-        // before the run's end.
+        // before the run's end. A failing run still announces its incident: only a signal
+        // abandons it.
         let announcing = (eng.top() && eng.plan.escalate.is_some()).then(|| {
             let e = eng.clone();
-            tokio::spawn(async move { e.announce(&e.happy()).await })
+            tokio::spawn(async move { e.announce(&e.signals().cleanup()).await })
         });
         let (mut status, remaining) = eng.dispatch().await;
         if let Some(a) = announcing {
