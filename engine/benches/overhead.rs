@@ -80,6 +80,7 @@ fn engine_with(dir: &std::path::Path, name: &str, journal: Journal) -> Duration 
                 workdir: dir.to_path_buf(),
                 inputs: Default::default(),
                 signals: runbook::wake::Signals::new(Duration::from_secs(10)),
+                webhooks: Default::default(),
             },
             Emitter::new(sinks, Arc::new(runbook::redact::Redactor::default())),
         );

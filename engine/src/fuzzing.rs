@@ -54,6 +54,20 @@ groups:
   sre-leads: [alice, bob]
   engineering-leads: [carol]
   dba: [dave]
+contacts:
+  people:
+    alice: { name: Alice }
+    bob: { name: Bob }
+  rotation:
+    start: 2025-09-29
+    shifts: [{ primary: alice, secondary: bob, manager: bob }]
+  escalation:
+    - { name: L1, notify: [oncall:primary], within: 15m }
+    - { name: L2, notify: [bob], within: 30m }
+    - { name: L3, notify: [oncall:manager], within: 1h }
+    - { name: L4, notify: [alice], risks: [critical] }
+  channels:
+    incidents: { webhook: { env: SLACK_INCIDENTS_WEBHOOK } }
 "##;
 
 /// Where the fuzzed playbook pretends to live; the folder does not exist, so `playbook`

@@ -5,6 +5,7 @@ mod approvals;
 mod argocd;
 mod compile_errors;
 mod drill;
+mod escalation;
 mod export;
 mod interactive;
 mod invalid;

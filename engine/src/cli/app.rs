@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
-    approve, audit, completions, list, plan, report, resume, rollback, run, runs, schedule, scheduler, schema, show,
-    validate,
+    approve, audit, completions, contacts, list, plan, report, resume, rollback, run, runs, schedule, scheduler,
+    schema, show, validate,
 };
 use crate::error;
 
@@ -68,6 +68,8 @@ pub enum Command {
     /// The foreground scheduler daemon (systemd, a container): sleeps until the next firing,
     /// runs each as a child process; SIGHUP reloads runbook.yaml, SIGTERM drains and exits 0.
     Scheduler(scheduler::Args),
+    /// Who is on call now (or `--at`), the escalation path and the channels (`contacts:`).
+    Contacts(contacts::Args),
     /// Print the JSON Schemas of playbooks and runbook.yaml (for editors).
     Schema(schema::Args),
     /// Print shell completions.
@@ -111,6 +113,7 @@ pub fn main() -> i32 {
         Command::Report(a) => report::exec(&g, a),
         Command::Schedule(a) => schedule::exec(&g, a),
         Command::Scheduler(a) => scheduler::exec(&g, a),
+        Command::Contacts(a) => contacts::exec(&g, a),
         Command::Schema(a) => schema::exec(&g, a),
         Command::Completions(a) => completions::exec(a),
     }

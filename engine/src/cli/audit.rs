@@ -230,6 +230,35 @@ fn timeline_line(r: &serde_json::Value) -> String {
             s("how"),
             s("question")
         ),
+        "escalated" => {
+            let list = |key: &str| -> String {
+                r.get(key)
+                    .and_then(|v| v.as_array())
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            };
+            let failed = list("failed");
+            format!(
+                "⇡ {} unanswered: escalated to {} ({}) via {}{}",
+                s("step"),
+                s("level"),
+                list("notified"),
+                list("delivered"),
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; NOT SENT: {failed}")
+                }
+            )
+        }
+        "incident_announced" => format!(
+            "incident announced in #{}{}",
+            s("channel"),
+            r.get("failed")
+                .and_then(|f| f.as_str())
+                .map(|f| format!(": NOT SENT ({f})"))
+                .unwrap_or_default()
+        ),
         "poll" => format!("  {} polls (`until` not yet true)", s("step")),
         "log" => format!("  {} {}", s("step"), s("message")),
         "step_finished" => {

@@ -5,6 +5,7 @@ mod approve;
 mod audit;
 mod common;
 mod completions;
+mod contacts;
 mod list;
 mod plan;
 mod preflight;

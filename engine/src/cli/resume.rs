@@ -181,7 +181,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         }
     };
     let _ = super::run::save_plan(&state, &id, &plan, &ws.root);
-    let values: Vec<&str> = secrets.values().map(String::as_str).collect();
+    let webhooks = super::run::contact_webhooks(&plan);
+    let values: Vec<&str> = secrets.values().chain(webhooks.values()).map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let mut done = past.done.clone();
     done.extend(assume_done.iter().map(|l| (l.clone(), serde_json::Map::new())));
@@ -210,6 +211,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         workdir: ws.root.clone(),
         inputs: a.flags.inputs.iter().cloned().collect::<HashMap<_, _>>(),
         signals: session.signals.clone(),
+        webhooks: std::sync::Arc::new(webhooks),
     };
     let engine = Engine::new(plan, &run, secrets, gates, opts, emitter.clone()).resuming(resume);
     session.drive(engine, &emitter, &id)

@@ -168,6 +168,7 @@ fn engine(
         workdir: root.to_path_buf(),
         inputs: HashMap::new(),
         signals: session.signals.clone(),
+        webhooks: Default::default(),
     };
     Engine::new(plan, run, secrets, gates, opts, emitter)
 }

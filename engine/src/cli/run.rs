@@ -175,7 +175,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
 
     let (progress, json) = session::display(a.flags.output == Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);
-    let values: Vec<&str> = secrets.values().map(String::as_str).collect();
+    let webhooks = contact_webhooks(&plan);
+    let values: Vec<&str> = secrets.values().chain(webhooks.values()).map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let gates = Gatekeeper {
         approved: a.flags.approve.iter().cloned().collect(),
@@ -190,6 +191,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         workdir: ws.root.clone(),
         inputs: a.flags.inputs.iter().cloned().collect::<HashMap<_, _>>(),
         signals: session.signals.clone(),
+        webhooks: Arc::new(webhooks),
     };
     let engine = Engine::new(plan, &run, secrets, gates, opts, emitter.clone());
     session.drive(engine, &emitter, &run.id)
@@ -286,6 +288,20 @@ fn check_names(reach: &Reach, a: &RunFlags) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The webhook addresses of the workspace's contacts (channels and pager), by the
+/// environment variable each is read from; those not set are left out (what they would
+/// have sent is journaled as not sent).
+pub fn contact_webhooks(plan: &Plan) -> HashMap<String, String> {
+    let Some(c) = &plan.env.contacts else {
+        return HashMap::new();
+    };
+    c.channels
+        .values()
+        .chain(&c.pager)
+        .filter_map(|var| Some((var.clone(), std::env::var(var).ok().filter(|v| !v.is_empty())?)))
+        .collect()
 }
 
 /// Reads each declared secret from its environment variable or file.

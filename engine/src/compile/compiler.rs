@@ -94,6 +94,8 @@ pub fn compile_for(lp: &LoadedPlaybook, env: EnvInfo, opts: &Options) -> Result<
         env,
         known: Rc::new(Known::default()),
         failed_vars: Vec::new(),
+        escalate: None,
+        escalate_named: false,
     };
     let result = c.run(opts);
     let mut diags = lp.errors.clone();
@@ -135,6 +137,10 @@ struct Compiler<'a> {
     known: Rc<Known>,
     /// Vars whose value was rejected: known by name, rendered as placeholders.
     failed_vars: Vec<String>,
+    /// The playbook's `escalate:` chain, which its waiting steps take unless they have one.
+    escalate: Option<super::model::Escalation>,
+    /// The playbook's `escalate:` names its levels: each step takes them whatever its risk.
+    escalate_named: bool,
 }
 
 /// Which step list a step belongs to: they have separate DAGs.
@@ -186,6 +192,16 @@ impl<'a> Compiler<'a> {
             secrets: self.secret_names.clone(),
         });
         let secrets = self.secrets();
+        if let Some(spec) = &raw.escalate {
+            match super::escalate::chain(spec, self.env.contacts.as_deref(), None, self.src) {
+                Ok(Some(e)) => {
+                    self.escalate = Some(e);
+                    self.escalate_named = spec.value.levels.is_some();
+                }
+                Ok(None) => self.lints.escalate_without_contacts(spec.span),
+                Err(mut d) => self.diags.append(&mut d),
+            }
+        }
 
         let main = self.step_list(List::Main);
         let on_failure = self.step_list(List::OnFailure);
@@ -240,6 +256,7 @@ impl<'a> Compiler<'a> {
                 on_failure: on_failure_steps,
                 finally: finally_steps,
                 measures,
+                escalate: self.escalate.clone(),
             },
             dag,
         ))
@@ -953,6 +970,7 @@ impl<'a> Compiler<'a> {
             );
         }
         let timeout = self.timeout(raw, action.as_ref());
+        let escalate = self.escalation(raw, &gates, action.as_ref(), risk);
         if self.diags[before..].iter().any(Diagnostic::is_error) {
             return None;
         }
@@ -982,8 +1000,52 @@ impl<'a> Compiler<'a> {
             on_failure: raw.on_failure.unwrap_or(OnFailure::Rollback),
             idempotent: raw.idempotent.unwrap_or(false),
             message: raw.message.clone(),
+            escalate,
             span: raw.span,
         })
+    }
+
+    /// The chain of a step that waits for a person (a gate, `manual`, `input`): its own
+    /// `escalate:`, else its playbook's. A step's own `escalate:` on a step that waits for
+    /// nobody is an error: it would never notify anyone.
+    fn escalation(
+        &mut self,
+        raw: &RawStep,
+        gates: &[Gate],
+        action: Option<&PlannedAction>,
+        risk: Risk,
+    ) -> Option<super::model::Escalation> {
+        let waits = !gates.is_empty() || action.is_some_and(|a| matches!(a.spec, Action::Manual(_) | Action::Input(_)));
+        let chain = match &raw.escalate {
+            Some(spec) if !waits => {
+                self.error(
+                    format!(
+                        "step `{}` has `escalate` but waits for nobody: it has no gate and is not `manual` or `input`",
+                        raw.id.value
+                    ),
+                    spec.span,
+                )
+                .help = Some("escalation notifies people while a gate waits for an answer".into());
+                return None;
+            }
+            Some(spec) => match super::escalate::chain(spec, self.env.contacts.as_deref(), Some(risk), self.src) {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    self.lints.escalate_without_contacts(spec.span);
+                    return None;
+                }
+                Err(mut d) => {
+                    self.diags.append(&mut d);
+                    return None;
+                }
+            },
+            None if !waits => return None,
+            None => {
+                let (pb, contacts) = (self.escalate.as_ref()?, self.env.contacts.as_deref()?);
+                super::escalate::for_step(pb, self.escalate_named, contacts, risk)
+            }
+        };
+        (!chain.levels.is_empty()).then_some(chain)
     }
 
     /// `node` is the `retry` mapping, to point at the bad field; `span` is used without it.

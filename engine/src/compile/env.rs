@@ -61,6 +61,7 @@ fn with_approvals(mut env: EnvInfo, ws: &Workspace) -> EnvInfo {
         .as_ref()
         .map(|a| a.require_signatures.clone())
         .unwrap_or_default();
+    env.contacts = ws.contacts.clone();
     env
 }
 
@@ -75,6 +76,7 @@ fn implicit() -> EnvInfo {
         groups: Default::default(),
         require_signatures: Vec::new(),
         argocd: None,
+        contacts: None,
     }
 }
 
@@ -90,5 +92,6 @@ fn info(name: &str, spec: Option<&crate::playbook::EnvSpec>) -> EnvInfo {
         groups: Default::default(),
         require_signatures: Vec::new(),
         argocd: spec.argocd,
+        contacts: None,
     }
 }

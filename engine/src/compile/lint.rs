@@ -29,6 +29,10 @@ pub const LINTS: &[(&str, &str)] = &[
         "gitops-owned",
         "a step changes the image of a Deployment that an auto-syncing ArgoCD Application owns",
     ),
+    (
+        "escalate-without-contacts",
+        "`escalate:` in a workspace without `contacts:`: nobody would be notified",
+    ),
 ];
 
 #[derive(Default)]
@@ -41,6 +45,15 @@ impl Lints {
         let mut d = Diagnostic::warning(code, msg).help(help);
         d.span = Some(span);
         self.found.push(d);
+    }
+
+    pub fn escalate_without_contacts(&mut self, span: Span) {
+        self.warn(
+            "escalate-without-contacts",
+            "`escalate`: this workspace has no `contacts:`, so nobody is notified while a step waits".into(),
+            span,
+            "add `contacts:` (people, rotation, escalation levels, channels) to runbook.yaml; see docs/escalation.md",
+        );
     }
 
     pub fn when_false(&mut self, id: &str, span: Span) {

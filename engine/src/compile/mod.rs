@@ -3,6 +3,7 @@
 
 mod compiler;
 mod env;
+mod escalate;
 mod lint;
 mod model;
 mod params;

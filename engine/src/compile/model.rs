@@ -31,6 +31,8 @@ pub struct Playbook {
     pub on_failure: Vec<Step>,
     pub finally: Vec<Step>,
     pub measures: Vec<Measure>,
+    /// The playbook's own `escalate:` (an incident playbook): announced when the run starts.
+    pub escalate: Option<Escalation>,
 }
 
 /// The environment a playbook was compiled for.
@@ -59,6 +61,10 @@ pub struct EnvInfo {
     /// declared, so plans without it hash as before).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub argocd: Option<crate::playbook::ArgocdEnv>,
+    /// The workspace's checked `contacts`: read by the compiler to resolve `escalate:` and by
+    /// the run to find who is on call; never part of the plan (the rotation turns by itself).
+    #[serde(skip)]
+    pub contacts: Option<Arc<crate::playbook::Contacts>>,
 }
 
 /// Where a secret comes from; its value is read only when the run starts.
@@ -151,6 +157,56 @@ pub struct Gate {
     pub signed: bool,
 }
 
+/// An escalation chain: the levels notified in turn while a gate waits unanswered, and the
+/// channel the messages go to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub channel: Option<String>,
+    /// How long a step waits before the first level is notified; absent = at once.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after: Option<Duration>,
+    pub levels: Vec<EscalationLevel>,
+}
+
+/// One level of a chain, as the contacts define it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationLevel {
+    pub name: String,
+    /// Person ids and `oncall:ROLE`s, resolved when the level is notified.
+    pub notify: Vec<String>,
+    /// How long this level has to answer before the next one is notified; none on the last.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub within: Option<Duration>,
+}
+
+impl Escalation {
+    /// `L1 oncall:primary (15m) → L2 bmanager (30m) → L3 oncall:manager`, `#incidents`.
+    pub fn chain(&self) -> String {
+        let mut t = self.levels_text();
+        if let Some(a) = self.after {
+            t = format!("after {a}: {t}");
+        }
+        match &self.channel {
+            Some(c) => format!("{t} · #{c}"),
+            None => t,
+        }
+    }
+
+    /// `L1 oncall:primary (15m) → L2 bmanager (30m) → L3 oncall:manager`.
+    pub fn levels_text(&self) -> String {
+        let levels: Vec<String> = self
+            .levels
+            .iter()
+            .map(|l| match l.within {
+                Some(w) => format!("{} {} ({w})", l.name, l.notify.join(", ")),
+                None => format!("{} {}", l.name, l.notify.join(", ")),
+            })
+            .collect();
+        levels.join(" → ")
+    }
+}
+
 /// `when`: the expression, and its value when it could be decided before the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct When {
@@ -226,6 +282,9 @@ pub struct Step {
     pub idempotent: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<String>,
+    /// Who is notified, level after level, while the step waits for a person.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub escalate: Option<Escalation>,
     /// Where the step was written; not part of the plan.
     #[serde(skip)]
     pub span: Span,

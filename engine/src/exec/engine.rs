@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub inputs: HashMap<String, String>,
     /// The process's signals (and the grace period between SIGTERM and SIGKILL).
     pub signals: Arc<Signals>,
+    /// The contacts' webhook addresses, by the environment variable they were read from
+    /// (escalation and incident announcements); secrets, in the redactor too.
+    pub webhooks: Arc<HashMap<String, String>>,
 }
 
 /// The run's shared means; step tasks hold it. A sub-playbook runs on an engine of its own
@@ -157,6 +160,11 @@ impl Engine {
         }
     }
 
+    /// This run picks up one that stopped (`runbook resume`).
+    pub(super) fn resumed(&self) -> bool {
+        self.resume.is_some()
+    }
+
     fn top(&self) -> bool {
         self.prefix.is_empty()
     }
@@ -214,7 +222,17 @@ impl Engine {
             eng.emitter.finish().await;
             return RunStatus::Failed;
         }
+        // The announcement goes out beside the steps, never ahead of them; it is on record
+        // before the run's end. A failing run still announces its incident: only a signal
+        // abandons it.
+        let announcing = (eng.top() && eng.plan.escalate.is_some()).then(|| {
+            let e = eng.clone();
+            tokio::spawn(async move { e.announce(&e.signals().cleanup()).await })
+        });
         let (mut status, remaining) = eng.dispatch().await;
+        if let Some(a) = announcing {
+            let _ = a.await;
+        }
         if eng.measure() && status == RunStatus::Succeeded {
             status = RunStatus::MeasureMissed;
         }

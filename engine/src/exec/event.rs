@@ -181,6 +181,37 @@ pub enum RunEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A step waited unanswered: an escalation level was notified (its channel and the
+    /// pager), naming who.
+    Escalated {
+        step: String,
+        level: String,
+        /// The people notified: `John Smith (@jsmith, +1-555-0101)`.
+        notified: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// How long the step had waited.
+        waited_ms: u64,
+        /// Where the message went: `#incidents`, `pager`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        delivered: Vec<String>,
+        /// What could not be sent, or nobody to name, and why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed: Vec<String>,
+        /// The chain's last level: the step now waits until its own timeout.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        last: bool,
+    },
+    /// An escalating playbook's run was announced in its channel.
+    IncidentAnnounced {
+        channel: String,
+        /// Who was on call when it started.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        on_call: Vec<String>,
+        /// Why the announcement could not be sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed: Option<String>,
+    },
     /// A signal stopped the run: no step starts after it, and the running ones are
     /// stopped (SIGTERM, then SIGKILL after the grace period).
     Interrupted {

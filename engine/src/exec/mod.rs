@@ -3,6 +3,7 @@
 
 mod context;
 mod engine;
+mod escalate;
 mod event;
 mod guard;
 mod leftovers;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use super::engine::{Engine, next_delay};
+use super::escalate::Awaiting;
 use super::event::{RunEvent, StepStatus};
-use crate::actions::{ActionCx, Outcome, cut_short};
+use crate::actions::{Action, ActionCx, Outcome, cut_short};
 use crate::approve::Answer;
 use crate::compile::{GateKind, PlannedAction, Step};
 use crate::wake::{Waits, Woke};
@@ -274,14 +275,21 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         );
         // What a person is shown at the terminal never reaches the events' choke point.
         let (question, detail) = (eng.rt.redact(&question), eng.rt.redact(&detail));
-        let answer = eng
-            .gates
-            .decide(&eng.label(&step.id), gate, &question, &detail, waits)
-            .await;
-        let answer = match answer {
-            Answer::Wait { dir, who } => eng.wait_for_approval(&label, gate, &dir, &who, waits).await,
-            other => other,
+        let awaiting = match gate.kind {
+            GateKind::Confirm => Awaiting::Confirm,
+            GateKind::Approval => Awaiting::Approval,
         };
+        let deciding = async {
+            let answer = eng
+                .gates
+                .decide(&eng.label(&step.id), gate, &question, &detail, waits)
+                .await;
+            match answer {
+                Answer::Wait { dir, who } => eng.wait_for_approval(&label, gate, &dir, &who, waits).await,
+                other => other,
+            }
+        };
+        let answer = eng.escalating(&label, step, awaiting, deciding, waits).await;
         let kind = match gate.kind {
             GateKind::Confirm => "confirm",
             GateKind::Approval => "approval",
@@ -413,7 +421,12 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         eng.clock.started(&step.id, Instant::now());
         // A failing run ends this step's waits (a soak, an `until` poll, a retry), never
         // its commands: they finish or hit their timeout.
-        outcome = eng.poll_until(&label, step, action, &extra, waits).await;
+        outcome = if matches!(action.spec, Action::Manual(_) | Action::Input(_)) {
+            let acting = eng.poll_until(&label, step, action, &extra, waits);
+            eng.escalating(&label, step, Awaiting::Operator, acting, waits).await
+        } else {
+            eng.poll_until(&label, step, action, &extra, waits).await
+        };
         // The first capture is the state before any attempt changed it.
         captured = captured.or(outcome.undo.take());
         if outcome.ok || outcome.refused || attempt == attempts || waits.state().is_some() {

@@ -78,6 +78,10 @@ pub struct PlanBody {
     /// hash as before).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub measures: Vec<Measure>,
+    /// The playbook's `escalate:`: the incident is announced in its channel when the run
+    /// starts; absent when none (so plans without it hash as before).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub escalate: Option<crate::compile::Escalation>,
     /// The sub-playbooks its steps call by name, compiled in, by step id: the approver sees
     /// their steps, and they are part of the hash.
     #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
@@ -141,6 +145,7 @@ impl PlanBody {
             on_failure: pb.on_failure,
             finally: pb.finally,
             measures: pb.measures,
+            escalate: pb.escalate,
             subplans: c
                 .subs
                 .into_iter()

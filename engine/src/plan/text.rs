@@ -29,6 +29,19 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "params {}", params.join(" "));
     }
     let _ = writeln!(out, "lock {} · concurrency {}", plan.lock, plan.concurrency);
+    if let Some(e) = &plan.escalate {
+        let announce = e
+            .channel
+            .as_ref()
+            .map(|c| format!("announced in #{c}; "))
+            .unwrap_or_default();
+        let after = e.after.map(|a| format!("after {a}: ")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "incident: {announce}waiting steps escalate {after}{}",
+            e.levels_text()
+        );
+    }
     for g in &plan.guards {
         let _ = writeln!(
             out,
@@ -206,6 +219,9 @@ fn step_block(out: &mut String, step: &Step) {
     }
     for (i, g) in step.gates.iter().enumerate() {
         field(out, if i == 0 { "gates" } else { "" }, &gate(g));
+    }
+    if let Some(e) = &step.escalate {
+        field(out, "escalates", &e.chain());
     }
     if let Some(a) = &step.action {
         field(out, "action", &format!("{}: {}", a.spec.key(), a.summary));

@@ -21,6 +21,8 @@ pub struct Workspace {
     pub config: RawWorkspace,
     pub playbooks_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// The checked `contacts:` section (escalation), when there is one.
+    pub contacts: Option<Arc<super::Contacts>>,
 }
 
 /// A parsed playbook file.
@@ -51,6 +53,7 @@ pub fn find_workspace(start: &Path) -> Result<Workspace, Vec<Diagnostic>> {
             config_source: None,
             config_node: None,
             config: RawWorkspace::default(),
+            contacts: None,
         }),
     }
 }
@@ -105,6 +108,19 @@ fn workspace_from(root: &Path, source: Arc<Source>, node: Node) -> Result<Worksp
             .help("a crashed run's Lease blocks the other runs of its lock until it expires"),
         );
     }
+    let contacts = match &config.contacts {
+        Some(spec) => {
+            let at = node.get("contacts").cloned().unwrap_or_else(|| node.clone());
+            match super::contacts::load(root, &source, &at, spec) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(mut d) => {
+                    diags.append(&mut d);
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -117,6 +133,7 @@ fn workspace_from(root: &Path, source: Arc<Source>, node: Node) -> Result<Worksp
         config,
         playbooks_dir,
         state_dir,
+        contacts,
     })
 }
 

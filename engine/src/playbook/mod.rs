@@ -1,6 +1,7 @@
 //! The serde types of playbook files and `runbook.yaml`, and loading them from a workspace.
 
 mod action_fields;
+pub mod contacts;
 mod duration;
 pub mod limits;
 mod load;
@@ -8,6 +9,7 @@ mod raw;
 mod workspace;
 
 pub use action_fields::ACTION_KEYS;
+pub use contacts::Contacts;
 pub use duration::Duration;
 pub use load::*;
 pub use raw::*;

@@ -60,6 +60,10 @@ pub struct RawPlaybook {
     /// What a drill measures (RTO, RPO, ...), computed when the run ends and journaled.
     #[serde(default)]
     pub measures: IndexMap<String, Collect<Sp<MeasureSpec>>>,
+    /// Escalation for every step that waits for a person (an incident playbook), and the
+    /// channel the incident is announced in when the run starts.
+    #[serde(default)]
+    pub escalate: Option<Sp<super::contacts::EscalateSpec>>,
 }
 
 /// One measure: the time between two moments of the run (`from` and `to`), or a value in
@@ -351,6 +355,10 @@ with_action_keys! {
         /// Failure message of an `assert` action.
         #[serde(default)]
         pub message: Option<String>,
+        /// While the step's gate (or `manual`/`input`) waits unanswered, notify the
+        /// contacts' escalation levels in turn.
+        #[serde(default)]
+        pub escalate: Option<Sp<super::contacts::EscalateSpec>>,
     }
 }
 

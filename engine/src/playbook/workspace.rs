@@ -36,6 +36,10 @@ pub struct RawWorkspace {
     /// Named groups of approvers: `group:NAME` in an approval's `approvers` means these people.
     #[serde(default)]
     pub groups: IndexMap<String, Vec<String>>,
+    /// The on-call contacts: people, rotation, escalation levels, channels; inline, or
+    /// `{ file: config/emergency-contacts.yaml }`.
+    #[serde(default)]
+    pub contacts: Option<Sp<super::contacts::ContactsSpec>>,
 }
 
 /// How approvals are signed and checked (`runbook approve ... --key FILE`).

@@ -237,6 +237,49 @@ impl Sink for Progress {
                 self.line(text);
                 self.summary.rollbacks.push((step.clone(), *ok, *duration_ms));
             }
+            RunEvent::Escalated {
+                step,
+                level,
+                notified,
+                delivered,
+                failed,
+                last,
+                ..
+            } => {
+                let mut text = format!(
+                    "⇡ {step}: no answer yet, escalated to {level}: {}",
+                    if notified.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        notified.join(", ")
+                    }
+                );
+                if !delivered.is_empty() {
+                    text.push_str(&format!(" (via {})", delivered.join(", ")));
+                }
+                if *last {
+                    text.push_str("; the last level: the step waits on until its timeout");
+                }
+                for f in failed {
+                    text.push_str(&format!("\n    ! {f}"));
+                }
+                self.line(text);
+            }
+            RunEvent::IncidentAnnounced {
+                channel,
+                on_call,
+                failed,
+            } => match failed {
+                None => self.line(format!(
+                    "incident announced in #{channel}{}",
+                    if on_call.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · on call: {}", on_call.join(", "))
+                    }
+                )),
+                Some(why) => self.line(format!("! incident not announced in #{channel}: {why}")),
+            },
             RunEvent::GuardTripped { guard, value, abort_if } => {
                 self.line(format!(
                     "✗ guard `{guard}` tripped: `{abort_if}` holds (value = {value}); rolling back"

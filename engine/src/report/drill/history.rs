@@ -148,6 +148,7 @@ mod tests {
             },
             timeline: vec![],
             gates: vec![],
+            escalations: vec![],
             rollbacks: vec![],
             failures: vec![],
             outputs: vec![],

@@ -271,6 +271,26 @@ pub fn run(r: &RunReport) -> String {
         }
         out.push_str("</table>\n");
     }
+    if !r.escalations.is_empty() {
+        out.push_str("<h3>Escalations while gates waited</h3>\n<table>\n<tr><th>Step</th><th>Level</th><th>Notified</th><th>Via</th><th>When</th></tr>\n");
+        for e in &r.escalations {
+            let mut via = e.delivered.join(", ");
+            if !e.failed.is_empty() {
+                via.push_str(&format!(" (not sent: {})", e.failed.join("; ")));
+            }
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{} (+{})</td></tr>",
+                html(&e.step),
+                html(&e.level),
+                html(&e.notified.join(", ")),
+                html(&via),
+                html(&e.at),
+                html(&secs(e.at_ms))
+            );
+        }
+        out.push_str("</table>\n");
+    }
     out.push_str("</section>\n");
 
     out.push_str("<section id=\"rollbacks\">\n<h2>Rollbacks</h2>\n");

@@ -171,6 +171,29 @@ pub fn run(r: &RunReport) -> String {
         }
     }
 
+    if !r.escalations.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nEscalations while gates waited:\n\n| Step | Level | Notified | Via | When |\n|---|---|---|---|---|"
+        );
+        for e in &r.escalations {
+            let mut via = e.delivered.join(", ");
+            if !e.failed.is_empty() {
+                via.push_str(&format!(" (not sent: {})", e.failed.join("; ")));
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} (+{}) |",
+                md_cell(&e.step),
+                md_cell(&e.level),
+                md_cell(&e.notified.join(", ")),
+                md_cell(&via),
+                md_cell(&e.at),
+                ms(e.at_ms)
+            );
+        }
+    }
+
     let _ = writeln!(out, "\n## Rollbacks\n");
     if r.rollbacks.is_empty() {
         let _ = writeln!(out, "Nothing was rolled back.");

@@ -23,6 +23,9 @@ pub struct RunReport {
     /// started; steps that never started last, in plan order.
     pub timeline: Vec<StepRow>,
     pub gates: Vec<GateRow>,
+    /// Who was notified while a gate waited unanswered (`escalate:`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationRow>,
     pub rollbacks: Vec<RollbackRow>,
     pub failures: Vec<Failure>,
     pub outputs: Vec<OutputRow>,
@@ -113,6 +116,19 @@ pub struct GateRow {
     pub by: String,
     pub how: String,
     pub question: String,
+    pub at: String,
+    pub at_ms: u64,
+}
+
+/// One escalation: a level notified while a step waited.
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationRow {
+    pub step: String,
+    pub level: String,
+    pub notified: Vec<String>,
+    pub delivered: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
     pub at: String,
     pub at_ms: u64,
 }
@@ -258,6 +274,7 @@ impl RunReport {
             header: Header::default(),
             timeline: Vec::new(),
             gates: Vec::new(),
+            escalations: Vec::new(),
             rollbacks: Vec::new(),
             failures: Vec::new(),
             outputs: Vec::new(),
@@ -349,6 +366,23 @@ impl RunReport {
                     at: text(r, "ts"),
                     at_ms: offset(ts),
                 }),
+                "escalated" => {
+                    let list = |key: &str| -> Vec<String> {
+                        r.get(key)
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                            .unwrap_or_default()
+                    };
+                    report.escalations.push(EscalationRow {
+                        step,
+                        level: text(r, "level"),
+                        notified: list("notified"),
+                        delivered: list("delivered"),
+                        failed: list("failed"),
+                        at: text(r, "ts"),
+                        at_ms: offset(ts),
+                    });
+                }
                 "rollback_started" => report.rollbacks.push(RollbackRow {
                     step,
                     summary: text(r, "summary"),
