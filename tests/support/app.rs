@@ -157,7 +157,11 @@ const WARM_START: Duration = Duration::from_secs(3600);
 struct World {
     series: BTreeMap<(String, Track), Series>,
     healthy: bool,
+    /// Bodies posted to `/hooks/...`, oldest first, at most [`MAX_HOOKS`].
+    hooks: Vec<String>,
 }
+
+const MAX_HOOKS: usize = 100;
 
 /// The application stand-in; stopped on drop.
 pub struct App {
@@ -184,11 +188,18 @@ impl App {
             .into_iter()
             .map(|(ns, rps)| ((ns.to_string(), Track::Stable), Series::new(Traffic::healthy(rps), now)))
             .collect();
-        let world = Arc::new(Mutex::new(World { series, healthy: true }));
+        let world = Arc::new(Mutex::new(World {
+            series,
+            healthy: true,
+            hooks: Vec::new(),
+        }));
         let (srv, w) = (server.clone(), world.clone());
         std::thread::spawn(move || {
-            for rq in srv.incoming_requests() {
-                let (code, body) = answer(&w, rq.method(), rq.url());
+            for mut rq in srv.incoming_requests() {
+                let mut posted = String::new();
+                // Bounded: a webhook message is small, and nothing else here reads a body.
+                let _ = std::io::Read::read_to_string(&mut std::io::Read::take(rq.as_reader(), 64 * 1024), &mut posted);
+                let (code, body) = answer(&w, rq.method(), rq.url(), posted);
                 let _ = rq.respond(tiny_http::Response::from_string(body).with_status_code(code));
             }
         });
@@ -239,8 +250,9 @@ fn set(world: &Mutex<World>, namespace: &str, track: Track, traffic: Traffic) {
 
 /// The reply to one request. Besides what the platform serves, `POST /traffic?namespace=prod&
 /// track=stable&rps=..&error_ratio=..&p95=..` (omitted fields keep their value) and
-/// `POST /health?healthy=false` let someone rehearsing in the sandbox stage an incident.
-fn answer(world: &Mutex<World>, method: &tiny_http::Method, url: &str) -> (u16, String) {
+/// `POST /health?healthy=false` let someone rehearsing in the sandbox stage an incident, and
+/// `POST /hooks/NAME` takes the webhooks a run sends (`GET /hooks` lists them).
+fn answer(world: &Mutex<World>, method: &tiny_http::Method, url: &str, posted: String) -> (u16, String) {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let param = |name: &str| {
         query
@@ -253,6 +265,18 @@ fn answer(world: &Mutex<World>, method: &tiny_http::Method, url: &str) -> (u16, 
         (tiny_http::Method::Get, "/metrics") => (200, metrics(&lock(world), Instant::now())),
         (tiny_http::Method::Get, "/health") if lock(world).healthy => (200, "ok".into()),
         (tiny_http::Method::Get, "/health") => (503, "unhealthy".into()),
+        // A sink for Slack and paging webhooks in the sandbox; `GET /hooks` shows what came.
+        (tiny_http::Method::Post, p) if p.starts_with("/hooks/") => {
+            let mut w = lock(world);
+            if w.hooks.len() == MAX_HOOKS {
+                w.hooks.remove(0);
+            }
+            w.hooks.push(format!("{p} {posted}"));
+            (200, "ok".into())
+        }
+        (tiny_http::Method::Get, "/hooks") => (200, lock(world).hooks.iter().map(|h| format!("{h}\n")).collect()),
+        // Grafana's health check, so that a sandbox can point `grafana_url` here as well.
+        (tiny_http::Method::Get, "/api/health") => (200, "{\"database\": \"ok\"}\n".into()),
         (tiny_http::Method::Post, "/health") => match param("healthy") {
             Some(v @ ("true" | "false")) => {
                 lock(world).healthy = v == "true";

@@ -65,7 +65,16 @@ pub fn read_seed(path: &Path) -> Result<Vec<SeedObject>, SeedError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read the seed file: {e}")))?;
     let syntax = |e: serde_saphyr::Error| {
         let at = e.location().and_then(place);
-        err(at, format!("not a YAML seed: {e}"))
+        // The parser's text repeats the place and adds a source excerpt; the first line's
+        // message is what is said after ours.
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let message = match message.split_once(": ") {
+            Some((place, rest)) if place.starts_with("line ") => rest,
+            _ => message,
+        };
+        err(at, format!("not valid YAML: {message}"))
     };
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(syntax)?;
     // Parsed again with spans, in the shape the documents turned out to have: a Spanned value
