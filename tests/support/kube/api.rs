@@ -279,10 +279,10 @@ fn json_body(req: &Request) -> Result<Value, ApiError> {
     // kubectl sends built-in kinds as protobuf and retries as JSON on a 415, as a real server
     // without protobuf (or CBOR) would answer.
     if let Some(ct) = req.header("content-type")
-        && !ct
+        && ct
             .split(';')
             .next()
-            .is_some_and(|base| base.trim() == "application/json")
+            .is_none_or(|base| base.trim() != "application/json")
     {
         return Err(ApiError {
             message: format!(

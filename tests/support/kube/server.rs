@@ -112,7 +112,7 @@ current-context: {context}
             return Err("an object must be a mapping".into());
         }
         for field in ["apiVersion", "kind"] {
-            if validate && !obj[field].as_str().is_some_and(|s| !s.is_empty()) {
+            if validate && obj[field].as_str().is_none_or(str::is_empty) {
                 return Err(format!("the object has no {field}"));
             }
         }
