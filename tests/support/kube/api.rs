@@ -276,8 +276,8 @@ fn collection(state: &mut State, req: &Request, res: &Res, namespace: Option<&st
 }
 
 fn json_body(req: &Request) -> Result<Value, ApiError> {
-    // kubectl sends built-in kinds as protobuf and retries as JSON on a 415, as a real server
-    // without protobuf (or CBOR) would answer.
+    // `kubectl create <kind>` sends protobuf, which this server does not read: a 415 says so
+    // plainly, where decoding it as JSON would blame the body.
     if let Some(ct) = req.header("content-type")
         && ct
             .split(';')
@@ -286,7 +286,7 @@ fn json_body(req: &Request) -> Result<Value, ApiError> {
     {
         return Err(ApiError {
             message: format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {ct:?}"
+                "the body of the request was in an unknown format - accepted media types include: application/json; got {ct:?}"
             ),
             ..ApiError::unsupported_media_type(ct)
         });
