@@ -206,14 +206,33 @@ fn the_sandbox_serves_the_platform_seed_to_kubectl_and_to_a_run_and_stops_on_sig
     );
     assert!(pods.iter().all(|p| p[1] == "1/1" && p[2] == "Running"), "{pods:?}");
 
-    // An ArgoCD Application, read as the API serves it (its kind is not in discovery yet).
+    // ArgoCD Applications: the sandbox lists the seed's kinds in discovery, as installed CRDs.
+    let apps = rows(&kubectl(
+        &kubeconfig,
+        &["get", "applications", "-n", "argocd", "--no-headers"],
+    ));
+    let summary: Vec<String> = apps
+        .iter()
+        .map(|r| r.iter().take(3).cloned().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "myapp-backend-prod Synced Healthy",
+            "myapp-backend-staging Synced Healthy"
+        ]
+    );
     let app: serde_json::Value = serde_json::from_str(
         &kubectl(
             &kubeconfig,
             &[
                 "get",
-                "--raw",
-                "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/myapp-backend-staging",
+                "application",
+                "myapp-backend-staging",
+                "-n",
+                "argocd",
+                "-o",
+                "json",
             ],
         )
         .stdout,

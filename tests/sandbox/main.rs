@@ -69,6 +69,7 @@ fn serve(args: &Args, signals: &SigSet) -> Result<(), String> {
     let server = KubeServer::start_on(args.port)?;
     server.allow_anonymous();
     server.keep_pods();
+    server.discover_stored_kinds();
     let seeded = match &args.seed {
         Some(path) => server.seed_file(path).map_err(|e| e.to_string())?,
         None => 0,

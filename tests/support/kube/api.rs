@@ -14,6 +14,7 @@ use super::pods;
 use super::selector::{FieldSelector, LabelSelector};
 use super::state::{Key, Res, Shared, State};
 use super::status::{ApiError, success};
+use super::stored_kinds;
 use super::table;
 
 /// One HTTP request, decoded.
@@ -130,11 +131,25 @@ fn dispatch(port: u16, state: &mut State, req: &Request) -> Result<Reply, ApiErr
         ["openapi", "v3", "api", version] => doc(openapi::group_version("", version)),
         ["openapi", "v3", "apis", group, version] => doc(openapi::group_version(group, version)),
         ["api"] if aggregated => Ok(Reply::Typed(200, AGGREGATED, catalog::aggregated(true))),
+        ["apis"] if aggregated && state.discover_stored => Ok(Reply::Typed(
+            200,
+            AGGREGATED,
+            stored_kinds::aggregated(state, catalog::aggregated(false)),
+        )),
         ["apis"] if aggregated => Ok(Reply::Typed(200, AGGREGATED, catalog::aggregated(false))),
         ["api"] => Ok(Reply::Json(200, catalog::api_versions(port))),
+        ["apis"] if state.discover_stored => Ok(Reply::Json(
+            200,
+            stored_kinds::api_group_list(state, catalog::api_group_list()),
+        )),
         ["apis"] => Ok(Reply::Json(200, catalog::api_group_list())),
         ["api", version] => doc(catalog::api_resource_list("", version)),
+        ["apis", group] if state.discover_stored => {
+            doc(catalog::api_group_doc(group).or_else(|| stored_kinds::api_group_doc(state, group)))
+        }
         ["apis", group] => doc(catalog::api_group_doc(group)),
+        ["apis", group, version] if state.discover_stored => doc(catalog::api_resource_list(group, version)
+            .or_else(|| stored_kinds::api_resource_list(state, group, version))),
         ["apis", group, version] => doc(catalog::api_resource_list(group, version)),
         ["api", version, rest @ ..] => resource(state, req, "", version, rest),
         ["apis", group, version, rest @ ..] => resource(state, req, group, version, rest),

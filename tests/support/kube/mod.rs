@@ -18,6 +18,7 @@ mod selector;
 mod server;
 mod state;
 mod status;
+mod stored_kinds;
 mod table;
 
 pub use cluster::Cluster;

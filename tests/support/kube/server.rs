@@ -217,6 +217,13 @@ current-context: {context}
         self.shared.lock().anonymous = true;
     }
 
+    /// Lists in discovery the kinds stored here that the server does not know (an ArgoCD
+    /// Application from a seed), as if their CRDs were installed: kubectl finds a resource
+    /// only through discovery.
+    pub fn discover_stored_kinds(&self) {
+        self.shared.lock().discover_stored = true;
+    }
+
     /// "METHOD path?query" of every request so far, in order; the path and query are percent-decoded
     /// (`GET /api/v1/namespaces/prod/pods?labelSelector=app=web`).
     pub fn requests(&self) -> Vec<String> {

@@ -137,6 +137,8 @@ pub(crate) struct State {
     pub logs: HashMap<(String, String), String>,
     /// Whether requests without the bearer token are served (kubectl sends no token over plain HTTP).
     pub anonymous: bool,
+    /// Whether discovery lists the stored kinds the catalog does not know (the sandbox's CRDs).
+    pub discover_stored: bool,
     /// "METHOD path?query" of every request.
     pub requests: Vec<String>,
     /// "METHOD path?query" of every write that was persisted (not a dry run, answered 2xx).
@@ -179,6 +181,7 @@ impl State {
             stuck: HashSet::new(),
             logs: HashMap::new(),
             anonymous: false,
+            discover_stored: false,
             requests: Vec::new(),
             writes: Vec::new(),
         }

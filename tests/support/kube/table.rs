@@ -1,6 +1,7 @@
 //! Server-side printing: the `meta.k8s.io/v1` Table that `kubectl get` asks for, with the columns
-//! the real server prints for pods, deployments, replicasets, nodes, namespaces and services, and
-//! Name and Age for anything else. Scripts read these columns (`kubectl get pods --no-headers`).
+//! the real server prints for pods, deployments, replicasets, nodes, namespaces and services (and
+//! the CRDs print for ArgoCD Applications and cert-manager Certificates), Name and Age for anything
+//! else. Scripts read these columns (`kubectl get pods --no-headers`).
 
 use serde_json::{Value, json};
 
@@ -74,6 +75,21 @@ fn columns(res: &Res) -> &'static [(&'static str, &'static str, u8)] {
             ("Port(s)", "string", 0),
             ("Age", "string", 0),
             ("Selector", "string", 1),
+        ],
+        // The printer columns of the projects' CRDs.
+        ("argoproj.io", "applications") => &[
+            ("Name", "string", 0),
+            ("Sync Status", "string", 0),
+            ("Health Status", "string", 0),
+            ("Age", "string", 0),
+            ("Revision", "string", 1),
+            ("Project", "string", 1),
+        ],
+        ("cert-manager.io", "certificates") => &[
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Secret", "string", 0),
+            ("Age", "string", 0),
         ],
         _ => &[("Name", "string", 0), ("Age", "string", 0)],
     }
@@ -264,6 +280,26 @@ fn cells(res: &Res, o: &Value) -> Vec<Value> {
                 } else {
                     sel.join(",")
                 }),
+            ]
+        }
+        ("argoproj.io", "applications") => vec![
+            name,
+            json!(text(&o["status"]["sync"]["status"], "")),
+            json!(text(&o["status"]["health"]["status"], "")),
+            json!(age(o)),
+            json!(text(&o["status"]["sync"]["revision"], "")),
+            json!(text(&o["spec"]["project"], "")),
+        ],
+        ("cert-manager.io", "certificates") => {
+            let ready = o["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                .map_or(String::new(), |c| text(&c["status"], ""));
+            vec![
+                name,
+                json!(ready),
+                json!(text(&o["spec"]["secretName"], "")),
+                json!(age(o)),
             ]
         }
         _ => vec![name, json!(age(o))],
