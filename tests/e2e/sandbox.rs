@@ -593,3 +593,54 @@ fn the_app_stand_in_gives_prometheus_the_error_ratio_and_p95_a_test_sets() {
     app.set_healthy(false);
     assert_eq!(http(&app.url(), "GET", "/health").0, 503);
 }
+
+/// The example's runbook.yaml is the repository's with the sandbox's addresses: a change to one
+/// must reach the other, or rehearsals drift from what the library runs with.
+#[test]
+fn the_example_workspace_is_the_repositorys_pointed_at_the_sandbox() {
+    let body = |text: &str| -> String {
+        text.lines()
+            .skip_while(|l| l.starts_with('#') || l.trim().is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let mut expected = body(&std::fs::read_to_string(repo_root().join("runbook.yaml")).expect("runbook.yaml"))
+        .replacen("playbooks: playbooks\n", "playbooks: ../../playbooks\n", 1);
+    for (from, to) in [
+        ("kube_context: eks-prod", "kube_context: sandbox"),
+        ("kube_context: eks-staging", "kube_context: sandbox"),
+        ("kube_context: eks-dev", "kube_context: sandbox"),
+        (
+            "prometheus_url: http://prometheus.monitoring:9090",
+            "prometheus_url: http://127.0.0.1:9090",
+        ),
+        ("app_url: https://app.myapp.com", "app_url: http://127.0.0.1:18080"),
+        (
+            "app_url: https://staging.app.myapp.com",
+            "app_url: http://127.0.0.1:18080",
+        ),
+        ("app_url: https://dev.app.myapp.com", "app_url: http://127.0.0.1:18080"),
+        (
+            "grafana_url: https://grafana.mycompany.com",
+            "grafana_url: http://127.0.0.1:18080",
+        ),
+    ] {
+        expected = expected.replace(from, to);
+    }
+    let actual = body(&std::fs::read_to_string(example("runbook.yaml")).expect("the example's runbook.yaml"));
+    assert!(
+        actual == expected,
+        "examples/platform-sandbox/runbook.yaml is no longer runbook.yaml with the sandbox's addresses; \
+         copy the change over. First differing line: {:?}",
+        actual.lines().zip(expected.lines()).find(|(a, e)| a != e)
+    );
+
+    let state = tempfile::tempdir().expect("state dir");
+    let validate = run_with_env::<&str, &str>(
+        &example(""),
+        &["--state-dir", state.path().to_str().expect("UTF-8"), "validate"],
+        &[],
+    );
+    assert_eq!(validate.code, 0, "{}", validate.transcript());
+    assert!(validate.stderr.contains(", 0 errors, 0 warnings"), "{}", validate.transcript());
+}
