@@ -642,5 +642,9 @@ fn the_example_workspace_is_the_repositorys_pointed_at_the_sandbox() {
         &[],
     );
     assert_eq!(validate.code, 0, "{}", validate.transcript());
-    assert!(validate.stderr.contains(", 0 errors, 0 warnings"), "{}", validate.transcript());
+    assert!(
+        validate.stderr.contains(", 0 errors, 0 warnings"),
+        "{}",
+        validate.transcript()
+    );
 }

@@ -83,6 +83,18 @@ pub(crate) struct Watch {
     pub initial_events: bool,
     pub kind: String,
     pub api_version: String,
+    /// `kubectl get -w`: each event's object as a Table of one row (the resource, `includeObject`).
+    pub table: Option<(Res, Option<String>)>,
+}
+
+impl Watch {
+    /// An event's object as this watch sends it.
+    pub fn render(&self, object: Value) -> Value {
+        match &self.table {
+            Some((res, include)) => table::of(res, &object, include.as_deref()),
+            None => object,
+        }
+    }
 }
 
 impl Watch {
@@ -420,6 +432,7 @@ fn watch(req: &Request, res: &Res, namespace: Option<&str>) -> Result<Watch, Api
         initial_events: req.param("sendInitialEvents") == Some("true"),
         kind: res.kind.clone(),
         api_version: res.api_version(),
+        table: table::wanted(req.header("accept")).then(|| (res.clone(), req.param("includeObject").map(String::from))),
     })
 }
 

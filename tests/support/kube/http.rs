@@ -123,7 +123,7 @@ fn event_line(state: &State, w: &Watch, ev: &Event) -> Option<String> {
         other if now => other,
         _ => return None,
     };
-    let object = pods::view(state, &ev.key, &ev.object);
+    let object = w.render(pods::view(state, &ev.key, &ev.object));
     Some(format!("{}\n", json!({ "type": kind, "object": object })))
 }
 
@@ -152,7 +152,7 @@ fn stream(shared: &Shared, rq: tiny_http::Request, w: &Watch) {
             None => {
                 for (key, obj) in state.of(&w.group, &w.plural, w.namespace.as_deref()) {
                     if w.matches(&obj) {
-                        let object = pods::view(&state, &key, &obj);
+                        let object = w.render(pods::view(&state, &key, &obj));
                         lines.push_str(&format!("{}\n", json!({ "type": "ADDED", "object": object })));
                     }
                 }
