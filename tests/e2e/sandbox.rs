@@ -300,6 +300,53 @@ fn the_sandbox_serves_the_platform_seed_to_kubectl_and_to_a_run_and_stops_on_sig
     );
     assert_eq!(revision.stdout, "2");
 
+    // apply (client-side, then again unchanged), as the runbook's emergency config is applied.
+    let manifest = dir.path().join("emergency.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: emergency-config, namespace: prod}\ndata: {MAINTENANCE: \"true\"}\n",
+    )
+    .expect("write the manifest");
+    let applied = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().expect("UTF-8")]);
+    assert!(
+        applied.stdout.contains("configmap/emergency-config created"),
+        "{}",
+        applied.transcript()
+    );
+    let again = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().expect("UTF-8")]);
+    assert!(again.stdout.contains("unchanged"), "{}", again.transcript());
+    let value = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "configmap",
+            "emergency-config",
+            "-n",
+            "prod",
+            "-o",
+            "jsonpath={.data.MAINTENANCE}",
+        ],
+    );
+    assert_eq!(value.stdout, "true");
+    // No container runs: exec is refused at once (run_program fails the test on a hang).
+    let kubectl_bin = on_path("kubectl").expect("kubectl");
+    let exec = run_program(
+        &kubectl_bin,
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().expect("UTF-8"),
+            "exec",
+            "-n",
+            "prod",
+            "deployment/myapp-backend",
+            "--",
+            "true",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_ne!(exec.code, 0, "{}", exec.transcript());
+    assert!(exec.stderr.contains("runs no containers"), "{}", exec.transcript());
+
     // The shipped scale-app, run in the example workspace against the sandbox.
     let slack = Webhooks::start();
     let state = tempfile::tempdir().expect("state dir");
