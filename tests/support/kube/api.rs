@@ -66,7 +66,7 @@ pub(crate) enum Reply {
     /// JSON under another media type (aggregated discovery).
     Typed(u16, &'static str, Value),
     Text(u16, String),
-    Watch(Watch),
+    Watch(Box<Watch>),
 }
 
 /// A watch to stream: which objects, and from when.
@@ -269,7 +269,9 @@ fn resource(state: &mut State, req: &Request, group: &str, version: &str, rest: 
 
 fn collection(state: &mut State, req: &Request, res: &Res, namespace: Option<&str>) -> Result<Reply, ApiError> {
     match req.method.as_str() {
-        "GET" if matches!(req.param("watch"), Some("true" | "1")) => watch(req, res, namespace).map(Reply::Watch),
+        "GET" if matches!(req.param("watch"), Some("true" | "1")) => {
+            watch(req, res, namespace).map(|w| Reply::Watch(Box::new(w)))
+        }
         "GET" if table::wanted(req.header("accept")) => list(state, req, res, namespace)
             .map(|v| Reply::Typed(200, table::MEDIA, table::of(res, &v, req.param("includeObject")))),
         "GET" => list(state, req, res, namespace).map(|v| Reply::Json(200, v)),
