@@ -695,3 +695,78 @@ fn the_example_workspace_is_the_repositorys_pointed_at_the_sandbox() {
         validate.transcript()
     );
 }
+
+/// A new user's rehearsal of a crash loop: a pod told to fail, the shipped incident-crashloop
+/// finds it, reads why, restarts the deployment, and the new pods are healthy.
+#[test]
+fn incident_crashloop_rehearsed_in_the_sandbox_finds_the_crashing_pod_and_restarts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let seed = example("seed.yaml");
+    let mut sandbox = Sandbox::start(&[
+        "--seed",
+        seed.to_str().expect("UTF-8"),
+        "--kubeconfig",
+        kubeconfig.to_str().expect("UTF-8"),
+    ]);
+    sandbox.wait_for_file(&kubeconfig);
+    let selector = [
+        "get",
+        "pods",
+        "-n",
+        "staging",
+        "-l",
+        "app=myapp-backend,track=stable",
+        "--no-headers",
+    ];
+    let pods = wait_rows(&kubeconfig, &selector, |r| r.len() == 2);
+    let victim = pods[0][0].clone();
+    kubectl(
+        &kubeconfig,
+        &[
+            "annotate",
+            "pod",
+            &victim,
+            "-n",
+            "staging",
+            "kube-sandbox/waiting=OOMKilled",
+        ],
+    );
+    wait_rows(&kubeconfig, &selector, |r| {
+        r.iter()
+            .any(|p| p[0] == victim && p[1] == "0/1" && p[2] == "CrashLoopBackOff")
+    });
+
+    let slack = Webhooks::start();
+    let state = tempfile::tempdir().expect("state dir");
+    let run = run_with_env(
+        &example(""),
+        &[
+            "--state-dir",
+            state.path().to_str().expect("UTF-8"),
+            "run",
+            "incident-crashloop",
+            "-e",
+            "staging",
+            "--approve",
+            "restart",
+        ],
+        &[
+            ("KUBECONFIG", kubeconfig.display().to_string()),
+            ("SLACK_WEBHOOK_URL", slack.url("/slack")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let after = wait_rows(&kubeconfig, &selector, |r| {
+        r.len() == 2 && r.iter().all(|p| p[0] != victim && p[2] == "Running")
+    });
+    assert!(after.iter().all(|p| p[1] == "1/1"), "{after:?}");
+    let told = slack.posts_to("/slack");
+    assert!(
+        told.iter().any(|r| r.json()["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("Pod {victim} had terminated with 'OOMKilled'")))),
+        "{told:?}"
+    );
+    assert_eq!(sandbox.stop(nix::sys::signal::Signal::SIGINT), 0, "{}", sandbox.said());
+}

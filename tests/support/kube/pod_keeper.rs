@@ -1,6 +1,7 @@
 //! For the sandbox, what the ReplicaSet controller, the scheduler and the kubelets do together:
 //! every ReplicaSet gets as many pods as its spec asks, Running and Ready on the Ready,
-//! schedulable node that has the fewest pods, or Pending (Unschedulable) when there is none.
+//! schedulable node that has the fewest pods, or Pending (Unschedulable) when there is none; a
+//! pod annotated `kube-sandbox/waiting: REASON` (on itself or its template) fails that way.
 //! The tests' server keeps no pods unless asked, so that a test seeds exactly the pods it means.
 
 use std::sync::Arc;
@@ -98,6 +99,22 @@ fn reconcile(state: &mut State) -> bool {
             changed = true;
         }
     }
+    // Pods told to fail, by hand or through their template, fail as told.
+    for (k, p) in state.of("", "pods", None) {
+        if let Some(reason) = p["metadata"]["annotations"][WAITING].as_str()
+            && p["status"]["phase"] == "Running"
+            && p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].as_str()
+                != Some(waiting_reason(reason))
+        {
+            let mut p = p.clone();
+            fail(&mut p, reason);
+            state
+                .logs
+                .insert((k.namespace.clone(), k.name.clone()), crash_log(reason).into());
+            state.commit(k, p);
+            changed = true;
+        }
+    }
     for (rs_key, rs) in state.of("apps", "replicasets", None) {
         let uid = rs["metadata"]["uid"].as_str().unwrap_or_default().to_string();
         let want = usize::try_from(rs["spec"]["replicas"].as_i64().unwrap_or(0).max(0)).unwrap_or(0);
@@ -140,6 +157,7 @@ fn reconcile(state: &mut State) -> bool {
                     "name": name,
                     "namespace": rs_key.namespace,
                     "labels": rs["spec"]["template"]["metadata"]["labels"],
+                    "annotations": rs["spec"]["template"]["metadata"]["annotations"],
                     "ownerReferences": [{
                         "apiVersion": "apps/v1",
                         "kind": "ReplicaSet",
@@ -162,6 +180,11 @@ fn reconcile(state: &mut State) -> bool {
                     }],
                 },
             });
+            if pod["metadata"]["annotations"].is_null()
+                && let Some(meta) = pod["metadata"].as_object_mut()
+            {
+                meta.remove("annotations");
+            }
             if let Some(i) = least_loaded(&load) {
                 place(&mut pod, &nodes[i].0, &nodes[i].1, state.rv);
                 load[i] += 1;
@@ -218,4 +241,62 @@ fn place(pod: &mut Value, node: &str, node_ip: &str, seq: u64) {
         "containerStatuses": containers,
         "qosClass": "Burstable",
     });
+}
+
+/// The annotation that makes a pod fail: `CrashLoopBackOff`, `OOMKilled` (a crash loop whose last
+/// termination was OOMKilled), `ImagePullBackOff`, `ErrImagePull`, `CreateContainerConfigError`.
+pub(crate) const WAITING: &str = "kube-sandbox/waiting";
+
+/// What the container waits in for a value of [`WAITING`].
+fn waiting_reason(annotation: &str) -> &str {
+    if annotation == "OOMKilled" {
+        "CrashLoopBackOff"
+    } else {
+        annotation
+    }
+}
+
+/// What the crashed container printed last: a line incident playbooks count.
+fn crash_log(annotation: &str) -> &'static str {
+    match annotation {
+        "OOMKilled" => "fatal error: runtime: out of memory\n",
+        "CrashLoopBackOff" => "panic: dial tcp 10.0.5.10:5432: connect: connection refused\n",
+        _ => "",
+    }
+}
+
+/// Makes a placed pod fail with `annotation`: not ready, its container waiting; crash loops have
+/// restarted five times after an Error (or OOMKilled) termination.
+fn fail(pod: &mut Value, annotation: &str) {
+    let reason = waiting_reason(annotation);
+    let crashed = reason == "CrashLoopBackOff";
+    let ts = now();
+    if let Some(conditions) = pod["status"]["conditions"].as_array_mut() {
+        for c in conditions
+            .iter_mut()
+            .filter(|c| c["type"] == "Ready" || c["type"] == "ContainersReady")
+        {
+            c["status"] = json!("False");
+            c["reason"] = json!("ContainersNotReady");
+            c["lastTransitionTime"] = json!(ts);
+        }
+    }
+    if let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() {
+        for c in statuses {
+            c["ready"] = json!(false);
+            c["started"] = json!(false);
+            c["restartCount"] = json!(if crashed { 5 } else { 0 });
+            c["state"] =
+                json!({ "waiting": { "reason": reason, "message": format!("kube-sandbox/waiting: {annotation}") } });
+            if crashed {
+                let (code, why) = if annotation == "OOMKilled" {
+                    (137, "OOMKilled")
+                } else {
+                    (1, "Error")
+                };
+                c["lastState"] =
+                    json!({ "terminated": { "exitCode": code, "reason": why, "startedAt": ts, "finishedAt": ts } });
+            }
+        }
+    }
 }
