@@ -344,3 +344,48 @@ fn metrics(world: &World, now: Instant) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prometheus's `histogram_quantile` over one histogram's cumulative shares (+Inf is 1): the
+    /// first bucket that reaches the rank, interpolated linearly from its lower bound (0 for the
+    /// first bucket); the highest finite bound when only +Inf reaches it.
+    fn histogram_quantile(q: f64, cum: &[f64]) -> f64 {
+        let Some(i) = cum.iter().position(|c| *c >= q) else {
+            return BUCKETS[BUCKETS.len() - 1];
+        };
+        let (lower, below) = if i == 0 {
+            (0.0, 0.0)
+        } else {
+            (BUCKETS[i - 1], cum[i - 1])
+        };
+        lower + (BUCKETS[i] - lower) * (q - below) / (cum[i] - below)
+    }
+
+    #[test]
+    fn every_p95_in_range_is_where_histogram_quantile_finds_it() {
+        let mut p = BUCKETS[0];
+        while p <= BUCKETS[BUCKETS.len() - 1] {
+            let cum = Traffic::healthy(1.0).with_p95(p).cumulative();
+            assert!(cum.windows(2).all(|w| w[0] <= w[1]), "p95 {p}: not cumulative: {cum:?}");
+            let found = histogram_quantile(0.95, &cum);
+            assert!(
+                (found - p).abs() <= 1e-9 * p,
+                "p95 {p}: histogram_quantile gives {found}"
+            );
+            p *= 1.013;
+        }
+        for (asked, given) in [(0.0, BUCKETS[0]), (f64::NAN, 0.12), (60.0, 10.0)] {
+            let cum = Traffic::healthy(1.0).with_p95(asked).clamped().cumulative();
+            assert!((histogram_quantile(0.95, &cum) - given).abs() < 1e-9, "{asked}");
+        }
+    }
+
+    impl Traffic {
+        fn with_p95(self, p95_seconds: f64) -> Traffic {
+            Traffic { p95_seconds, ..self }
+        }
+    }
+}
