@@ -680,3 +680,69 @@ async fn dry_runs_are_validated_and_answered_and_persist_nothing() {
     config_maps.create(&PostParams::default(), &cm).await.expect("a create");
     assert_eq!(f.server.writes(), ["POST /api/v1/namespaces/prod/configmaps"]);
 }
+
+#[test]
+fn what_the_sandbox_turns_on_anonymous_access_kept_pods_and_stored_kinds_in_discovery() {
+    let server = KubeServer::start();
+    server.put(deployment("prod", "web", 2, "app:1"));
+    server.put(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": { "name": "web-prod", "namespace": "argocd" },
+        "spec": { "project": "default" },
+    }));
+    // Off by default: the tests see exactly what they seeded.
+    assert_eq!(raw(server.port, "GET", "/api/v1/nodes", &[], "").0, 401);
+    let (_, groups) = raw(server.port, "GET", "/apis", &[AUTH], "");
+    assert!(!groups.contains("argoproj.io"), "{groups}");
+    assert!(server.list("Pod", Some("prod")).is_empty());
+
+    server.allow_anonymous();
+    server.discover_stored_kinds();
+    server.keep_pods();
+    assert_eq!(raw(server.port, "GET", "/api/v1/nodes", &[], "").0, 200);
+    let wrong = ("Authorization", "Bearer nope");
+    assert_eq!(
+        raw(server.port, "GET", "/api/v1/nodes", &[wrong], "").0,
+        401,
+        "a wrong token is still refused"
+    );
+    let (code, list) = raw(server.port, "GET", "/apis/argoproj.io/v1alpha1", &[], "");
+    assert_eq!(code, 200, "{list}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["resources"][0]["name"], "applications");
+    assert_eq!(list["resources"][0]["namespaced"], true);
+
+    // No node is Ready: the pods wait, Pending; a Ready node takes them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pods = |phase: &str| {
+        server
+            .list("Pod", Some("prod"))
+            .into_iter()
+            .filter(|p| p["status"]["phase"] == phase)
+            .count()
+    };
+    while pods("Pending") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            server.list("Pod", Some("prod"))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.put(node("n1", true));
+    while pods("Running") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            server.list("Pod", Some("prod"))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        server
+            .list("Pod", Some("prod"))
+            .iter()
+            .all(|p| p["spec"]["nodeName"] == "n1" && p["metadata"]["labels"]["app"] == "web")
+    );
+}

@@ -26,6 +26,7 @@ mod rds;
 mod report;
 mod resume;
 mod run;
+mod sandbox;
 mod schedule;
 mod scheduler;
 mod schema;

@@ -1,6 +1,7 @@
 //! Test support: runs the built `runbook` binary in a directory and captures what it says,
 //! always within a deadline, and never leaves a process behind; builds throwaway workspaces.
 
+pub mod app;
 pub mod kube;
 pub mod platform;
 pub mod servers;

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::api::{self, Reply, Request, Watch};
 use super::pods;
 use super::state::{Event, Shared, State};
+use super::status::ApiError;
 
 /// Serves until the server is unblocked.
 pub(crate) fn serve(server: Arc<tiny_http::Server>, shared: Arc<Shared>) {
@@ -62,6 +63,18 @@ fn header(name: &str, value: &str) -> tiny_http::Header {
 }
 
 fn respond(shared: &Shared, mut rq: tiny_http::Request) {
+    // exec, attach and port-forward ask to upgrade the connection; tiny_http then hands the body
+    // reader the whole connection, which would be read until the client gives up. There are no
+    // containers to reach: refuse at once.
+    if rq.headers().iter().any(|h| h.field.equiv("Upgrade")) {
+        let refusal =
+            ApiError::bad_request("this test server runs no containers: exec, attach and port-forward are not served");
+        let response = tiny_http::Response::from_data(refusal.to_json().to_string().into_bytes())
+            .with_status_code(refusal.code)
+            .with_header(header("Content-Type", "application/json"));
+        let _ = rq.respond(response);
+        return;
+    }
     let url = rq.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let mut body = Vec::new();
@@ -110,7 +123,7 @@ fn event_line(state: &State, w: &Watch, ev: &Event) -> Option<String> {
         other if now => other,
         _ => return None,
     };
-    let object = pods::view(state, &ev.key, &ev.object);
+    let object = w.render(pods::view(state, &ev.key, &ev.object));
     Some(format!("{}\n", json!({ "type": kind, "object": object })))
 }
 
@@ -139,7 +152,7 @@ fn stream(shared: &Shared, rq: tiny_http::Request, w: &Watch) {
             None => {
                 for (key, obj) in state.of(&w.group, &w.plural, w.namespace.as_deref()) {
                     if w.matches(&obj) {
-                        let object = pods::view(&state, &key, &obj);
+                        let object = w.render(pods::view(&state, &key, &obj));
                         lines.push_str(&format!("{}\n", json!({ "type": "ADDED", "object": object })));
                     }
                 }

@@ -17,15 +17,22 @@ use super::state::{Res, Shared, State};
 /// token `test-token` (the kubeconfig from [`KubeServer::write_kubeconfig`] has it).
 pub struct KubeServer {
     pub port: u16,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     http: Arc<tiny_http::Server>,
 }
 
 impl KubeServer {
     /// Binds 127.0.0.1 on a free port and serves on background threads.
     pub fn start() -> KubeServer {
-        let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
-        let port = http.server_addr().to_ip().expect("an IP listener").port();
+        KubeServer::start_on(0).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Binds 127.0.0.1:`port` (0: a free one) and serves on background threads.
+    pub fn start_on(port: u16) -> Result<KubeServer, String> {
+        let http = tiny_http::Server::http(("127.0.0.1", port))
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        let http = Arc::new(http);
+        let port = http.server_addr().to_ip().map_or(port, |a| a.port());
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
             changed: Condvar::new(),
@@ -34,7 +41,7 @@ impl KubeServer {
         });
         let (server, state) = (http.clone(), shared.clone());
         std::thread::spawn(move || http::serve(server, state));
-        KubeServer { port, shared, http }
+        Ok(KubeServer { port, shared, http })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -85,17 +92,44 @@ current-context: {context}
     /// the object it overwrites), keeps the given status, and runs the controllers: a Deployment gets
     /// its ReplicaSet, revision and status.
     pub fn put(&self, obj: Value) {
+        if let Err(e) = self.store_seed(obj, false) {
+            panic!("put: {e}");
+        }
+    }
+
+    /// [`KubeServer::put`] for objects from outside a test (a seed file): an object the server
+    /// would not store (no string `apiVersion`, `kind` or `metadata.name`, a namespaced kind
+    /// without `metadata.namespace`, a name that is not a lowercase RFC 1123 subdomain) is an
+    /// error saying why, and nothing is stored.
+    pub fn try_put(&self, obj: Value) -> Result<(), String> {
+        self.store_seed(obj, true)
+    }
+
+    /// Tests may seed what validation refuses (to see how a run copes), so only objects from
+    /// outside are `validate`d.
+    fn store_seed(&self, obj: Value, validate: bool) -> Result<(), String> {
+        if !obj.is_object() {
+            return Err("an object must be a mapping".into());
+        }
+        for field in ["apiVersion", "kind"] {
+            if validate && obj[field].as_str().is_none_or(str::is_empty) {
+                return Err(format!("the object has no {field}"));
+            }
+        }
         let res = Res::of_object(&obj);
-        let name = obj["metadata"]["name"]
-            .as_str()
-            .unwrap_or_else(|| panic!("put: the object has no metadata.name: {obj}"))
-            .to_string();
+        let Some(name) = obj["metadata"]["name"].as_str().map(String::from) else {
+            return Err(format!("the {} has no metadata.name", res.kind));
+        };
+        if validate {
+            api::validate(&res, &obj).map_err(|e| format!("{} {name}: {}", res.kind, e.message))?;
+        }
         let namespace = obj["metadata"]["namespace"].as_str().map(String::from);
-        assert!(
-            !res.namespaced || namespace.is_some(),
-            "put: {} {name} is namespaced but has no metadata.namespace",
-            res.kind
-        );
+        if res.namespaced && namespace.is_none() {
+            return Err(format!(
+                "{} {name} is namespaced but has no metadata.namespace",
+                res.kind
+            ));
+        }
         let key = res.key(namespace.as_deref(), &name);
         let mut obj = obj;
         obj["apiVersion"] = Value::String(res.api_version());
@@ -111,6 +145,7 @@ current-context: {context}
         api::store(&mut state, &res, key, obj, false);
         drop(state);
         self.shared.changed.notify_all();
+        Ok(())
     }
 
     /// The object of `kind` ("Deployment", "Node", "Pod", "Lease", ...) as a read would show it, or None.
@@ -173,6 +208,20 @@ current-context: {context}
         }
         drop(state);
         self.shared.changed.notify_all();
+    }
+
+    /// Serves requests that carry no bearer token, as an API server with anonymous access would
+    /// (a wrong token is still refused). kubectl sends no token over plain HTTP, so the sandbox
+    /// turns this on for it.
+    pub fn allow_anonymous(&self) {
+        self.shared.lock().anonymous = true;
+    }
+
+    /// Lists in discovery the kinds stored here that the server does not know (an ArgoCD
+    /// Application from a seed), as if their CRDs were installed: kubectl finds a resource
+    /// only through discovery.
+    pub fn discover_stored_kinds(&self) {
+        self.shared.lock().discover_stored = true;
     }
 
     /// "METHOD path?query" of every request so far, in order; the path and query are percent-decoded

@@ -135,6 +135,10 @@ pub(crate) struct State {
     pub stuck: HashSet<(String, String)>,
     /// (namespace, pod) -> log text.
     pub logs: HashMap<(String, String), String>,
+    /// Whether requests without the bearer token are served (kubectl sends no token over plain HTTP).
+    pub anonymous: bool,
+    /// Whether discovery lists the stored kinds the catalog does not know (the sandbox's CRDs).
+    pub discover_stored: bool,
     /// "METHOD path?query" of every request.
     pub requests: Vec<String>,
     /// "METHOD path?query" of every write that was persisted (not a dry run, answered 2xx).
@@ -176,6 +180,8 @@ impl State {
             conflicts: HashMap::new(),
             stuck: HashSet::new(),
             logs: HashMap::new(),
+            anonymous: false,
+            discover_stored: false,
             requests: Vec::new(),
             writes: Vec::new(),
         }
