@@ -14,6 +14,8 @@ mod journal;
 mod k8s;
 mod k8s_real;
 mod library_db;
+mod library_gitops;
+mod library_incidents;
 mod limits;
 mod lints;
 mod measures;

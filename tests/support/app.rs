@@ -1,6 +1,6 @@
 //! A stand-in for the platform's application as Prometheus and the playbooks see it, on
 //! 127.0.0.1: `/metrics` with the runbook's request counters and latency histogram, growing at
-//! the traffic a test sets, and `/health`.
+//! the traffic a test sets, its pods' memory against their limit, and `/health`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -159,7 +159,12 @@ struct World {
     healthy: bool,
     /// Bodies posted to `/hooks/...`, oldest first, at most [`MAX_HOOKS`].
     hooks: Vec<String>,
+    /// Per namespace, the application pods' memory working set as a share of their limit.
+    memory: BTreeMap<String, f64>,
 }
+
+/// The memory limit the memory series report, 1 GiB.
+pub const MEMORY_LIMIT_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 
 const MAX_HOOKS: usize = 100;
 
@@ -192,6 +197,7 @@ impl App {
             series,
             healthy: true,
             hooks: Vec::new(),
+            memory: BTreeMap::new(),
         }));
         let (srv, w) = (server.clone(), world.clone());
         std::thread::spawn(move || {
@@ -219,6 +225,14 @@ impl App {
     /// Whether `/health` answers 200 (or 503).
     pub fn set_healthy(&self, healthy: bool) {
         lock(&self.world).healthy = healthy;
+    }
+
+    /// From now on the application's pods in `namespace` use `share` of their memory limit
+    /// (cAdvisor's `container_memory_working_set_bytes` and kube-state-metrics'
+    /// `kube_pod_container_resource_limits`, as `kubectl top pods` sees them).
+    pub fn set_memory(&self, namespace: &str, share: f64) {
+        let share = if share.is_finite() { share.clamp(0.0, 4.0) } else { 0.0 };
+        lock(&self.world).memory.insert(namespace.to_string(), share);
     }
 }
 
@@ -341,6 +355,21 @@ fn metrics(world: &World, now: Instant) -> String {
         out += &format!("http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {total}\n");
         out += &format!("http_request_duration_seconds_sum{{{labels}}} {}\n", c.sum);
         out += &format!("http_request_duration_seconds_count{{{labels}}} {total}\n");
+    }
+    if !world.memory.is_empty() {
+        out += "# TYPE container_memory_working_set_bytes gauge\n# TYPE kube_pod_container_resource_limits gauge\n";
+    }
+    for (ns, share) in &world.memory {
+        for pod in ["0", "1"] {
+            let labels = format!("namespace=\"{ns}\",pod=\"{APP}-{pod}\",container=\"{APP}\"");
+            out += &format!(
+                "container_memory_working_set_bytes{{{labels}}} {}\n",
+                share * MEMORY_LIMIT_BYTES
+            );
+            out += &format!(
+                "kube_pod_container_resource_limits{{{labels},resource=\"memory\",unit=\"byte\"}} {MEMORY_LIMIT_BYTES}\n"
+            );
+        }
     }
     out
 }

@@ -6,6 +6,7 @@ pub mod kube;
 pub mod platform;
 pub mod servers;
 pub mod webhooks;
+pub mod world;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -116,6 +116,22 @@ impl Prometheus {
         }
     }
 
+    /// Polls until `query` answers a value that `holds`, or panics at the deadline (60 s).
+    pub fn wait_until(&self, query: &str, holds: impl Fn(f64) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.query(query).is_some_and(&holds) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never gave `{query}` the value the test waits for (last: {:?})",
+                self.query(query)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// One instant query's single value, if it has one.
     pub fn query(&self, query: &str) -> Option<f64> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;

@@ -210,6 +210,25 @@ current-context: {context}
         self.shared.changed.notify_all();
     }
 
+    /// Makes the object of `kind` `namespace/name` (which must exist) `secs` seconds older: its
+    /// creationTimestamp moves back, as if it had been created then (a pod Pending for ten
+    /// minutes).
+    pub fn backdate(&self, kind: &str, namespace: Option<&str>, name: &str, secs: i64) {
+        let mut state = self.shared.lock();
+        let key = state
+            .objects
+            .iter()
+            .find(|(k, v)| v["kind"] == kind && k.name == name && k.namespace == namespace.unwrap_or_default())
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| panic!("backdate: no {kind} {name}"));
+        let mut obj = state.objects[&key].clone();
+        let then = chrono::Utc::now() - chrono::Duration::seconds(secs);
+        obj["metadata"]["creationTimestamp"] = Value::String(then.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        state.commit(key, obj);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
     /// Serves requests that carry no bearer token, as an API server with anonymous access would
     /// (a wrong token is still refused). kubectl sends no token over plain HTTP, so the sandbox
     /// turns this on for it.
