@@ -28,6 +28,8 @@ impl World {
             .seed_file(&crate::repo_root().join("examples/platform-sandbox/seed.yaml"))
             .unwrap_or_else(|e| panic!("the sandbox's seed: {e}"));
         p.kube.keep_pods();
+        // The playbooks' kubectl lines send no token over plain HTTP, as kubectl does.
+        p.kube.allow_anonymous();
         let app = App::start();
         for ns in ["prod", "staging", "dev"] {
             app.set(ns, Track::Stable, Traffic::healthy(50.0));
