@@ -671,6 +671,8 @@ fn the_example_workspace_is_the_repositorys_pointed_at_the_sandbox() {
             "grafana_url: https://grafana.mycompany.com",
             "grafana_url: http://127.0.0.1:18080",
         ),
+        // The cluster ArgoCD runs in (`argocd.context`).
+        ("context: eks-prod", "context: sandbox"),
     ] {
         expected = expected.replace(from, to);
     }
