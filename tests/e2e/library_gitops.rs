@@ -5,6 +5,7 @@
 //! rollback is checked on the resulting state.
 
 use runbook_tests::app::{Track, Traffic};
+use runbook_tests::kube::pod_waiting;
 use runbook_tests::world::{REPO, World, tag};
 use serde_json::Value;
 
@@ -12,7 +13,17 @@ const FAST: [&str; 4] = ["-p", "soak=1s", "-p", "watch=2s"];
 
 fn deploy(w: &World, env: &str, version: &str, extra: &[&str]) -> runbook_tests::Output {
     let v = format!("version={version}");
-    let mut args = vec!["run", "deploy", "-e", env, "-p", v.as_str(), "--non-interactive"];
+    let mut args = vec![
+        "run",
+        "deploy",
+        "-e",
+        env,
+        "-p",
+        v.as_str(),
+        "--non-interactive",
+        "--approve",
+        "promote",
+    ];
     args.extend(FAST);
     args.extend(extra);
     w.p.run(&args)
@@ -25,12 +36,7 @@ fn deploy_goes_to_staging_then_through_a_canary_and_argocd_to_prod() {
     assert_eq!(staged.code, 0, "{}", staged.transcript());
     assert_eq!(w.image("staging", "myapp-backend"), format!("{REPO}:v1.2.3"));
 
-    let prod = deploy(
-        &w,
-        "prod",
-        "v1.2.3",
-        &["--approve", "promote", "--approve", "changelog"],
-    );
+    let prod = deploy(&w, "prod", "v1.2.3", &[]);
     assert_eq!(prod.code, 0, "{}", prod.transcript());
     // ArgoCD deployed it: the Application's history says so, and its Deployment runs it.
     assert_eq!(w.image("prod", "myapp-backend"), format!("{REPO}:v1.2.3"));
@@ -125,12 +131,7 @@ fn a_slow_release_after_promotion_is_rolled_back_through_argocd() {
 fn rollback_uses_argocd_history_in_prod_and_a_gitops_revert_under_auto_sync() {
     let w = World::new();
     assert_eq!(deploy(&w, "staging", "v1.2.3", &[]).code, 0);
-    let ok = deploy(
-        &w,
-        "prod",
-        "v1.2.3",
-        &["--approve", "promote", "--approve", "changelog"],
-    );
+    let ok = deploy(&w, "prod", "v1.2.3", &[]);
     assert_eq!(ok.code, 0, "{}", ok.transcript());
 
     // prod syncs by hand: an ArgoCD rollback to the previous entry, OutOfSync afterwards.
@@ -155,7 +156,15 @@ fn rollback_uses_argocd_history_in_prod_and_a_gitops_revert_under_auto_sync() {
     );
 
     // staging syncs by itself: the previous tag is set and synced instead.
-    let rv = w.p.run(&["run", "rollback", "-e", "staging", "--non-interactive"]);
+    let rv = w.p.run(&[
+        "run",
+        "rollback",
+        "-e",
+        "staging",
+        "--non-interactive",
+        "--approve",
+        "revert",
+    ]);
     assert_eq!(rv.code, 0, "{}", rv.transcript());
     assert_eq!(w.image("staging", "myapp-backend"), format!("{REPO}:v1.2.2"));
     assert_eq!(tag(&w.application("staging")["spec"]["source"]), "v1.2.2");
@@ -163,31 +172,32 @@ fn rollback_uses_argocd_history_in_prod_and_a_gitops_revert_under_auto_sync() {
 }
 
 #[test]
-fn a_rollback_that_does_not_bring_the_error_rate_down_is_undone_and_pages() {
+fn a_rollback_whose_pods_crash_is_undone_and_pages() {
     let w = World::new();
     assert_eq!(deploy(&w, "staging", "v1.2.3", &[]).code, 0);
-    w.app.set(
+    // A pod of the application crash-loops whatever runs: the check after the revert fails,
+    // the revert is undone (v1.2.3 again), and the channel is told to escalate.
+    w.p.kube.put(pod_waiting(
         "staging",
-        Track::Stable,
-        Traffic {
-            error_ratio: 0.3,
-            ..Traffic::healthy(50.0)
-        },
-    );
-    w.prom.wait_until(r#"sum(rate(http_requests_total{namespace="staging",status=~"5.."}[1m])) / sum(rate(http_requests_total{namespace="staging"}[1m]))"#, |v| v >= 0.1);
-    // The error rate stays up: the check times out, the revert is undone (v1.2.3 again),
-    // and the channel is told to escalate.
+        "myapp-backend-6b8f-crash",
+        &[("app", "myapp-backend"), ("track", "stable")],
+        "ip-10-0-1-1",
+        "CrashLoopBackOff",
+    ));
     let out = w.p.run(&[
         "run",
         "rollback",
         "-e",
         "staging",
         "--non-interactive",
-        "-p",
-        "max_error_rate=0.01",
+        "--approve",
+        "revert",
     ]);
     assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(out.stderr.contains("myapp-backend-6b8f-crash"), "{}", out.stderr);
+    assert!(out.stderr.contains("↺ revert undone"), "{}", out.stderr);
     assert_eq!(w.image("staging", "myapp-backend"), format!("{REPO}:v1.2.3"));
+    assert_eq!(w.history("staging"), ["v1.2.2", "v1.2.3", "v1.2.2", "v1.2.3"]);
     assert!(
         w.p.slack()
             .iter()
@@ -244,8 +254,8 @@ fn a_hotfix_needs_an_engineering_lead_and_is_undone_when_the_service_stops_answe
         "--non-interactive",
         "--approve",
         "deploy",
-        "--approve",
-        "postmortem",
+        "--input",
+        "postmortem=done",
     ]);
     assert_eq!(ok.code, 0, "{}", ok.transcript());
     assert_eq!(w.image("staging", "myapp-backend"), format!("{REPO}:v1.2.4"));

@@ -104,7 +104,7 @@ impl World {
         self.p.moto.boto3(&format!(
             "ecr = boto3.client('ecr', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
              ecr.create_repository(repositoryName='myapp-backend')\n\
-             for t in [{}]:\n    ecr.put_image(repositoryName='myapp-backend', imageManifest=json.dumps({{'schemaVersion': 2, 'tag': t}}), imageTag=t)",
+             for t in [{}]:\n    ecr.put_image(repositoryName='myapp-backend', imageManifest=json.dumps({{'schemaVersion': 2, 'mediaType': 'application/vnd.docker.distribution.manifest.v2+json', 'tag': t}}), imageManifestMediaType='application/vnd.docker.distribution.manifest.v2+json', imageTag=t)",
             self.p.moto.url(),
             list.join(", ")
         ));
