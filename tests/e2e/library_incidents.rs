@@ -93,7 +93,7 @@ fn pods_that_also_miss_their_image_fail_and_the_nodes_go_back() {
     ]);
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(
-        out.stderr.contains(&format!("{REPO}:v1.2.2 is not in ECR")),
+        out.stderr.contains("the image the pods need is not in ECR") && out.stderr.contains("imageTag:'v1.2.2'"),
         "{}",
         out.stderr
     );

@@ -225,12 +225,23 @@ impl RunState {
                 e.completed.extend(r.done.into_iter().map(|u| (i, u)));
                 false
             }
+            StepStatus::Failed | StepStatus::TimedOut if self.on_failure[i] == OnFailure::Ignore => {
+                // A fact, not a failure: its dependents run and read its status; what it
+                // began is undone with the rest if the run fails later.
+                self.state[i] = State::Done;
+                e.completed.extend(r.done.into_iter().map(|u| (i, u)));
+                if let Some(unit) = r.failed_unit.filter(|_| r.action_started) {
+                    e.completed.push((i, unit));
+                }
+                false
+            }
             StepStatus::Failed | StepStatus::TimedOut => {
                 self.state[i] = State::Failed;
                 e.any_failure = true;
                 // Iterations that finished before the failure are undone too.
                 e.completed.extend(r.done.into_iter().map(|u| (i, u)));
                 match self.on_failure[i] {
+                    OnFailure::Ignore => false,
                     OnFailure::Continue => false,
                     OnFailure::Rollback => {
                         // A failure before the action began (a precondition, a journal

@@ -466,8 +466,13 @@ async fn run_unit(eng: &Engine, step: &Step, mut unit: Unit, waits: &Waits) -> S
         } else {
             StepStatus::Failed
         };
-        eng.rt
-            .record_step(eng.key(&label), "failed", &outcome.result, &serde_json::Map::new());
+        // What went wrong is readable too (`steps.<id>.error`), for steps after one whose
+        // failure is ignored.
+        let mut known = serde_json::Map::new();
+        if let Some(e) = &outcome.error {
+            known.insert("error".into(), Json::String(eng.rt.redact(e)));
+        }
+        eng.rt.record_step(eng.key(&label), "failed", &outcome.result, &known);
         eng.finish_event(
             &label,
             status,

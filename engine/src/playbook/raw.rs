@@ -248,6 +248,10 @@ pub enum OnFailure {
     Continue,
     /// Stop without rolling back.
     Abort,
+    /// A fact, not a failure (a diagnostic that may find the system down): the step is
+    /// recorded failed, its dependents run and read `steps.<id>.status`, the run goes on as
+    /// if it had succeeded.
+    Ignore,
 }
 
 /// A gate answered by other people (`runbook approve RUN_ID STEP --as NAME`).
