@@ -13,6 +13,7 @@ mod invalid_workspace;
 mod journal;
 mod k8s;
 mod k8s_real;
+mod library_alerts;
 mod library_db;
 mod library_gitops;
 mod library_incidents;
