@@ -106,3 +106,213 @@ fn a_daily_check_with_the_budget_spent_and_a_slow_p95_names_exactly_those_checks
         format!("{}:v1.2.2", runbook_tests::world::REPO)
     );
 }
+
+const NODES: [&str; 3] = ["ip-10-0-1-1", "ip-10-0-2-1", "ip-10-0-3-1"];
+
+/// What kube-state-metrics and node-exporter serve for the three nodes: CPU and memory
+/// requests at `requested` of allocatable, every root filesystem with `disk_free` free.
+fn platform_metrics(w: &World, requested: f64, disk_free: f64) {
+    let (cpu, memory, disk) = (3.92, 15_411_281_920.0, 83_000_000_000.0);
+    for node in NODES {
+        w.app.set_gauge(
+            &format!(r#"kube_node_status_allocatable{{node="{node}",resource="cpu",unit="core"}}"#),
+            cpu,
+        );
+        w.app.set_gauge(
+            &format!(r#"kube_node_status_allocatable{{node="{node}",resource="memory",unit="byte"}}"#),
+            memory,
+        );
+        let fs = format!(r#"instance="{node}:9100",device="/dev/nvme0n1p1",fstype="xfs",mountpoint="/""#);
+        w.app.set_gauge(&format!("node_filesystem_size_bytes{{{fs}}}"), disk);
+        w.app
+            .set_gauge(&format!("node_filesystem_avail_bytes{{{fs}}}"), disk * disk_free);
+    }
+    for (i, node) in NODES.iter().enumerate() {
+        let pod = format!(r#"namespace="prod",pod="myapp-backend-{i}",container="myapp-backend",node="{node}""#);
+        w.app.set_gauge(
+            &format!(r#"kube_pod_container_resource_requests{{{pod},resource="cpu",unit="core"}}"#),
+            cpu * requested,
+        );
+        w.app.set_gauge(
+            &format!(r#"kube_pod_container_resource_requests{{{pod},resource="memory",unit="byte"}}"#),
+            memory * requested,
+        );
+    }
+    w.prom.wait_until(
+        r#"min(node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"})"#,
+        |v| (v - disk_free).abs() < 1e-9,
+    );
+    w.prom.wait_until(
+        r#"sum(kube_pod_container_resource_requests{resource="memory"}) / sum(kube_node_status_allocatable{resource="memory"})"#,
+        |v| (v - requested).abs() < 1e-9,
+    );
+}
+
+fn ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn job(name: &str, finished_days_ago: Option<i64>) -> serde_json::Value {
+    let mut job = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": { "name": name, "namespace": "prod" },
+        "spec": { "template": { "spec": { "restartPolicy": "Never", "containers": [{ "name": "task", "image": "busybox" }] } } },
+        "status": { "active": 1 },
+    });
+    if let Some(days) = finished_days_ago {
+        job["status"] = serde_json::json!({ "succeeded": 1, "completionTime": ago(days), "startTime": ago(days) });
+    }
+    job
+}
+
+/// What the weekly cleanup works on, and what its reviews read besides the seed: finished and
+/// running Jobs, a Failed pod, an ECR repository with an untagged image, a vulnerability
+/// report, the CloudTrail log group with a console login, the node group.
+fn weekly_world(w: &World) {
+    w.p.kube.put(job("db-migrate-1", Some(10)));
+    w.p.kube.put(job("db-migrate-2", Some(1)));
+    w.p.kube.put(job("report-export", None));
+    let mut failed = runbook_tests::kube::pod(
+        "prod",
+        "myapp-backend-evicted",
+        &[("app", "myapp-backend")],
+        "ip-10-0-1-1",
+        false,
+    );
+    failed["status"] = serde_json::json!({ "phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory." });
+    w.p.kube.put(failed);
+    w.p.kube.put(serde_json::json!({
+        "apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
+        "metadata": { "name": "replicaset-myapp-backend-myapp-backend", "namespace": "prod" },
+        "report": { "summary": { "criticalCount": 0, "highCount": 2 } },
+    }));
+    // kubectl finds the CRD kinds (Certificates, VulnerabilityReports) through discovery.
+    w.p.kube.discover_stored_kinds();
+    w.p.moto.boto3(&format!(
+        "ecr = boto3.client('ecr', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         ecr.create_repository(repositoryName='myapp-backend')\n\
+         manifest = lambda layer: json.dumps({{'schemaVersion': 2, 'mediaType': 'application/vnd.docker.distribution.manifest.v2+json', 'layers': [{{'digest': 'sha256:' + layer * 64, 'size': 1}}]}})\n\
+         ecr.put_image(repositoryName='myapp-backend', imageManifest=manifest('a'), imageTag='v1.2.2')\n\
+         ecr.put_image(repositoryName='myapp-backend', imageManifest=manifest('b'))\n\
+         logs = boto3.client('logs', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         logs.create_log_group(logGroupName='cloudtrail/management-events')\n\
+         logs.create_log_stream(logGroupName='cloudtrail/management-events', logStreamName='123456789012_CloudTrail_us-east-1')\n\
+         import time\n\
+         logs.put_log_events(logGroupName='cloudtrail/management-events', logStreamName='123456789012_CloudTrail_us-east-1', logEvents=[\n\
+             {{'timestamp': int(time.time() * 1000) - 3600000, 'message': json.dumps({{'eventName': 'ConsoleLogin', 'eventTime': '2026-01-01T09:00:00Z', 'userIdentity': {{'type': 'IAMUser', 'userName': 'jsmith'}}, 'sourceIPAddress': '203.0.113.7'}})}},\n\
+             {{'timestamp': int(time.time() * 1000) - 1800000, 'message': json.dumps({{'eventName': 'DescribeInstances', 'eventTime': '2026-01-01T09:30:00Z', 'userIdentity': {{'type': 'IAMUser', 'userName': 'ci'}}, 'sourceIPAddress': '10.0.0.9'}})}},\n\
+         ])",
+        url = w.p.moto.url()
+    ));
+    w.p.stand_in_answers("eksctl", "CLUSTER\tNODEGROUP\tSTATUS\neks-prod\tng-prod\tACTIVE\n", 0);
+}
+
+fn ecr_images(w: &World) -> String {
+    w.p.moto.boto3(&format!(
+        "ecr = boto3.client('ecr', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         print(sorted(i.get('imageTag', 'untagged') for i in ecr.list_images(repositoryName='myapp-backend')['imageIds']))",
+        w.p.moto.url()
+    ))
+}
+
+fn jobs(w: &World) -> Vec<String> {
+    let mut names: Vec<String> =
+        w.p.kube
+            .list("Job", Some("prod"))
+            .iter()
+            .filter_map(|j| j["metadata"]["name"].as_str().map(String::from))
+            .collect();
+    names.sort();
+    names
+}
+
+/// The lines a step printed, from its `step_finished` record.
+fn printed(journal: &[serde_json::Value], step: &str) -> String {
+    journal
+        .iter()
+        .filter(|r| r["type"] == "step_finished" && r["step"] == step)
+        .map(|r| r["tail"].to_string())
+        .collect()
+}
+
+const WEEKLY: [&str; 7] = [
+    "run",
+    "weekly-maintenance",
+    "-e",
+    "prod",
+    "--non-interactive",
+    "--approve",
+    "cleanup",
+];
+
+#[test]
+fn weekly_maintenance_cleans_up_and_reviews_capacity_disks_certificates_and_logins() {
+    let w = World::new();
+    weekly_world(&w);
+    platform_metrics(&w, 0.5, 0.6);
+    let out = w.p.run(&WEEKLY);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    // The cleanup: the Job finished 10 days ago, the Failed pod and the untagged image are
+    // gone; the recent and the running Jobs, the running pods and the tagged image stay.
+    assert_eq!(jobs(&w), ["db-migrate-2", "report-export"]);
+    assert!(w.p.kube.get("Pod", Some("prod"), "myapp-backend-evicted").is_none());
+    assert!(
+        w.p.kube
+            .list("Pod", Some("prod"))
+            .iter()
+            .any(|p| p["metadata"]["labels"]["app"] == "myapp-backend"),
+        "the running pods were deleted"
+    );
+    assert_eq!(ecr_images(&w).trim(), "['v1.2.2']");
+    let slack = w.p.slack();
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    // The seed's certificates expire in February 2027.
+    let soonest = (chrono::DateTime::parse_from_rfc3339("2027-02-13T02:00:00Z").expect("a date")
+        - chrono::Utc::now().fixed_offset())
+    .num_days();
+    assert!(
+        slack[0].contains(&format!(
+            "CPU requests 50.0% and memory requests 50.0% of allocatable, least free disk 60.0%, soonest certificate expiry in {soonest} days"
+        )),
+        "{}",
+        slack[0]
+    );
+    let journal = w.p.last_journal();
+    let logins = printed(&journal, "access-logs");
+    assert!(logins.contains("jsmith from 203.0.113.7"), "{logins}");
+    assert!(
+        !logins.contains("DescribeInstances") && !logins.contains(" ci "),
+        "{logins}"
+    );
+    assert!(printed(&journal, "usage").contains("ng-prod"), "{journal:?}");
+    assert_eq!(
+        w.p.calls(),
+        ["eksctl get nodegroup --cluster eks-prod --region us-east-1"]
+    );
+}
+
+#[test]
+fn weekly_maintenance_reports_a_full_disk_and_an_expiring_certificate_and_still_cleans_up() {
+    let w = World::new();
+    weekly_world(&w);
+    platform_metrics(&w, 0.5, 0.1);
+    let mut cert =
+        w.p.kube
+            .get("Certificate", Some("staging"), "myapp-tls")
+            .expect("staging's certificate");
+    cert["status"]["notAfter"] = ago(-5).into();
+    w.p.kube.put(cert);
+    let out = w.p.run(&WEEKLY);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    let slack = w.p.slack();
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    assert!(slack[0].contains("has findings"), "{}", slack[0]);
+    assert_eq!(failed_checks(&slack[0]), ["disk", "expiry"], "{}", slack[0]);
+    // A finding stops nothing: the cleanup ran all the same.
+    assert_eq!(jobs(&w), ["db-migrate-2", "report-export"]);
+    assert_eq!(ecr_images(&w).trim(), "['v1.2.2']");
+    let certs = printed(&w.p.last_journal(), "certificates");
+    assert!(certs.contains("staging/myapp-tls"), "{certs}");
+}
