@@ -316,3 +316,146 @@ fn weekly_maintenance_reports_a_full_disk_and_an_expiring_certificate_and_still_
     let certs = printed(&w.p.last_journal(), "certificates");
     assert!(certs.contains("staging/myapp-tls"), "{certs}");
 }
+
+/// The audited world: an IAM user, the CloudTrail log group, a vulnerability report, network
+/// policies in prod; `clean` or with a finding for each of the audit's six checks.
+fn audited_world(w: &World, clean: bool) {
+    let criticals = if clean { 0 } else { 3 };
+    w.p.kube.put(serde_json::json!({
+        "apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
+        "metadata": { "name": "replicaset-myapp-backend-myapp-backend", "namespace": "prod" },
+        "report": { "summary": { "criticalCount": criticals, "highCount": 2 } },
+    }));
+    let policy_ns = if clean { "prod" } else { "staging" };
+    w.p.kube.put(serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": { "name": "default-deny", "namespace": policy_ns },
+        "spec": { "podSelector": {}, "policyTypes": ["Ingress"] },
+    }));
+    if !clean {
+        let mut dep = w.deployment("prod", "myapp-backend");
+        dep["spec"]["template"]["spec"]["containers"][0]["env"] =
+            serde_json::json!([{ "name": "PAYMENT_API_TOKEN", "value": "tok_live_abc" }]);
+        w.p.kube.put(dep);
+        w.p.kube.put(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": { "name": "myapp-config", "namespace": "prod" },
+            "data": { "LOG_LEVEL": "info", "db_password": "hunter2" },
+        }));
+    }
+    w.p.kube.discover_stored_kinds();
+    let root_event = if clean {
+        ""
+    } else {
+        "{'timestamp': int(time.time() * 1000) - 600000, 'message': json.dumps({'eventName': 'CreateAccessKey', 'eventTime': '2026-01-02T03:04:05Z', 'userIdentity': {'type': 'Root'}, 'sourceIPAddress': '198.51.100.9'})},"
+    };
+    let console_user = if clean {
+        ""
+    } else {
+        "iam.create_login_profile(UserName='bob', Password='Correct-horse-9!')\n"
+    };
+    let open_port = if clean {
+        ""
+    } else {
+        "ec2 = boto3.client('ec2', endpoint_url=URL, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         sg = ec2.create_security_group(GroupName='debug-ssh', Description='left open')['GroupId']\n\
+         ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{'IpProtocol': 'tcp', 'FromPort': 22, 'ToPort': 22, 'IpRanges': [{'CidrIp': '0.0.0.0/0'}]}])\n\
+         ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{'IpProtocol': 'tcp', 'FromPort': 443, 'ToPort': 443, 'IpRanges': [{'CidrIp': '0.0.0.0/0'}]}])\n"
+    };
+    w.p.moto.boto3(&format!(
+        "import time\n\
+         URL = '{url}'\n\
+         iam = boto3.client('iam', endpoint_url=URL, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         iam.create_user(UserName='bob')\n\
+         iam.create_access_key(UserName='bob')\n\
+         {console_user}\
+         {open_port}\
+         logs = boto3.client('logs', endpoint_url=URL, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         logs.create_log_group(logGroupName='cloudtrail/management-events')\n\
+         logs.create_log_stream(logGroupName='cloudtrail/management-events', logStreamName='trail')\n\
+         logs.put_log_events(logGroupName='cloudtrail/management-events', logStreamName='trail', logEvents=[\n\
+             {{'timestamp': int(time.time() * 1000) - 3600000, 'message': json.dumps({{'eventName': 'ConsoleLogin', 'eventTime': '2026-01-01T09:00:00Z', 'userIdentity': {{'type': 'IAMUser', 'userName': 'jsmith'}}, 'sourceIPAddress': '203.0.113.7'}})}},\n\
+             {root_event}\n\
+         ])",
+        url = w.p.moto.url()
+    ));
+}
+
+const AUDIT: [&str; 5] = ["run", "security-audit", "-e", "prod", "--non-interactive"];
+
+#[test]
+fn the_security_audit_passes_a_clean_platform_and_lists_the_logins() {
+    let w = World::new();
+    audited_world(&w, true);
+    let out = w.p.run(&AUDIT);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let slack = w.p.slack();
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    assert!(
+        slack[0].contains("Security audit of prod passed (0 critical vulnerabilities, budget 0)"),
+        "{}",
+        slack[0]
+    );
+    let journal = w.p.last_journal();
+    assert!(
+        printed(&journal, "access-logs").contains("jsmith from 203.0.113.7"),
+        "{journal:?}"
+    );
+    let statuses = step_statuses(&journal);
+    assert_eq!(
+        statuses.get("trivy-install").map(String::as_str),
+        Some("skipped"),
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn the_security_audit_finds_each_of_the_six_findings_and_changes_nothing() {
+    let w = World::new();
+    audited_world(&w, false);
+    let before = w.deployment("prod", "myapp-backend")["spec"].clone();
+    let out = w.p.run(&AUDIT);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    let slack = w.p.slack();
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    assert_eq!(
+        failed_checks(&slack[0]),
+        [
+            "iam",
+            "exposed-secrets",
+            "network-policies",
+            "access-logs",
+            "vulnerability-budget",
+            "security-groups"
+        ],
+        "{}",
+        slack[0]
+    );
+    let journal = w.p.last_journal();
+    let said = |step: &str| printed(&journal, step);
+    assert!(said("iam").contains("bob"), "{}", said("iam"));
+    let secrets = said("exposed-secrets");
+    assert!(
+        secrets.contains("Deployment prod/myapp-backend: env PAYMENT_API_TOKEN"),
+        "{secrets}"
+    );
+    assert!(
+        secrets.contains("ConfigMap prod/myapp-config: key db_password"),
+        "{secrets}"
+    );
+    assert!(
+        !secrets.contains("LOG_LEVEL") && !secrets.contains("tok_live_abc"),
+        "{secrets}"
+    );
+    assert!(
+        said("access-logs").contains("CreateAccessKey from 198.51.100.9"),
+        "{}",
+        said("access-logs")
+    );
+    let groups = said("security-groups");
+    assert!(groups.contains("debug-ssh: tcp 22-22 open to 0.0.0.0/0"), "{groups}");
+    assert!(!groups.contains("443"), "{groups}");
+    // An audit only reads.
+    assert_eq!(w.deployment("prod", "myapp-backend")["spec"], before);
+    assert!(w.p.kube.get("ConfigMap", Some("prod"), "myapp-config").is_some());
+}
