@@ -459,3 +459,103 @@ fn the_security_audit_finds_each_of_the_six_findings_and_changes_nothing() {
     assert_eq!(w.deployment("prod", "myapp-backend")["spec"], before);
     assert!(w.p.kube.get("ConfigMap", Some("prod"), "myapp-config").is_some());
 }
+
+/// Prod's EKS cluster in moto, at Kubernetes 1.33.
+fn eks_cluster(w: &World) {
+    w.p.moto.boto3(&format!(
+        "eks = boto3.client('eks', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         eks.create_cluster(name='eks-prod', version='1.33', roleArn='arn:aws:iam::123456789012:role/eks-cluster', resourcesVpcConfig={{'subnetIds': ['subnet-1', 'subnet-2']}})",
+        w.p.moto.url()
+    ));
+}
+
+/// The guided part that needs no other playbook's world: the security audit and the runbook
+/// review (a checklist, answered done); the rest declines by itself without a terminal.
+const MONTHLY: [&str; 16] = [
+    "run",
+    "monthly-maintenance",
+    "-e",
+    "prod",
+    "--non-interactive",
+    "-p",
+    "guided=false",
+    "-p",
+    "drill=false",
+    "--approve",
+    "security-audit",
+    "--approve",
+    "runbook-review",
+    "--input",
+    "runbook-review=done",
+    "--output=text",
+];
+
+#[test]
+fn monthly_maintenance_reviews_capacity_runs_the_audit_as_a_sub_run_and_posts_the_summary() {
+    let w = World::new();
+    audited_world(&w, true);
+    platform_metrics(&w, 0.5, 0.6);
+    eks_cluster(&w);
+    let out = w.p.run(&MONTHLY);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let slack = w.p.slack();
+    // The audit's own report, then the session's summary.
+    assert_eq!(slack.len(), 2, "{slack:?}");
+    assert!(slack[0].contains("Security audit of prod passed"), "{}", slack[0]);
+    assert!(
+        slack[1].contains("Peak requests (30d): CPU 50.0%, memory 50.0% of allocatable; cluster 1.33. Done: security-audit runbook-review -"),
+        "{}",
+        slack[1]
+    );
+    let statuses = step_statuses(&w.p.last_journal());
+    for skipped in ["certificates", "dr-drill", "target", "k8s-upgrade", "rotate-secrets"] {
+        assert_eq!(
+            statuses.get(skipped).map(String::as_str),
+            Some("skipped"),
+            "{skipped}: {statuses:?}"
+        );
+    }
+    assert_eq!(
+        statuses.get("security-audit/iam").map(String::as_str),
+        Some("ok"),
+        "{statuses:?}"
+    );
+    // Nothing but reads: no stand-in was called, the cluster is as it was.
+    assert!(w.p.calls().is_empty(), "{:?}", w.p.calls());
+}
+
+#[test]
+fn a_monthly_audit_with_findings_fails_its_task_but_the_session_goes_on_and_names_it() {
+    let w = World::new();
+    audited_world(&w, false);
+    platform_metrics(&w, 0.5, 0.6);
+    eks_cluster(&w);
+    let out = w.p.run(&MONTHLY);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    let statuses = step_statuses(&w.p.last_journal());
+    assert_eq!(
+        statuses.get("security-audit").map(String::as_str),
+        Some("failed"),
+        "{statuses:?}"
+    );
+    // The checklist after it still ran.
+    assert_eq!(
+        statuses.get("runbook-review").map(String::as_str),
+        Some("ok"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.get("summary").map(String::as_str),
+        Some("skipped"),
+        "{statuses:?}"
+    );
+    let slack = w.p.slack();
+    assert_eq!(slack.len(), 2, "{slack:?}");
+    assert!(slack[0].contains("Security audit of prod has findings"), "{}", slack[0]);
+    assert!(
+        slack[1].contains("Monthly maintenance of prod finished with failed tasks"),
+        "{}",
+        slack[1]
+    );
+    assert_eq!(failed_checks(&slack[1]), ["security-audit"], "{}", slack[1]);
+}
