@@ -752,6 +752,8 @@ fn incident_crashloop_rehearsed_in_the_sandbox_finds_the_crashing_pod_and_restar
             "staging",
             "--approve",
             "restart",
+            "-p",
+            "settle=1s",
         ],
         &[
             ("KUBECONFIG", kubeconfig.display().to_string()),

@@ -161,6 +161,8 @@ struct World {
     hooks: Vec<String>,
     /// Per namespace, the application pods' memory working set as a share of their limit.
     memory: BTreeMap<String, f64>,
+    /// Other gauges a test set: exposed series (name and labels) → value.
+    gauges: BTreeMap<String, f64>,
 }
 
 /// The memory limit the memory series report, 1 GiB.
@@ -198,6 +200,7 @@ impl App {
             healthy: true,
             hooks: Vec::new(),
             memory: BTreeMap::new(),
+            gauges: BTreeMap::new(),
         }));
         let (srv, w) = (server.clone(), world.clone());
         std::thread::spawn(move || {
@@ -233,6 +236,17 @@ impl App {
     pub fn set_memory(&self, namespace: &str, share: f64) {
         let share = if share.is_finite() { share.clamp(0.0, 4.0) } else { 0.0 };
         lock(&self.world).memory.insert(namespace.to_string(), share);
+    }
+}
+
+impl App {
+    /// From now on `/metrics` also serves `series` (a metric name with its labels, as exposed:
+    /// `kube_node_status_allocatable{node="n1",resource="cpu",unit="core"}`) at `value`: what
+    /// kube-state-metrics and node-exporter serve beside the application, for the playbooks
+    /// that read the platform's capacity and disks.
+    pub fn set_gauge(&self, series: &str, value: f64) {
+        let value = if value.is_finite() { value } else { 0.0 };
+        lock(&self.world).gauges.insert(series.to_string(), value);
     }
 }
 
@@ -370,6 +384,9 @@ fn metrics(world: &World, now: Instant) -> String {
                 "kube_pod_container_resource_limits{{{labels},resource=\"memory\",unit=\"byte\"}} {MEMORY_LIMIT_BYTES}\n"
             );
         }
+    }
+    for (series, value) in &world.gauges {
+        out += &format!("{series} {value}\n");
     }
     out
 }

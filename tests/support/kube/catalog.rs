@@ -130,6 +130,15 @@ pub(crate) const KNOWN: &[Known] = &[
         &["status"],
     ),
     k(
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+        &[],
+    ),
+    k(
         "policy",
         "v1",
         "poddisruptionbudgets",

@@ -238,6 +238,7 @@ pub(crate) fn reconcile_deployment(state: &mut State, namespace: &str, name: &st
     let template = dep["spec"]["template"].clone();
     let paused = dep["spec"]["paused"].as_bool().unwrap_or(false);
     let stuck = state.stuck.contains(&(namespace.to_string(), name.to_string()));
+    let past_deadline = state.past_deadline.contains(&(namespace.to_string(), name.to_string()));
     let generation = dep["metadata"]["generation"].clone();
 
     let owned: Vec<(Key, Value)> = state
@@ -374,6 +375,14 @@ pub(crate) fn reconcile_deployment(state: &mut State, namespace: &str, name: &st
             "True",
             "NewReplicaSetAvailable",
             &format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+            &dep,
+        )
+    } else if past_deadline {
+        condition(
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            &format!("ReplicaSet \"{rs_name}\" has timed out progressing."),
             &dep,
         )
     } else {

@@ -210,6 +210,19 @@ current-context: {context}
         self.shared.changed.notify_all();
     }
 
+    /// Makes the Deployment stuck (see [`KubeServer::set_stuck`]) with its deadline passed: an
+    /// unfinished rollout reports Progressing False, `ProgressDeadlineExceeded`, as the deployment
+    /// controller does after `progressDeadlineSeconds` without progress (no pod could start).
+    pub fn set_past_deadline(&self, namespace: &str, deployment: &str) {
+        let mut state = self.shared.lock();
+        let id = (namespace.to_string(), deployment.to_string());
+        state.stuck.insert(id.clone());
+        state.past_deadline.insert(id);
+        controllers::reconcile_deployment(&mut state, namespace, deployment);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
     /// Makes the object of `kind` `namespace/name` (which must exist) `secs` seconds older: its
     /// creationTimestamp moves back, as if it had been created then (a pod Pending for ten
     /// minutes).

@@ -133,6 +133,8 @@ pub(crate) struct State {
     pub conflicts: HashMap<String, usize>,
     /// (namespace, deployment) whose rollouts do not progress.
     pub stuck: HashSet<(String, String)>,
+    /// Stuck deployments whose rollouts have outlived their progressDeadlineSeconds.
+    pub past_deadline: HashSet<(String, String)>,
     /// (namespace, pod) -> log text.
     pub logs: HashMap<(String, String), String>,
     /// Whether requests without the bearer token are served (kubectl sends no token over plain HTTP).
@@ -179,6 +181,7 @@ impl State {
             forbidden: HashSet::new(),
             conflicts: HashMap::new(),
             stuck: HashSet::new(),
+            past_deadline: HashSet::new(),
             logs: HashMap::new(),
             anonymous: false,
             discover_stored: false,
