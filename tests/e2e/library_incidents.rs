@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use runbook_tests::kube::pod;
-use runbook_tests::world::{REPO, World, eventually, tag};
+use runbook_tests::world::{World, eventually, tag};
 use serde_json::json;
 
 /// A pod of staging's application that cannot be scheduled, and the event that says why.
@@ -380,12 +380,17 @@ fn a_p1_is_contained_by_turning_the_feature_off() {
     ]);
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert_eq!(flag(&w), "false");
-    let slack = w.p.slack();
+    let incidents = w.incidents();
     assert!(
-        slack.iter().any(|t| t.contains("P1 in staging: feature `checkout`")),
-        "{slack:?}"
+        incidents
+            .iter()
+            .any(|t| t.contains("P1 in staging: feature `checkout`")),
+        "{incidents:?}"
     );
-    assert!(slack.iter().any(|t| t.contains("P1 in staging resolved")), "{slack:?}");
+    assert!(
+        incidents.iter().any(|t| t.contains("P1 in staging resolved")),
+        "{incidents:?}"
+    );
 }
 
 #[test]
@@ -411,8 +416,72 @@ fn a_p1_that_stays_down_puts_the_flag_back_and_says_so() {
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert_eq!(flag(&w), "true");
     assert!(
-        w.p.slack().iter().any(|t| t.contains("STILL down")),
+        w.incidents().iter().any(|t| t.contains("STILL down")),
         "{:?}",
-        w.p.slack()
+        w.incidents()
+    );
+}
+
+fn p0(w: &World, decide: &str, approve: &str) -> runbook_tests::Output {
+    let input = format!("decide={decide}");
+    w.p.run(&[
+        "run",
+        "incident-p0",
+        "-e",
+        "staging",
+        "--non-interactive",
+        "-p",
+        "incident_id=INC-7",
+        "-p",
+        "summary=checkout returns 503",
+        "--input",
+        &input,
+        "--approve",
+        approve,
+    ])
+}
+
+#[test]
+fn a_p0_is_announced_in_incidents_and_the_emergency_configuration_brings_the_service_back() {
+    let w = World::new();
+    let out = p0(&w, "emergency-config", "emergency-config");
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let cm =
+        w.p.kube
+            .get("ConfigMap", Some("staging"), "myapp-backend-emergency")
+            .expect("the emergency configuration");
+    assert_eq!(cm["data"]["DEGRADED_MODE"], "true");
+    let incidents = w.incidents();
+    // The escalation's announcement, the responder's notice and the recovery, in #incidents.
+    assert!(incidents.iter().any(|t| t.contains("incident-p0")), "{incidents:?}");
+    assert!(
+        incidents
+            .iter()
+            .any(|t| t.contains("P0 INC-7 in staging: checkout returns 503")),
+        "{incidents:?}"
+    );
+    assert!(
+        incidents
+            .iter()
+            .any(|t| t.contains("service recovered after `emergency-config`")),
+        "{incidents:?}"
+    );
+}
+
+#[test]
+fn a_p0_that_does_not_recover_keeps_its_remediation_and_escalates() {
+    let w = World::new();
+    w.app.set_healthy(false);
+    let out = p0(&w, "scale-up", "scale-up");
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    // A scale-up during an outage is never undone by a failed check: 10 replicas stay.
+    assert_eq!(w.deployment("staging", "myapp-backend")["spec"]["replicas"], 10);
+    assert!(!out.stderr.contains("↺ scale-up undone"), "{}", out.stderr);
+    assert!(
+        w.incidents()
+            .iter()
+            .any(|t| t.contains("P0 INC-7 in staging is NOT resolved")),
+        "{:?}",
+        w.incidents()
     );
 }

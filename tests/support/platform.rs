@@ -1,4 +1,4 @@
-//! The shipped platform workspace (the repository's `runbook.yaml` and `playbooks/`, copied
+//! The shipped platform workspace (the repository's `runbook.yaml`, `playbooks/` and `config/`, copied
 //! into a temp dir) wired to local servers: one Kubernetes API test server behind every
 //! environment's context, moto for AWS, a webhook recorder for Slack, and stand-ins for
 //! terraform, eksctl and helm, first on PATH, that record how they were called.
@@ -48,6 +48,8 @@ impl Platform {
         let root = crate::repo_root();
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&root.join("playbooks"), &dir.path().join("playbooks"));
+        // Files the playbooks apply (`config/emergency-config.yaml`).
+        copy_dir(&root.join("config"), &dir.path().join("config"));
         let config = std::fs::read_to_string(root.join("runbook.yaml")).expect("the repository's runbook.yaml");
         std::fs::write(dir.path().join("runbook.yaml"), rewrite_urls(&config)).expect("write runbook.yaml");
 

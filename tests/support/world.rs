@@ -23,7 +23,19 @@ pub struct World {
 impl World {
     /// Starts everything; returns once Prometheus has scraped every traffic series.
     pub fn new() -> World {
-        let p = Platform::new();
+        let mut p = Platform::new();
+        // The contacts' channels and pager (runbook.yaml `contacts:`) post to the webhook
+        // stand-in: `/slack/<channel>` and `/pager`.
+        for (var, path) in [
+            ("SLACK_INCIDENTS_WEBHOOK", "/slack/incidents"),
+            ("SLACK_PLATFORM_ALERTS_WEBHOOK", "/slack/platform-alerts"),
+            ("SLACK_PLATFORM_TEAM_WEBHOOK", "/slack/platform-team"),
+            ("SLACK_ONCALL_WEBHOOK", "/slack/on-call"),
+            ("PAGER_WEBHOOK_URL", "/pager"),
+        ] {
+            let url = p.hooks.url(path);
+            p.set_env(var, &url);
+        }
         p.kube
             .seed_file(&crate::repo_root().join("examples/platform-sandbox/seed.yaml"))
             .unwrap_or_else(|e| panic!("the sandbox's seed: {e}"));
@@ -96,6 +108,16 @@ impl World {
             .find(|r| r["destination"]["subset"] == "canary")
             .and_then(|r| r["weight"].as_i64())
             .unwrap_or(0)
+    }
+
+    /// The texts posted to #incidents (its own webhook, `/slack/incidents`), oldest first.
+    pub fn incidents(&self) -> Vec<String> {
+        self.p
+            .hooks
+            .posts_to("/slack/incidents")
+            .iter()
+            .map(|r| r.json()["text"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Makes the ECR repository `myapp-backend` in moto hold these tags.
