@@ -405,6 +405,23 @@ mod tests {
     }
 
     #[test]
+    fn an_ignored_failure_lets_dependents_run_and_the_run_succeed() {
+        let mut s = RunState::new(
+            vec![vec![], vec![0]],
+            vec![OnFailure::Ignore, OnFailure::Rollback],
+            1,
+        );
+        assert_eq!(starts(&s.schedule()), vec![0]);
+        let cmds = s.on(Msg::Finished(0, report(StepStatus::Failed, "a")));
+        assert_eq!(cmds, vec![Command::Start(1)]);
+        s.on(Msg::Finished(1, report(StepStatus::Ok, "b")));
+        let e = s.ended();
+        assert!(!e.any_failure && e.failed.is_none(), "{e:?}");
+        // What the failed step began is undone if the run fails later.
+        assert_eq!(e.completed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
     fn continue_skips_dependents_and_other_branches_go_on() {
         let mut s = RunState::new(
             vec![vec![], vec![0], vec![]],
