@@ -685,16 +685,18 @@ async fn dry_runs_are_validated_and_answered_and_persist_nothing() {
 fn what_the_sandbox_turns_on_anonymous_access_kept_pods_and_stored_kinds_in_discovery() {
     let server = KubeServer::start();
     server.put(deployment("prod", "web", 2, "app:1"));
+    // A kind the server's catalog does not know (the catalog has ArgoCD's, cert-manager's
+    // and Istio's): the Prometheus operator's ServiceMonitor.
     server.put(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": { "name": "web-prod", "namespace": "argocd" },
-        "spec": { "project": "default" },
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": { "name": "web", "namespace": "monitoring" },
+        "spec": { "endpoints": [{ "port": "http" }] },
     }));
     // Off by default: the tests see exactly what they seeded.
     assert_eq!(raw(server.port, "GET", "/api/v1/nodes", &[], "").0, 401);
     let (_, groups) = raw(server.port, "GET", "/apis", &[AUTH], "");
-    assert!(!groups.contains("argoproj.io"), "{groups}");
+    assert!(!groups.contains("monitoring.coreos.com"), "{groups}");
     assert!(server.list("Pod", Some("prod")).is_empty());
 
     server.allow_anonymous();
@@ -707,10 +709,10 @@ fn what_the_sandbox_turns_on_anonymous_access_kept_pods_and_stored_kinds_in_disc
         401,
         "a wrong token is still refused"
     );
-    let (code, list) = raw(server.port, "GET", "/apis/argoproj.io/v1alpha1", &[], "");
+    let (code, list) = raw(server.port, "GET", "/apis/monitoring.coreos.com/v1", &[], "");
     assert_eq!(code, 200, "{list}");
     let list: Value = serde_json::from_str(&list).unwrap();
-    assert_eq!(list["resources"][0]["name"], "applications");
+    assert_eq!(list["resources"][0]["name"], "servicemonitors");
     assert_eq!(list["resources"][0]["namespaced"], true);
 
     // No node is Ready: the pods wait, Pending; a Ready node takes them.
