@@ -179,7 +179,7 @@ pub struct App {
 
 impl App {
     /// Serves on a free port with healthy stable traffic in prod (50 rps), staging (5) and
-    /// dev (1), and no canary traffic.
+    /// dev (1), and a tenth of that on the canary track.
     pub fn start() -> App {
         App::start_on(0).expect("bind the app stand-in on 127.0.0.1")
     }
@@ -191,9 +191,16 @@ impl App {
         let server = Arc::new(server);
         let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
         let now = Instant::now();
+        // The canary track serves a tenth as much: a canary taking its share of the traffic
+        // has series to check, as it would behind the VirtualService.
         let series = [("prod", 50.0), ("staging", 5.0), ("dev", 1.0)]
             .into_iter()
-            .map(|(ns, rps)| ((ns.to_string(), Track::Stable), Series::new(Traffic::healthy(rps), now)))
+            .flat_map(|(ns, rps)| {
+                [
+                    ((ns.to_string(), Track::Stable), Series::new(Traffic::healthy(rps), now)),
+                    ((ns.to_string(), Track::Canary), Series::new(Traffic::healthy(rps / 10.0), now)),
+                ]
+            })
             .collect();
         let world = Arc::new(Mutex::new(World {
             series,
