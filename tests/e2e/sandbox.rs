@@ -579,15 +579,17 @@ fn the_app_stand_in_gives_prometheus_the_error_ratio_and_p95_a_test_sets() {
             p95_seconds: 0.8,
         },
     );
-    app.set(
-        "dev",
-        Track::Stable,
-        Traffic {
-            rps: 2.0,
-            error_ratio: 0.0,
-            p95_seconds: 0.007,
-        },
-    );
+    for (track, rps) in [(Track::Stable, 2.0), (Track::Canary, 0.2)] {
+        app.set(
+            "dev",
+            track,
+            Traffic {
+                rps,
+                error_ratio: 0.0,
+                p95_seconds: 0.007,
+            },
+        );
+    }
     let prometheus = Prometheus::start(app.port);
     let tol = 1e-6;
     let prod = r#"namespace="prod",app="myapp-backend""#;
