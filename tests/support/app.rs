@@ -198,7 +198,10 @@ impl App {
             .flat_map(|(ns, rps)| {
                 [
                     ((ns.to_string(), Track::Stable), Series::new(Traffic::healthy(rps), now)),
-                    ((ns.to_string(), Track::Canary), Series::new(Traffic::healthy(rps / 10.0), now)),
+                    (
+                        (ns.to_string(), Track::Canary),
+                        Series::new(Traffic::healthy(rps / 10.0), now),
+                    ),
                 ]
             })
             .collect();

@@ -406,11 +406,7 @@ mod tests {
 
     #[test]
     fn an_ignored_failure_lets_dependents_run_and_the_run_succeed() {
-        let mut s = RunState::new(
-            vec![vec![], vec![0]],
-            vec![OnFailure::Ignore, OnFailure::Rollback],
-            1,
-        );
+        let mut s = RunState::new(vec![vec![], vec![0]], vec![OnFailure::Ignore, OnFailure::Rollback], 1);
         assert_eq!(starts(&s.schedule()), vec![0]);
         let cmds = s.on(Msg::Finished(0, report(StepStatus::Failed, "a")));
         assert_eq!(cmds, vec![Command::Start(1)]);
