@@ -16,6 +16,7 @@ mod k8s_real;
 mod library_db;
 mod library_gitops;
 mod library_incidents;
+mod library_setup;
 mod limits;
 mod lints;
 mod measures;

@@ -1,0 +1,298 @@
+//! The shipped setup and maintenance playbooks (`cluster-setup`, `k8s-upgrade`,
+//! `cert-renewal`) run end to end on the platform: the repository's workspace against the
+//! Kubernetes API test server seeded with the sandbox's world, moto behind the `aws` lines,
+//! stand-ins for terraform, eksctl and helm, real `kubectl` and `openssl`. Each has a happy
+//! path and a failure whose rollback is checked on the resulting state.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use runbook_tests::platform::{Platform, step_statuses};
+use serde_json::{Value, json};
+
+/// The platform with the sandbox's seed, its kinds in discovery (kubectl reads Certificates and
+/// Applications) and kubectl's anonymous requests allowed.
+fn platform() -> Platform {
+    let p = Platform::new();
+    p.kube
+        .seed_file(&runbook_tests::repo_root().join("examples/platform-sandbox/seed.yaml"))
+        .unwrap_or_else(|e| panic!("the sandbox's seed: {e}"));
+    p.kube.allow_anonymous();
+    p.kube.discover_stored_kinds();
+    p
+}
+
+// --- cert-renewal --------------------------------------------------------------------------------
+
+/// A self-signed certificate for `host` valid for `days`, made by openssl: (cert PEM, key PEM).
+fn certificate(dir: &Path, name: &str, host: &str, days: u32) -> (String, String) {
+    let (crt, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days"])
+        .arg(days.to_string())
+        .arg("-subj")
+        .arg(format!("/CN={host}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read_to_string(crt).expect("the cert"),
+        std::fs::read_to_string(key).expect("the key"),
+    )
+}
+
+/// RFC 3339 of now plus `days`.
+fn in_days(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// What cert-manager does once a certificate is issued: the TLS secret `myapp-tls` holds it,
+/// and the Certificate is Ready until `not_after`.
+fn issued(p: &Platform, ns: &str, (crt, key): &(String, String), not_after: &str) {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    p.kube.put(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": { "name": "myapp-tls", "namespace": ns },
+        "data": { "tls.crt": b64(crt), "tls.key": b64(key) },
+    }));
+    let mut cert = p
+        .kube
+        .get("Certificate", Some(ns), "myapp-tls")
+        .expect("the Certificate");
+    cert["status"] = json!({
+        "conditions": [{ "type": "Ready", "status": "True", "reason": "Ready", "message": "Certificate is up to date and has not expired" }],
+        "notAfter": not_after,
+    });
+    p.kube.put(cert);
+}
+
+/// `openssl s_server` on a free port of 127.0.0.1 serving `cert`, the ingress in front of the
+/// application; killed on drop.
+struct Tls {
+    child: Child,
+    port: u16,
+}
+
+impl Tls {
+    /// Serves `cert` on a free port.
+    fn serve(dir: &Path, cert: &(String, String)) -> Tls {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        Tls::serve_on(dir, cert, port)
+    }
+
+    /// Serves `cert` on `port` (the ingress reloading its certificate on the same address);
+    /// starts again while the port is not free yet.
+    fn serve_on(dir: &Path, (crt, key): &(String, String), port: u16) -> Tls {
+        let (c, k) = (
+            dir.join(format!("served-{port}.crt")),
+            dir.join(format!("served-{port}.key")),
+        );
+        std::fs::write(&c, crt).expect("write");
+        std::fs::write(&k, key).expect("write");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut child = spawn_s_server(port, &c, &k);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Tls { child, port };
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "openssl s_server does not listen on {port}"
+            );
+            if let Ok(Some(_)) = child.try_wait() {
+                child = spawn_s_server(port, &c, &k);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("endpoint=127.0.0.1:{}", self.port)
+    }
+}
+
+fn spawn_s_server(port: u16, crt: &Path, key: &Path) -> Child {
+    Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(crt)
+        .arg("-key")
+        .arg(key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server starts")
+}
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `found` every 100 ms for at most `limit`; panics with what the run wrote so far.
+fn meanwhile(run: &runbook_tests::Background, limit: Duration, what: &str, found: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !found() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {limit:?}: {what}\n--- the run's stderr\n{}",
+            run.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn cert(p: &Platform) -> Value {
+    p.kube
+        .get("Certificate", Some("staging"), "myapp-tls")
+        .expect("the Certificate")
+}
+
+#[test]
+fn a_valid_certificate_is_checked_and_left_alone() {
+    let p = platform();
+    let certs = tempfile::tempdir().expect("temp dir");
+    let valid = certificate(certs.path(), "valid", "staging.app.myapp.com", 60);
+    issued(&p, "staging", &valid, &in_days(60));
+    let uid = cert(&p)["metadata"]["uid"].clone();
+    let tls = Tls::serve(certs.path(), &valid);
+    let out = p.run(&[
+        "run",
+        "cert-renewal",
+        "-e",
+        "staging",
+        "--non-interactive",
+        "-p",
+        &tls.endpoint(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let steps = step_statuses(&p.last_journal());
+    assert_eq!(steps["delete"], "skipped", "{steps:?}");
+    assert_eq!(steps["served"], "ok", "{steps:?}");
+    assert_eq!(cert(&p)["metadata"]["uid"], uid, "the Certificate was not touched");
+    assert!(
+        p.slack().iter().any(|t| t.contains("was Ready=True, 59 days left")),
+        "{:?}",
+        p.slack()
+    );
+}
+
+#[test]
+fn an_expiring_certificate_is_recreated_and_the_new_one_is_served() {
+    let p = platform();
+    let certs = tempfile::tempdir().expect("temp dir");
+    let old = certificate(certs.path(), "old", "staging.app.myapp.com", 5);
+    let new = certificate(certs.path(), "new", "staging.app.myapp.com", 90);
+    issued(&p, "staging", &old, &in_days(5));
+    let before = cert(&p);
+    // The ingress serves the old certificate until cert-manager has issued the new one.
+    let mut tls = Some(Tls::serve(certs.path(), &old));
+    let endpoint = tls.as_ref().map(Tls::endpoint).unwrap_or_default();
+    let mut run = p.background(&[
+        "run",
+        "cert-renewal",
+        "-e",
+        "staging",
+        "--non-interactive",
+        "--approve",
+        "delete",
+        "-p",
+        &endpoint,
+    ]);
+    // cert-manager sees a new Certificate (no status yet) and issues it.
+    meanwhile(&run, Duration::from_secs(60), "the Certificate re-created", || {
+        p.kube
+            .get("Certificate", Some("staging"), "myapp-tls")
+            .is_some_and(|c| c["metadata"]["uid"] != before["metadata"]["uid"])
+    });
+    let port = tls.as_ref().map(|t| t.port).unwrap_or_default();
+    tls.take();
+    issued(&p, "staging", &new, &in_days(90));
+    let _served = Tls::serve_on(certs.path(), &new, port);
+    assert_eq!(run.finish(), 0, "{}", run.stderr());
+
+    let after = cert(&p);
+    assert_ne!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(after["spec"], before["spec"], "re-created from its own definition");
+    let steps = step_statuses(&p.last_journal());
+    for step in ["delete", "recreate", "ready", "issued", "served"] {
+        assert_eq!(steps[step], "ok", "{step}: {steps:?}");
+    }
+    assert!(
+        p.slack().iter().any(|t| t.contains("was Ready=True, 4 days left")),
+        "{:?}",
+        p.slack()
+    );
+}
+
+#[test]
+fn a_renewal_that_issues_no_fresh_certificate_puts_the_definition_back_and_pages() {
+    let p = platform();
+    let certs = tempfile::tempdir().expect("temp dir");
+    let old = certificate(certs.path(), "old", "staging.app.myapp.com", 5);
+    issued(&p, "staging", &old, &in_days(5));
+    let before = cert(&p);
+    let tls = Tls::serve(certs.path(), &old);
+    let mut run = p.background(&[
+        "run",
+        "cert-renewal",
+        "-e",
+        "staging",
+        "--non-interactive",
+        "--approve",
+        "delete",
+        "-p",
+        &tls.endpoint(),
+    ]);
+    meanwhile(&run, Duration::from_secs(60), "the Certificate re-created", || {
+        p.kube
+            .get("Certificate", Some("staging"), "myapp-tls")
+            .is_some_and(|c| c["metadata"]["uid"] != before["metadata"]["uid"])
+    });
+    let recreated = cert(&p)["metadata"]["uid"].clone();
+    // The issuer hands back the same short-lived certificate: Ready, but expiring.
+    issued(&p, "staging", &old, &in_days(5));
+    assert_eq!(run.finish(), 1, "{}", run.stderr());
+
+    let journal = p.last_journal();
+    let steps = step_statuses(&journal);
+    assert_eq!(steps["issued"], "failed", "{steps:?}");
+    assert!(
+        journal
+            .iter()
+            .any(|r| r["type"] == "rollback_finished" && r["step"] == "delete"),
+        "{journal:?}"
+    );
+    // The definition is back: the Certificate exists with its spec, as a new object (the
+    // run's own copy was deleted by the undo of `recreate`, then the undo of `delete`
+    // applied the definition read at the start).
+    let after = cert(&p);
+    assert_eq!(after["spec"], before["spec"]);
+    assert_ne!(after["metadata"]["uid"], recreated);
+    assert!(
+        p.slack()
+            .iter()
+            .any(|t| t.contains("Renewal of certificate myapp-tls in staging failed")),
+        "{:?}",
+        p.slack()
+    );
+}
