@@ -296,3 +296,212 @@ fn a_renewal_that_issues_no_fresh_certificate_puts_the_definition_back_and_pages
         p.slack()
     );
 }
+
+// --- k8s-upgrade ---------------------------------------------------------------------------------
+
+const OLD_NODES: [&str; 3] = ["ip-10-0-1-1", "ip-10-0-2-1", "ip-10-0-3-1"];
+const NEW_NODES: [&str; 3] = ["ip-10-0-4-1", "ip-10-0-5-1", "ip-10-0-6-1"];
+
+/// The steps of `k8s-upgrade` that prod's policy asks about.
+const UPGRADE_GATES: [&str; 9] = [
+    "control-plane",
+    "new-nodegroup",
+    "cordon-old",
+    "drain-old",
+    "eks-addons",
+    "cluster-autoscaler",
+    "load-balancer-controller",
+    "metrics-server",
+    "delete-old-nodegroup",
+];
+
+/// The EKS cluster `eks-prod` in moto at `version` (made again: moto has no version update).
+fn eks_prod(p: &Platform, version: &str) {
+    p.moto.boto3(&format!(
+        "eks = boto3.client('eks', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         if 'eks-prod' in eks.list_clusters()['clusters']:\n    eks.delete_cluster(name='eks-prod')\n\
+         eks.create_cluster(name='eks-prod', version='{version}', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={{'subnetIds': ['subnet-1', 'subnet-2']}})",
+        p.moto.url()
+    ));
+}
+
+/// A Ready node of node group `group` whose kubelet runs `kubelet`.
+fn node(name: &str, group: &str, kubelet: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name, "eks.amazonaws.com/nodegroup": group } },
+        "spec": {},
+        "status": {
+            "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady" }],
+            "allocatable": { "cpu": "4", "memory": "16Gi", "pods": "58" },
+            "nodeInfo": { "kubeletVersion": kubelet },
+        },
+    })
+}
+
+/// kubectl against the platform's API server, as a person would type it.
+fn kubectl(p: &Platform, args: &[&str]) {
+    let out = Command::new("kubectl")
+        .args(["--context", "eks-prod"])
+        .args(args)
+        .envs(p.env().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Plans the upgrade of prod to 1.34 on node group ng-prod-1-34, has an SRE lead approve the
+/// plan, and starts it in the background with every confirmation given.
+fn start_upgrade(w: &runbook_tests::world::World) -> runbook_tests::Background {
+    eks_prod(&w.p, "1.33");
+    let planned = w.p.run(&[
+        "plan",
+        "k8s-upgrade",
+        "-e",
+        "prod",
+        "-p",
+        "target_version=1.34",
+        "-p",
+        "new_nodegroup=ng-prod-1-34",
+        "--out",
+        "upgrade.json",
+    ]);
+    assert_eq!(planned.code, 0, "{}", planned.transcript());
+    let approved = w.p.run(&["approve", "upgrade.json", "--as", "sre-lead-1"]);
+    assert_eq!(approved.code, 0, "{}", approved.transcript());
+    let mut args = vec!["run", "--plan", "upgrade.json", "--non-interactive"];
+    for gate in UPGRADE_GATES {
+        args.extend(["--approve", gate]);
+    }
+    w.p.background(&args)
+}
+
+/// Plays EKS for the stand-in eksctl: the control plane reports 1.34 once the upgrade was asked
+/// for, and the new node group's kubelets join once it was created.
+fn eks_follows(w: &runbook_tests::world::World, run: &runbook_tests::Background) {
+    let called = |prefix: &str| w.p.calls().iter().any(|c| c.starts_with(prefix));
+    meanwhile(run, Duration::from_secs(60), "eksctl upgrade cluster", || {
+        called("eksctl upgrade cluster")
+    });
+    eks_prod(&w.p, "1.34");
+    meanwhile(run, Duration::from_secs(90), "eksctl create nodegroup", || {
+        called("eksctl create nodegroup")
+    });
+    for name in NEW_NODES {
+        w.p.kube.put(node(name, "ng-prod-1-34", "v1.34.0-eks-1a2b3c4"));
+    }
+}
+
+fn calls_of(p: &Platform, tools: &[&str]) -> Vec<String> {
+    p.calls()
+        .into_iter()
+        .filter(|c| tools.iter().any(|t| c.starts_with(&format!("{t} "))))
+        .collect()
+}
+
+/// The nodes the application's pods in prod run on.
+fn app_nodes(p: &Platform) -> std::collections::BTreeSet<String> {
+    p.kube
+        .list("Pod", Some("prod"))
+        .iter()
+        .filter(|pod| pod["metadata"]["labels"]["app"] == "myapp-backend")
+        .filter_map(|pod| pod["spec"]["nodeName"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn k8s_upgrade_moves_the_workloads_to_a_new_node_group_and_retires_the_old_one() {
+    let w = runbook_tests::world::World::new();
+    assert!(app_nodes(&w.p).iter().all(|n| OLD_NODES.contains(&n.as_str())));
+    let mut run = start_upgrade(&w);
+    eks_follows(&w, &run);
+    // The old node group's instances terminate: their nodes leave the cluster.
+    meanwhile(&run, Duration::from_secs(120), "eksctl delete nodegroup", || {
+        w.p.calls().iter().any(|c| c.starts_with("eksctl delete nodegroup"))
+    });
+    for name in OLD_NODES {
+        kubectl(&w.p, &["delete", "node", name]);
+    }
+    assert_eq!(run.finish(), 0, "{}", run.stderr());
+
+    assert_eq!(
+        calls_of(&w.p, &["eksctl", "helm"]),
+        [
+            "eksctl upgrade cluster --name=eks-prod --region=us-east-1 --version=1.34 --approve",
+            "eksctl create nodegroup --cluster eks-prod --region us-east-1 --name ng-prod-1-34 --version 1.34 --managed --node-type m5.large --nodes 3 --nodes-min 3 --nodes-max 6",
+            "eksctl update addon --cluster=eks-prod --region=us-east-1 --name=vpc-cni --version=latest --force --wait",
+            "eksctl update addon --cluster=eks-prod --region=us-east-1 --name=coredns --version=latest --force --wait",
+            "eksctl update addon --cluster=eks-prod --region=us-east-1 --name=kube-proxy --version=latest --force --wait",
+            "helm repo update",
+            "helm upgrade cluster-autoscaler autoscaler/cluster-autoscaler --namespace kube-system --reuse-values --set image.tag=v1.34.0 --wait --timeout 10m",
+            "helm upgrade aws-load-balancer-controller eks/aws-load-balancer-controller --namespace kube-system --reuse-values --set clusterName=eks-prod --wait --timeout 10m",
+            "helm upgrade metrics-server metrics-server/metrics-server --namespace kube-system --reuse-values --wait --timeout 10m",
+            "eksctl delete nodegroup --cluster eks-prod --region us-east-1 --name ng-prod --drain=false --wait",
+        ]
+    );
+    // The application was drained onto the new nodes, one old node at a time.
+    let on = app_nodes(&w.p);
+    assert!(
+        !on.is_empty() && on.iter().all(|n| NEW_NODES.contains(&n.as_str())),
+        "{on:?}"
+    );
+    let journal = w.p.last_journal();
+    let drained: Vec<&str> = journal
+        .iter()
+        .filter(|r| r["type"] == "step_finished" && r["step"].as_str().is_some_and(|s| s.starts_with("drain-old[")))
+        .filter_map(|r| r["step"].as_str())
+        .collect();
+    assert_eq!(drained, ["drain-old[0]", "drain-old[1]", "drain-old[2]"], "{journal:?}");
+    assert!(
+        w.p.slack()
+            .iter()
+            .any(|t| t.contains("eks-prod upgraded from 1.33 to 1.34 (node group ng-prod-1-34)")),
+        "{:?}",
+        w.p.slack()
+    );
+}
+
+#[test]
+fn k8s_upgrade_whose_application_stops_answering_goes_back_to_the_old_nodes() {
+    let w = runbook_tests::world::World::new();
+    // The application does not answer after the move: the smoke test fails.
+    w.app.set_healthy(false);
+    let mut run = start_upgrade(&w);
+    eks_follows(&w, &run);
+    assert_eq!(run.finish(), 1, "{}", run.stderr());
+
+    let stderr = run.stderr();
+    assert!(stderr.contains("smoke"), "{stderr}");
+    // Undone in reverse: the Helm releases, then the old nodes uncordoned, then the new
+    // node group deleted; the old one is kept, the control plane stays upgraded.
+    let calls = calls_of(&w.p, &["eksctl", "helm"]);
+    let undo: Vec<&str> = calls
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.starts_with("helm rollback") || c.starts_with("eksctl delete"))
+        .collect();
+    assert_eq!(
+        undo,
+        [
+            "helm rollback metrics-server --namespace kube-system --wait --timeout 10m",
+            "helm rollback aws-load-balancer-controller --namespace kube-system --wait --timeout 10m",
+            "helm rollback cluster-autoscaler --namespace kube-system --wait --timeout 10m",
+            "eksctl delete nodegroup --cluster eks-prod --region us-east-1 --name ng-prod-1-34 --wait",
+        ]
+    );
+    for name in OLD_NODES {
+        let n = w.p.kube.get("Node", None, name).expect("the old node is kept");
+        assert_ne!(n["spec"]["unschedulable"], true, "{name} is schedulable again");
+    }
+    assert!(
+        w.p.slack()
+            .iter()
+            .any(|t| t.contains("Kubernetes upgrade of eks-prod to 1.34 FAILED")),
+        "{:?}",
+        w.p.slack()
+    );
+}
