@@ -505,3 +505,330 @@ fn k8s_upgrade_whose_application_stops_answering_goes_back_to_the_old_nodes() {
         w.p.slack()
     );
 }
+
+// --- cluster-setup -------------------------------------------------------------------------------
+
+/// A child process (a small server) killed on drop.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Serves `dir` over HTTP on 127.0.0.1 (`python3 -m http.server`), as a mirror of ArgoCD's
+/// release files; its URL.
+fn http_files(dir: &Path) -> (Serving, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server starts");
+    let serving = Serving(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "http.server does not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (serving, format!("http://127.0.0.1:{port}"))
+}
+
+/// ArgoCD's install manifest as the mirror serves it: a part of the real one.
+const ARGOCD_INSTALL: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+  labels: { app.kubernetes.io/part-of: argocd }
+data:
+  timeout.reconciliation: 180s
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: argocd-repo-server
+  labels: { app.kubernetes.io/name: argocd-repo-server }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app.kubernetes.io/name: argocd-repo-server } }
+  template:
+    metadata: { labels: { app.kubernetes.io/name: argocd-repo-server } }
+    spec:
+      containers:
+        - { name: argocd-repo-server, image: quay.io/argoproj/argocd:v2.14.11 }
+";
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes the platform's workspace a checkout of the repository as the setup expects it (the
+/// Terraform folders, the frontend, ArgoCD's projects and applications), and the world around
+/// it: the cluster ACTIVE in moto, the portfolio bucket, ArgoCD's mirror, the tools' versions.
+/// Returns the mirror, which must outlive the run.
+fn setup_world(w: &mut runbook_tests::world::World, mirror: &Path) -> Serving {
+    let root = w.p.path().to_path_buf();
+    git(&root, &["init", "-q"]);
+    git(
+        &root,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://gitlab.com/mycompany/kubernetes-cicd-complete.git",
+        ],
+    );
+    write(
+        &root,
+        "infrastructure/kubernetes/terraform/environments/staging/main.tf",
+        "# the cluster\n",
+    );
+    write(
+        &root,
+        "infrastructure/portfolio-website/terraform/main.tf",
+        "# the bucket\n",
+    );
+    write(
+        &root,
+        "applications/frontend/package.json",
+        r#"{ "name": "portfolio", "version": "1.0.0", "private": true,
+  "scripts": { "build": "mkdir -p .next && echo built > .next/BUILD_ID", "export": "mkdir -p out && cp public/index.html out/index.html" } }"#,
+    );
+    write(
+        &root,
+        "applications/frontend/package-lock.json",
+        r#"{ "name": "portfolio", "version": "1.0.0", "lockfileVersion": 3, "requires": true,
+  "packages": { "": { "name": "portfolio", "version": "1.0.0" } } }"#,
+    );
+    write(
+        &root,
+        "applications/frontend/public/index.html",
+        "<h1>Samuel Jackson, portfolio</h1>\n",
+    );
+    write(
+        &root,
+        "argocd/projects/platform.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: platform\n  namespace: argocd\nspec:\n  sourceRepos: ['*']\n  destinations: [{ server: 'https://kubernetes.default.svc', namespace: '*' }]\n",
+    );
+    // The staging Application as the repository defines it (the seed's, without its status).
+    let mut app = w.application("staging");
+    app.as_object_mut().map(|o| o.remove("status"));
+    app["metadata"] =
+        json!({ "name": "myapp-backend-staging", "namespace": "argocd", "labels": app["metadata"]["labels"] });
+    write(
+        &root,
+        "argocd/applications/myapp-backend-staging.json",
+        &app.to_string(),
+    );
+    // ArgoCD's own project exists once it is installed; kubectl finds the kinds in discovery.
+    w.p.kube.put(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": { "name": "default", "namespace": "argocd" }, "spec": {},
+    }));
+    w.p.kube.discover_stored_kinds();
+
+    w.p.moto.boto3(&format!(
+        "eks = boto3.client('eks', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         eks.create_cluster(name='eks-staging', version='1.33', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={{'subnetIds': ['subnet-1']}})\n\
+         s3.create_bucket(Bucket='portfolio-staging-website')\n\
+         s3.put_bucket_policy(Bucket='portfolio-staging-website', Policy=json.dumps({{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Principal': '*', 'Action': 's3:GetObject', 'Resource': 'arn:aws:s3:::portfolio-staging-website/*'}}]}}))\n\
+         s3.put_object(Bucket='portfolio-staging-website', Key='old-page.html', Body=b'gone after the sync')",
+        w.p.moto.url()
+    ));
+    w.p.set_var(
+        "portfolio_url",
+        &format!("{}/portfolio-staging-website/index.html", w.p.moto.url()),
+    );
+    w.p.stand_in_answers("terraform", "Terraform v1.9.8\non linux_amd64\n", 0);
+    w.p.stand_in_answers("helm", "v3.15.4+gfa9efb0\n", 0);
+    let npm_cache = mirror.join("npm-cache");
+    w.p.set_env("npm_config_cache", &npm_cache.display().to_string());
+    w.p.set_env("npm_config_offline", "true");
+    write(mirror, "install.yaml", ARGOCD_INSTALL);
+    let (serving, url) = http_files(mirror);
+    w.p.set_env("ARGOCD_MIRROR", &url);
+    serving
+}
+
+fn setup_run(w: &runbook_tests::world::World, extra: &[&str]) -> runbook_tests::Output {
+    let manifest = format!(
+        "argocd_manifest={}/install.yaml",
+        w.p.env()
+            .iter()
+            .find(|(k, _)| k == "ARGOCD_MIRROR")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    );
+    let mut args = vec![
+        "run",
+        "cluster-setup",
+        "-e",
+        "staging",
+        "--non-interactive",
+        "-p",
+        manifest.as_str(),
+    ];
+    for gate in ["tf-apply", "addons", "monitoring", "portfolio-infra", "portfolio-sync"] {
+        args.extend(["--approve", gate]);
+    }
+    args.extend(extra);
+    w.p.run(&args)
+}
+
+fn addon_calls(p: &Platform, verb: &str) -> Vec<String> {
+    p.calls()
+        .into_iter()
+        .filter(|c| c.starts_with(&format!("helm {verb} ")))
+        .map(|c| c.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn cluster_setup_installs_the_platform_publishes_the_portfolio_and_verifies_it() {
+    let mut w = runbook_tests::world::World::new();
+    let mirror = tempfile::tempdir().expect("temp dir");
+    let _mirror = setup_world(&mut w, mirror.path());
+    let kubeconfig_before =
+        std::fs::read_to_string(&w.p.env().iter().find(|(k, _)| k == "KUBECONFIG").expect("KUBECONFIG").1)
+            .expect("the kubeconfig");
+    let out = setup_run(&w, &[]);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+
+    let calls = w.p.calls();
+    for expected in [
+        "terraform plan -input=false -out=tfplan",
+        "terraform apply -input=false tfplan",
+        "terraform apply -input=false -auto-approve",
+    ] {
+        assert!(calls.iter().any(|c| c == expected), "{expected}: {calls:?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("destroy")), "{calls:?}");
+    assert_eq!(
+        addon_calls(&w.p, "upgrade"),
+        [
+            "helm upgrade --install aws-load-balancer-controller",
+            "helm upgrade --install cert-manager",
+            "helm upgrade --install external-dns",
+            "helm upgrade --install metrics-server",
+            "helm upgrade --install cluster-autoscaler",
+            "helm upgrade --install kube-prometheus-stack",
+        ]
+    );
+    assert!(addon_calls(&w.p, "uninstall").is_empty(), "{calls:?}");
+    // ArgoCD from its manifest, the repository's project and application, applied by kubectl.
+    assert!(w.p.kube.get("ConfigMap", Some("argocd"), "argocd-cm").is_some());
+    assert!(
+        w.p.kube
+            .get("Deployment", Some("argocd"), "argocd-repo-server")
+            .is_some()
+    );
+    assert!(w.p.kube.get("AppProject", Some("argocd"), "platform").is_some());
+    // The existing kube context was kept, not rewritten for moto's endpoint.
+    let steps = step_statuses(&w.p.last_journal());
+    assert_eq!(steps["kubeconfig"], "skipped", "{steps:?}");
+    let kubeconfig_after =
+        std::fs::read_to_string(&w.p.env().iter().find(|(k, _)| k == "KUBECONFIG").expect("KUBECONFIG").1)
+            .expect("the kubeconfig");
+    assert_eq!(kubeconfig_after, kubeconfig_before);
+    for step in [
+        "ready-app",
+        "ready-alerts",
+        "ready-errors",
+        "ready-latency",
+        "smoke",
+        "verify-pods",
+        "verify-argocd",
+        "verify-portfolio",
+    ] {
+        assert_eq!(steps[step], "ok", "{step}: {steps:?}");
+    }
+    // The build is what the bucket holds now; what it did not build is gone.
+    let listed = w.p.moto.boto3(
+        "print(sorted(o['Key'] for o in s3.list_objects_v2(Bucket='portfolio-staging-website').get('Contents', [])))\n\
+         print(s3.get_object(Bucket='portfolio-staging-website', Key='index.html')['Body'].read().decode().strip())",
+    );
+    assert_eq!(listed, "['index.html']\n<h1>Samuel Jackson, portfolio</h1>\n");
+    assert!(
+        w.p.slack()
+            .iter()
+            .any(|t| t.contains("Environment staging is set up and verified")),
+        "{:?}",
+        w.p.slack()
+    );
+}
+
+#[test]
+fn cluster_setup_that_fails_at_the_argocd_applications_uninstalls_what_it_installed() {
+    let mut w = runbook_tests::world::World::new();
+    let mirror = tempfile::tempdir().expect("temp dir");
+    let _mirror = setup_world(&mut w, mirror.path());
+    // The setup's identity may create ArgoCD projects but not change Applications.
+    w.p.kube.forbid("patch", "applications");
+    let out = setup_run(&w, &["-p", "with_portfolio=false"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(out.stderr.contains("argocd-apps"), "{}", out.stderr);
+
+    // Everything the run put into the cluster is gone again, newest first; Terraform's
+    // resources stay for a fix-forward.
+    assert_eq!(
+        addon_calls(&w.p, "uninstall"),
+        [
+            "helm uninstall kube-prometheus-stack --namespace",
+            "helm uninstall cluster-autoscaler --namespace",
+            "helm uninstall metrics-server --namespace",
+            "helm uninstall external-dns --namespace",
+            "helm uninstall cert-manager --namespace",
+            "helm uninstall aws-load-balancer-controller --namespace",
+        ]
+    );
+    assert!(w.p.kube.get("ConfigMap", Some("argocd"), "argocd-cm").is_none());
+    assert!(
+        w.p.kube
+            .get("Deployment", Some("argocd"), "argocd-repo-server")
+            .is_none()
+    );
+    assert!(w.p.kube.get("AppProject", Some("argocd"), "platform").is_none());
+    // What the repository's argocd/ folders define is deleted again, as on a new cluster.
+    assert!(
+        w.p.kube
+            .get("Application", Some("argocd"), "myapp-backend-staging")
+            .is_none()
+    );
+    // The namespace was there before the run: its undo leaves it.
+
+    assert!(w.p.kube.get("Namespace", None, "argocd").is_some());
+    assert!(w.p.calls().iter().any(|c| c == "terraform apply -input=false tfplan"));
+    assert!(!w.p.calls().iter().any(|c| c.contains("destroy")));
+    assert!(
+        w.p.slack()
+            .iter()
+            .any(|t| t.contains("Setup of staging did not complete")),
+        "{:?}",
+        w.p.slack()
+    );
+}
