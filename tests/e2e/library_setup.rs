@@ -354,12 +354,13 @@ fn kubectl(p: &Platform, args: &[&str]) {
     );
 }
 
-/// Plans the upgrade of prod to 1.34 on node group ng-prod-1-34, has an SRE lead approve the
-/// plan, and starts it in the background with every confirmation given.
-fn start_upgrade(w: &runbook_tests::world::World) -> runbook_tests::Background {
+/// Starts the upgrade of prod (1.33 in moto) to 1.34 on node group ng-prod-1-34 in the
+/// background, with the confirmations of `gates` given, and returns once it waits for the
+/// control plane's approval: nothing has been changed yet.
+fn start_upgrade(w: &runbook_tests::world::World, gates: &[&str]) -> runbook_tests::Background {
     eks_prod(&w.p, "1.33");
-    let planned = w.p.run(&[
-        "plan",
+    let mut args = vec![
+        "run",
         "k8s-upgrade",
         "-e",
         "prod",
@@ -367,27 +368,37 @@ fn start_upgrade(w: &runbook_tests::world::World) -> runbook_tests::Background {
         "target_version=1.34",
         "-p",
         "new_nodegroup=ng-prod-1-34",
-        "--out",
-        "upgrade.json",
-    ]);
-    assert_eq!(planned.code, 0, "{}", planned.transcript());
-    let approved = w.p.run(&["approve", "upgrade.json", "--as", "sre-lead-1"]);
-    assert_eq!(approved.code, 0, "{}", approved.transcript());
-    let mut args = vec!["run", "--plan", "upgrade.json", "--non-interactive"];
-    for gate in UPGRADE_GATES {
+        "--non-interactive",
+    ];
+    for gate in gates {
         args.extend(["--approve", gate]);
     }
-    w.p.background(&args)
+    let mut run = w.p.background(&args);
+    run.wait_for_within(Duration::from_secs(90), |l| {
+        l.contains("\"type\":\"log\"") && l.contains("waiting up to")
+    });
+    assert!(calls_of(&w.p, &["eksctl", "helm"]).is_empty(), "{:?}", w.p.calls());
+    run
 }
 
-/// Plays EKS for the stand-in eksctl: the control plane reports 1.34 once the upgrade was asked
-/// for, and the new node group's kubelets join once it was created.
-fn eks_follows(w: &runbook_tests::world::World, run: &runbook_tests::Background) {
-    let called = |prefix: &str| w.p.calls().iter().any(|c| c.starts_with(prefix));
-    meanwhile(run, Duration::from_secs(60), "eksctl upgrade cluster", || {
-        called("eksctl upgrade cluster")
-    });
+/// `runbook approve RUN control-plane --as NAME` (with `--reject` when not `yes`).
+fn decide_control_plane(w: &runbook_tests::world::World, run: &runbook_tests::Background, name: &str, yes: bool) {
+    let id = run.run_id();
+    let mut args = vec!["approve", id.as_str(), "control-plane", "--as", name];
+    if !yes {
+        args.push("--reject");
+    }
+    let out = w.p.run(&args);
+    assert_eq!(out.code, 0, "{}", out.transcript());
+}
+
+/// Plays EKS for the stand-in eksctl once an SRE lead approved the upgrade: the control plane
+/// reports 1.34 (made again in moto before the approval, so that no read of the run ever
+/// finds the cluster missing), and the new node group's kubelets join once it was created.
+fn upgrade_approved(w: &runbook_tests::world::World, run: &runbook_tests::Background) {
     eks_prod(&w.p, "1.34");
+    decide_control_plane(w, run, "sre-lead-1", true);
+    let called = |prefix: &str| w.p.calls().iter().any(|c| c.starts_with(prefix));
     meanwhile(run, Duration::from_secs(90), "eksctl create nodegroup", || {
         called("eksctl create nodegroup")
     });
@@ -417,8 +428,8 @@ fn app_nodes(p: &Platform) -> std::collections::BTreeSet<String> {
 fn k8s_upgrade_moves_the_workloads_to_a_new_node_group_and_retires_the_old_one() {
     let w = runbook_tests::world::World::new();
     assert!(app_nodes(&w.p).iter().all(|n| OLD_NODES.contains(&n.as_str())));
-    let mut run = start_upgrade(&w);
-    eks_follows(&w, &run);
+    let mut run = start_upgrade(&w, &UPGRADE_GATES);
+    upgrade_approved(&w, &run);
     // The old node group's instances terminate: their nodes leave the cluster.
     meanwhile(&run, Duration::from_secs(120), "eksctl delete nodegroup", || {
         w.p.calls().iter().any(|c| c.starts_with("eksctl delete nodegroup"))
@@ -457,6 +468,12 @@ fn k8s_upgrade_moves_the_workloads_to_a_new_node_group_and_retires_the_old_one()
         .collect();
     assert_eq!(drained, ["drain-old[0]", "drain-old[1]", "drain-old[2]"], "{journal:?}");
     assert!(
+        journal
+            .iter()
+            .any(|r| r["type"] == "gate" && r["step"] == "control-plane" && r.to_string().contains("sre-lead-1")),
+        "{journal:?}"
+    );
+    assert!(
         w.p.slack()
             .iter()
             .any(|t| t.contains("eks-prod upgraded from 1.33 to 1.34 (node group ng-prod-1-34)")),
@@ -470,8 +487,8 @@ fn k8s_upgrade_whose_application_stops_answering_goes_back_to_the_old_nodes() {
     let w = runbook_tests::world::World::new();
     // The application does not answer after the move: the smoke test fails.
     w.app.set_healthy(false);
-    let mut run = start_upgrade(&w);
-    eks_follows(&w, &run);
+    let mut run = start_upgrade(&w, &UPGRADE_GATES);
+    upgrade_approved(&w, &run);
     assert_eq!(run.finish(), 1, "{}", run.stderr());
 
     let stderr = run.stderr();
@@ -831,4 +848,37 @@ fn cluster_setup_that_fails_at_the_argocd_applications_uninstalls_what_it_instal
         "{:?}",
         w.p.slack()
     );
+}
+
+#[test]
+fn k8s_upgrade_keeps_the_old_node_group_when_its_deletion_is_declined() {
+    let w = runbook_tests::world::World::new();
+    let gates: Vec<&str> = UPGRADE_GATES
+        .into_iter()
+        .filter(|g| *g != "delete-old-nodegroup")
+        .collect();
+    // An SRE lead says no: refused, nothing changed.
+    let mut refused = start_upgrade(&w, &gates);
+    decide_control_plane(&w, &refused, "sre-lead-2", false);
+    assert_eq!(refused.finish(), 4, "{}", refused.stderr());
+    assert!(calls_of(&w.p, &["eksctl", "helm"]).is_empty(), "{:?}", w.p.calls());
+
+    let mut run = start_upgrade(&w, &gates);
+    upgrade_approved(&w, &run);
+    assert_eq!(run.finish(), 0, "{}", run.stderr());
+
+    let steps = step_statuses(&w.p.last_journal());
+    assert_eq!(steps["delete-old-nodegroup"], "skipped", "{steps:?}");
+    assert_eq!(steps["old-nodes-gone"], "skipped", "{steps:?}");
+    assert!(
+        !w.p.calls().iter().any(|c| c.starts_with("eksctl delete")),
+        "{:?}",
+        w.p.calls()
+    );
+    // Kept drained and cordoned for a later cleanup; the application runs on the new nodes.
+    for name in OLD_NODES {
+        let n = w.p.kube.get("Node", None, name).expect("the old node is kept");
+        assert_eq!(n["spec"]["unschedulable"], true, "{name}");
+    }
+    assert!(app_nodes(&w.p).iter().all(|n| NEW_NODES.contains(&n.as_str())));
 }
