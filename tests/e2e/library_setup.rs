@@ -51,9 +51,10 @@ fn certificate(dir: &Path, name: &str, host: &str, days: u32) -> (String, String
     )
 }
 
-/// RFC 3339 of now plus `days`.
+/// RFC 3339 of an hour short of `days` from now: `days - 1` whole days left, whenever the run
+/// reads it.
 fn in_days(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days))
+    (chrono::Utc::now() + chrono::Duration::days(days) - chrono::Duration::hours(1))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
