@@ -408,6 +408,30 @@ fn upgrade_approved(w: &runbook_tests::world::World, run: &runbook_tests::Backgr
     }
 }
 
+/// Waits for the upgrade to end (its exit code); past the deadline, panics with what the run
+/// said and what the API server saw last, so a hang can be told from a slow run.
+fn upgrade_ends(w: &runbook_tests::world::World, run: &mut runbook_tests::Background) -> i32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(110);
+    while run.child.try_wait().ok().flatten().is_none() {
+        if std::time::Instant::now() > deadline {
+            let requests = w.p.kube.requests();
+            let last: Vec<&String> = requests.iter().rev().take(40).collect();
+            let pods: Vec<String> =
+                w.p.kube
+                    .list("Pod", None)
+                    .iter()
+                    .map(|p| format!("{} on {}", p["metadata"]["name"], p["spec"]["nodeName"]))
+                    .collect();
+            panic!(
+                "the upgrade did not end within 110s\n--- stderr\n{}\n--- last requests, newest first\n{last:#?}\n--- pods\n{pods:#?}",
+                run.stderr()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    run.finish()
+}
+
 fn calls_of(p: &Platform, tools: &[&str]) -> Vec<String> {
     p.calls()
         .into_iter()
@@ -438,7 +462,7 @@ fn k8s_upgrade_moves_the_workloads_to_a_new_node_group_and_retires_the_old_one()
     for name in OLD_NODES {
         kubectl(&w.p, &["delete", "node", name]);
     }
-    assert_eq!(run.finish(), 0, "{}", run.stderr());
+    assert_eq!(upgrade_ends(&w, &mut run), 0, "{}", run.stderr());
 
     assert_eq!(
         calls_of(&w.p, &["eksctl", "helm"]),
@@ -490,7 +514,7 @@ fn k8s_upgrade_whose_application_stops_answering_goes_back_to_the_old_nodes() {
     w.app.set_healthy(false);
     let mut run = start_upgrade(&w, &UPGRADE_GATES);
     upgrade_approved(&w, &run);
-    assert_eq!(run.finish(), 1, "{}", run.stderr());
+    assert_eq!(upgrade_ends(&w, &mut run), 1, "{}", run.stderr());
 
     let stderr = run.stderr();
     assert!(stderr.contains("smoke"), "{stderr}");
@@ -866,7 +890,7 @@ fn k8s_upgrade_keeps_the_old_node_group_when_its_deletion_is_declined() {
 
     let mut run = start_upgrade(&w, &gates);
     upgrade_approved(&w, &run);
-    assert_eq!(run.finish(), 0, "{}", run.stderr());
+    assert_eq!(upgrade_ends(&w, &mut run), 0, "{}", run.stderr());
 
     let steps = step_statuses(&w.p.last_journal());
     assert_eq!(steps["delete-old-nodegroup"], "skipped", "{steps:?}");
