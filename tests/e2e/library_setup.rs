@@ -302,6 +302,7 @@ fn a_renewal_that_issues_no_fresh_certificate_puts_the_definition_back_and_pages
 
 const OLD_NODES: [&str; 3] = ["ip-10-0-1-1", "ip-10-0-2-1", "ip-10-0-3-1"];
 const NEW_NODES: [&str; 3] = ["ip-10-0-4-1", "ip-10-0-5-1", "ip-10-0-6-1"];
+const KUBELET_1_34: &str = "v1.34.0-eks-1a2b3c4";
 
 /// The steps of `k8s-upgrade` that prod's policy asks about.
 const UPGRADE_GATES: [&str; 9] = [
@@ -395,8 +396,9 @@ fn decide_control_plane(w: &runbook_tests::world::World, run: &runbook_tests::Ba
 
 /// Plays EKS for the stand-in eksctl once an SRE lead approved the upgrade: the control plane
 /// reports 1.34 (made again in moto before the approval, so that no read of the run ever
-/// finds the cluster missing), and the new node group's kubelets join once it was created.
-fn upgrade_approved(w: &runbook_tests::world::World, run: &runbook_tests::Background) {
+/// finds the cluster missing), and the new node group's nodes, their kubelets at `kubelet`,
+/// join once it was created.
+fn upgrade_approved(w: &runbook_tests::world::World, run: &runbook_tests::Background, kubelet: &str) {
     eks_prod(&w.p, "1.34");
     decide_control_plane(w, run, "sre-lead-1", true);
     let called = |prefix: &str| w.p.calls().iter().any(|c| c.starts_with(prefix));
@@ -404,7 +406,7 @@ fn upgrade_approved(w: &runbook_tests::world::World, run: &runbook_tests::Backgr
         called("eksctl create nodegroup")
     });
     for name in NEW_NODES {
-        w.p.kube.put(node(name, "ng-prod-1-34", "v1.34.0-eks-1a2b3c4"));
+        w.p.kube.put(node(name, "ng-prod-1-34", kubelet));
     }
 }
 
@@ -454,7 +456,7 @@ fn k8s_upgrade_moves_the_workloads_to_a_new_node_group_and_retires_the_old_one()
     let w = runbook_tests::world::World::new();
     assert!(app_nodes(&w.p).iter().all(|n| OLD_NODES.contains(&n.as_str())));
     let mut run = start_upgrade(&w, &UPGRADE_GATES);
-    upgrade_approved(&w, &run);
+    upgrade_approved(&w, &run, KUBELET_1_34);
     // The old node group's instances terminate: their nodes leave the cluster.
     meanwhile(&run, Duration::from_secs(120), "eksctl delete nodegroup", || {
         w.p.calls().iter().any(|c| c.starts_with("eksctl delete nodegroup"))
@@ -508,16 +510,15 @@ fn k8s_upgrade_moves_the_workloads_to_a_new_node_group_and_retires_the_old_one()
 }
 
 #[test]
-fn k8s_upgrade_whose_application_stops_answering_goes_back_to_the_old_nodes() {
+fn k8s_upgrade_whose_new_nodes_run_the_old_kubelet_goes_back_to_the_old_nodes() {
     let w = runbook_tests::world::World::new();
-    // The application does not answer after the move: the smoke test fails.
-    w.app.set_healthy(false);
     let mut run = start_upgrade(&w, &UPGRADE_GATES);
-    upgrade_approved(&w, &run);
+    // The new node group came up on the old AMI: its kubelets are still 1.33.
+    upgrade_approved(&w, &run, "v1.33.5-eks-9f8e7d6");
     assert_eq!(upgrade_ends(&w, &mut run), 1, "{}", run.stderr());
 
-    let stderr = run.stderr();
-    assert!(stderr.contains("smoke"), "{stderr}");
+    let steps = step_statuses(&w.p.last_journal());
+    assert_eq!(steps["verify-kubelets"], "failed", "{steps:?}");
     // Undone in reverse: the Helm releases, then the old nodes uncordoned, then the new
     // node group deleted; the old one is kept, the control plane stays upgraded.
     let calls = calls_of(&w.p, &["eksctl", "helm"]);
@@ -534,6 +535,18 @@ fn k8s_upgrade_whose_application_stops_answering_goes_back_to_the_old_nodes() {
             "helm rollback cluster-autoscaler --namespace kube-system --wait --timeout 10m",
             "eksctl delete nodegroup --cluster eks-prod --region us-east-1 --name ng-prod-1-34 --wait",
         ]
+    );
+    // The new group went only once eksctl had confirmed the old one is still there.
+    let at = |call: &str| {
+        calls
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("no `{call}`: {calls:?}"))
+    };
+    assert!(
+        at("eksctl get nodegroup --cluster eks-prod --region us-east-1 --name ng-prod")
+            < at("eksctl delete nodegroup --cluster eks-prod --region us-east-1 --name ng-prod-1-34 --wait"),
+        "{calls:?}"
     );
     for name in OLD_NODES {
         let n = w.p.kube.get("Node", None, name).expect("the old node is kept");
@@ -889,7 +902,7 @@ fn k8s_upgrade_keeps_the_old_node_group_when_its_deletion_is_declined() {
     assert!(calls_of(&w.p, &["eksctl", "helm"]).is_empty(), "{:?}", w.p.calls());
 
     let mut run = start_upgrade(&w, &gates);
-    upgrade_approved(&w, &run);
+    upgrade_approved(&w, &run, KUBELET_1_34);
     assert_eq!(upgrade_ends(&w, &mut run), 0, "{}", run.stderr());
 
     let steps = step_statuses(&w.p.last_journal());
