@@ -18,6 +18,7 @@ mod library_db;
 mod library_gitops;
 mod library_incidents;
 mod library_operations;
+mod library_setup;
 mod limits;
 mod lints;
 mod measures;

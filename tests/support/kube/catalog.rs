@@ -186,6 +186,15 @@ pub(crate) const KNOWN: &[Known] = &[
         &[],
     ),
     k(
+        "argoproj.io",
+        "v1alpha1",
+        "appprojects",
+        "AppProject",
+        true,
+        &["appproj", "appprojs"],
+        &[],
+    ),
+    k(
         "cert-manager.io",
         "v1",
         "certificates",
