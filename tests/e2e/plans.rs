@@ -63,6 +63,9 @@ fn example_playbooks_plan_as_snapshotted() {
         .expect("examples dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("runbook.yaml").is_file())
+        // The sandbox's workspace plans the repository's playbooks, snapshotted above; a test
+        // in sandbox.rs keeps its runbook.yaml the repository's.
+        .filter(|p| !p.ends_with("platform-sandbox"))
         .collect();
     dirs.sort();
     assert!(!dirs.is_empty(), "no example workspace");
