@@ -4,6 +4,7 @@
 
 use runbook_tests::Workspace;
 use runbook_tests::kube::{Cluster, application, deployment, managed_by};
+use runbook_tests::world::tag;
 use serde_json::Value;
 
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/myapp-backend";
@@ -51,17 +52,6 @@ fn tags(c: &Cluster) -> Vec<String> {
         .collect()
 }
 
-/// The `image.tag` parameter of a source.
-fn tag(source: &Value) -> String {
-    source["helm"]["parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"] == "image.tag")
-        .and_then(|p| p["value"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
 
 const DEPLOY: &str = r#"name: gitops-deploy
 params:

@@ -274,10 +274,7 @@ pub fn run(r: &RunReport) -> String {
     if !r.escalations.is_empty() {
         out.push_str("<h3>Escalations while gates waited</h3>\n<table>\n<tr><th>Step</th><th>Level</th><th>Notified</th><th>Via</th><th>When</th></tr>\n");
         for e in &r.escalations {
-            let mut via = e.delivered.join(", ");
-            if !e.failed.is_empty() {
-                via.push_str(&format!(" (not sent: {})", e.failed.join("; ")));
-            }
+            let via = e.via();
             let _ = writeln!(
                 out,
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{} (+{})</td></tr>",

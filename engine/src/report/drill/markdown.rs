@@ -177,10 +177,7 @@ pub fn run(r: &RunReport) -> String {
             "\nEscalations while gates waited:\n\n| Step | Level | Notified | Via | When |\n|---|---|---|---|---|"
         );
         for e in &r.escalations {
-            let mut via = e.delivered.join(", ");
-            if !e.failed.is_empty() {
-                via.push_str(&format!(" (not sent: {})", e.failed.join("; ")));
-            }
+            let via = e.via();
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} (+{}) |",

@@ -133,6 +133,17 @@ pub struct EscalationRow {
     pub at_ms: u64,
 }
 
+impl EscalationRow {
+    /// Where the notice went, and where it could not go, in words (both renderers).
+    pub fn via(&self) -> String {
+        let mut via = self.delivered.join(", ");
+        if !self.failed.is_empty() {
+            via.push_str(&format!(" (not sent: {})", self.failed.join("; ")));
+        }
+        via
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackRow {
     pub step: String,
