@@ -206,8 +206,8 @@ fn an_expiring_certificate_is_recreated_and_the_new_one_is_served() {
     issued(&p, "staging", &old, &in_days(5));
     let before = cert(&p);
     // The ingress serves the old certificate until cert-manager has issued the new one.
-    let mut tls = Some(Tls::serve(certs.path(), &old));
-    let endpoint = tls.as_ref().map(Tls::endpoint).unwrap_or_default();
+    let old_tls = Tls::serve(certs.path(), &old);
+    let (endpoint, port) = (old_tls.endpoint(), old_tls.port);
     let mut run = p.background(&[
         "run",
         "cert-renewal",
@@ -225,10 +225,10 @@ fn an_expiring_certificate_is_recreated_and_the_new_one_is_served() {
             .get("Certificate", Some("staging"), "myapp-tls")
             .is_some_and(|c| c["metadata"]["uid"] != before["metadata"]["uid"])
     });
-    let port = tls.as_ref().map(|t| t.port).unwrap_or_default();
-    tls.take();
+    // ...and the ingress reloads: the new certificate on the same address.
+    drop(old_tls);
     issued(&p, "staging", &new, &in_days(90));
-    let _served = Tls::serve_on(certs.path(), &new, port);
+    let _new_tls = Tls::serve_on(certs.path(), &new, port);
     assert_eq!(run.finish(), 0, "{}", run.stderr());
 
     let after = cert(&p);
