@@ -52,7 +52,6 @@ fn tags(c: &Cluster) -> Vec<String> {
         .collect()
 }
 
-
 const DEPLOY: &str = r#"name: gitops-deploy
 params:
   version: { type: string }

@@ -41,6 +41,10 @@ pub async fn connect(context: Option<&str>) -> Result<Cluster, String> {
     let mut config = config;
     // A dead API server should fail a step, not hang it for kube's default of minutes.
     config.connect_timeout = Some(Duration::from_secs(10));
+    // Every request the actions send is short (no watches): one the server never answers
+    // fails within a minute, and polls ask again, rather than holding a step for kube's
+    // default of five minutes.
+    config.read_timeout = Some(Duration::from_secs(60));
     // kube's default retries a 429 for minutes; a PodDisruptionBudget's 429 must come back to
     // `drain`, which asks again within the step's timeout and names the budget. Steps have
     // their own `retry`.

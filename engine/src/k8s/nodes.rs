@@ -183,6 +183,9 @@ async fn evict_one(op: &Op<'_, '_>, p: &Pod, ep: &EvictParams) -> Result<(), Str
                     return Err(why);
                 }
             }
+            // No answer at all (a dropped connection, a timeout): the eviction may or may
+            // not have happened; asking again is safe (a gone pod answers 404).
+            Err(e) if code(&e).is_none() && !op.dry_run && op.pause().await => continue,
             Err(e) => return Err(describe(&format!("evict pod {ns}/{name}"), &e)),
         }
     }
@@ -192,6 +195,7 @@ async fn evict_one(op: &Op<'_, '_>, p: &Pod, ep: &EvictParams) -> Result<(), Str
             Ok(None) => return Ok(()),
             Ok(Some(now)) if now.metadata.uid != uid => return Ok(()),
             Ok(Some(_)) => {}
+            Err(e) if code(&e).is_none() => {}
             Err(e) => return Err(describe(&format!("wait for pod {ns}/{name} to go"), &e)),
         }
         if !op.pause().await {
