@@ -747,6 +747,10 @@ fn setup_run(w: &runbook_tests::world::World, extra: &[&str]) -> runbook_tests::
         "--non-interactive",
         "-p",
         manifest.as_str(),
+        // CI's kubectl is Debian's kubernetes-client, 1.20: older than the runbook's 1.28,
+        // and enough for what the playbook's kubectl lines do.
+        "-p",
+        "min_kubectl=1.20",
     ];
     for gate in ["tf-apply", "addons", "monitoring", "portfolio-infra", "portfolio-sync"] {
         args.extend(["--approve", gate]);

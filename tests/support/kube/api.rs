@@ -66,6 +66,8 @@ pub(crate) enum Reply {
     /// JSON under another media type (aggregated discovery).
     Typed(u16, &'static str, Value),
     Text(u16, String),
+    /// Raw bytes under a media type (the OpenAPI v2 protobuf document).
+    Bytes(u16, &'static str, Vec<u8>),
     Watch(Box<Watch>),
 }
 
@@ -111,7 +113,9 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Reply {
     state.requests.push(req.line());
     let reply = dispatch(shared.port, &mut state, req).unwrap_or_else(|e| Reply::Json(e.code, e.to_json()));
     let admitted = match &reply {
-        Reply::Json(code, _) | Reply::Typed(code, _, _) | Reply::Text(code, _) => (200..300).contains(code),
+        Reply::Json(code, _) | Reply::Typed(code, _, _) | Reply::Text(code, _) | Reply::Bytes(code, _, _) => {
+            (200..300).contains(code)
+        }
         Reply::Watch(_) => false,
     };
     if admitted && req.persists() {
@@ -139,6 +143,7 @@ fn dispatch(port: u16, state: &mut State, req: &Request) -> Result<Reply, ApiErr
         .is_some_and(|a| a.contains("as=APIGroupDiscoveryList"));
     let doc = |v: Option<Value>| v.map(|v| Reply::Json(200, v)).ok_or_else(ApiError::no_route);
     match segs.as_slice() {
+        ["openapi", "v2"] => Ok(Reply::Bytes(200, openapi::V2_PROTOBUF, openapi::v2())),
         ["openapi", "v3"] => Ok(Reply::Json(200, openapi::root())),
         ["openapi", "v3", "api", version] => doc(openapi::group_version("", version)),
         ["openapi", "v3", "apis", group, version] => doc(openapi::group_version(group, version)),

@@ -94,6 +94,7 @@ fn respond(shared: &Shared, mut rq: tiny_http::Request) {
         Reply::Json(code, v) => (code, "application/json", v.to_string().into_bytes()),
         Reply::Typed(code, ct, v) => (code, ct, v.to_string().into_bytes()),
         Reply::Text(code, t) => (code, "text/plain", t.into_bytes()),
+        Reply::Bytes(code, ct, b) => (code, ct, b),
         Reply::Watch(w) => return stream(shared, rq, &w),
     };
     let response = tiny_http::Response::from_data(bytes)

@@ -1,11 +1,24 @@
-//! The OpenAPI v3 documents kubectl reads before `apply`, `create` or `replace`: one per group
-//! version, without schemas, whose PATCH operations take `fieldValidation`. kubectl then leaves
-//! validation to the server instead of refusing for want of a schema (it falls back to OpenAPI
-//! v2, a protobuf document, otherwise); it builds strategic merge patches from its own types.
+//! The OpenAPI documents kubectl reads before `apply`, `create` or `replace`. Recent kubectl
+//! reads v3: one document per group version, without schemas, whose PATCH operations take
+//! `fieldValidation`, so it leaves validation to the server. Older kubectl (Debian's 1.20)
+//! reads only v2, as protobuf: an empty document, which has no schema for any kind, so its
+//! client-side validation skips every object. Both build strategic merge patches from their
+//! own types.
 
 use serde_json::{Value, json};
 
 use super::catalog;
+
+/// The media type the API server answers the protobuf OpenAPI v2 document with (kubectl asks
+/// for `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, which Go's MIME parser
+/// cannot read back).
+pub(crate) const V2_PROTOBUF: &str = "application/octet-stream";
+
+/// `GET /openapi/v2`: an empty `openapi.v2.Document` (a message with no field set is zero bytes
+/// in protobuf).
+pub(crate) fn v2() -> Vec<u8> {
+    Vec::new()
+}
 
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {
