@@ -1,14 +1,22 @@
 //! Raw playbook → checked [`Playbook`]: params, vars, templates, references, gates, lints,
 //! and the seal: sub-playbooks compiled in, the files a run reads hashed.
 
+mod action;
 mod compiler;
+mod context;
 mod env;
 mod escalate;
+mod gates;
+mod graph;
+mod guards;
 mod lint;
+mod measures;
 mod model;
 mod params;
 mod refs;
+mod rollback;
 mod seal;
+mod steps;
 mod subplaybook;
 pub mod template;
 
