@@ -9,7 +9,7 @@ use super::compiler::Compiler;
 use super::model::*;
 use super::refs::{self, Scope};
 use super::template::{Quoting, TemplateError, is_template};
-use crate::actions::{Action, with_lenient_numbers};
+use crate::actions::{Action, FieldRole, with_lenient_numbers};
 use crate::source::Span;
 use crate::yaml::{Node, NodeKind, Sp};
 
@@ -117,26 +117,23 @@ impl Compiler<'_> {
                 .map(|n| locate(n, &path[1.min(path.len())..]))
                 .unwrap_or(action.span);
             let field = path.last().map(String::as_str).unwrap_or(key);
-            // Expressions are evaluated by the engine, not rendered.
-            let is_expr = key == "assert" || (field == "expect" && matches!(key, "http" | "prometheus"));
-            if is_expr {
-                let expr_scope = Scope { result: true, ..*scope };
-                if self.check_expr(&s, span, &expr_scope, field).is_none() {
-                    ok = false;
+            let below: Vec<&str> = path.iter().skip(1).map(String::as_str).collect();
+            let q = match action.value.field_role(&below) {
+                // Expressions are evaluated by the engine, not rendered.
+                FieldRole::Expr => {
+                    let expr_scope = Scope { result: true, ..*scope };
+                    if self.check_expr(&s, span, &expr_scope, field).is_none() {
+                        ok = false;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            if !is_template(&s) {
-                continue;
-            }
-            let q = if key == "shell" && path.len() == 2 && path[1] == "run" {
-                Quoting::Shell
-            } else {
-                Quoting::Plain
+                _ if !is_template(&s) => continue,
+                FieldRole::Shell => {
+                    self.lints.shell_template(&s, span);
+                    Quoting::Shell
+                }
+                FieldRole::Plain => Quoting::Plain,
             };
-            if q == Quoting::Shell {
-                self.lints.shell_template(&s, span);
-            }
             let what = format!("{key} {}", path[1..].join("."));
             let Some((shown, runtime)) = self.check_template(&s, q, span, scope, what.trim()) else {
                 ok = false;

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use minijinja::value::Value;
 use serde_json::Value as Json;
 
-use crate::actions::Action;
+use crate::actions::{Action, FieldRole};
 use crate::compile::PlannedAction;
 use crate::compile::template::{Quoting, Templates};
 use crate::plan::Plan;
@@ -110,10 +110,9 @@ impl Runtime {
             let Some(Json::String(src)) = spec.pointer(pointer).cloned() else {
                 continue;
             };
-            let q = if pointer == "/shell/run" {
-                Quoting::Shell
-            } else {
-                Quoting::Plain
+            let q = match a.spec.field_role_at(pointer) {
+                FieldRole::Shell => Quoting::Shell,
+                FieldRole::Plain | FieldRole::Expr => Quoting::Plain,
             };
             let rendered = self
                 .templates
