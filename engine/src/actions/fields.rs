@@ -22,7 +22,8 @@ impl Action {
         match (self, path) {
             (Action::Shell(_), ["run"]) => FieldRole::Shell,
             (Action::Assert(_), _) => FieldRole::Expr,
-            (Action::Http(_) | Action::Prometheus(_), [.., "expect"]) => FieldRole::Expr,
+            // Only the action's own `expect`: a header or a JSON body key may be named so too.
+            (Action::Http(_) | Action::Prometheus(_), ["expect"]) => FieldRole::Expr,
             _ => FieldRole::Plain,
         }
     }
@@ -68,6 +69,8 @@ mod tests {
         let http = action(json!({ "http": { "url": "http://x", "expect": "result.status == 200" } }));
         assert_eq!(http.field_role(&["expect"]), FieldRole::Expr);
         assert_eq!(http.field_role(&["url"]), FieldRole::Plain);
+        assert_eq!(http.field_role(&["headers", "expect"]), FieldRole::Plain);
+        assert_eq!(http.field_role(&["json", "a", "expect"]), FieldRole::Plain);
         let prom = action(json!({ "prometheus": { "url": "http://p", "query": "up", "expect": "value > 0" } }));
         assert_eq!(prom.field_role(&["expect"]), FieldRole::Expr);
         assert_eq!(prom.field_role(&["query"]), FieldRole::Plain);
