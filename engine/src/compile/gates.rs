@@ -56,6 +56,8 @@ impl Compiler<'_> {
         (!chain.levels.is_empty()).then_some(chain)
     }
 
+    /// The step's preconditions: one read-only check each, run before the step (and before
+    /// its gates ask anyone).
     pub(super) fn preconditions(
         &mut self,
         raw: &RawStep,
@@ -118,6 +120,8 @@ impl Compiler<'_> {
         out
     }
 
+    /// The step's gates: a confirmation (the step's own or the environment's policy for its
+    /// risk), an approval (its own, or a second person the policy requires).
     pub(super) fn gates(
         &mut self,
         raw: &RawStep,

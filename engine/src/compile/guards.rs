@@ -1,8 +1,6 @@
 //! The playbook's guards: Prometheus queries run beside the steps, each with the
 //! expression that aborts the run.
 
-use std::collections::HashMap;
-
 use super::compiler::Compiler;
 use super::model::*;
 use super::refs::Scope;
@@ -12,6 +10,7 @@ use crate::playbook::limits::MIN_GUARD_EVERY;
 use crate::yaml::Sp;
 
 impl Compiler<'_> {
+    /// The guards; they run beside the steps, so they may not read `steps.*`.
     pub(super) fn guards(&mut self) -> Vec<GuardPlan> {
         let mut out = Vec::new();
         let guards = self.lp.raw.guards.clone();
@@ -31,18 +30,14 @@ impl Compiler<'_> {
                 );
             }
             let action = Sp::new(g.prometheus.span, Action::Prometheus(g.prometheus.value.clone()));
-            let node = None;
-            let empty: HashMap<String, usize> = HashMap::new();
             let steps_check = |id: &str| -> Result<(), String> {
-                let _ = &empty;
                 Err(format!("guards cannot read `steps.{id}`: they run beside the steps"))
             };
             let known = self.known.clone();
             let scope = Scope::of(&known, Some(&steps_check), false, None);
-            let Some(planned) = self.plan_action(&action, node, &scope) else {
+            let Some(planned) = self.plan_action(&action, None, &scope) else {
                 continue;
             };
-            let known = self.known.clone();
             let abort_scope = Scope::of(&known, Some(&steps_check), true, None);
             self.check_expr(&g.abort_if.value, g.abort_if.span, &abort_scope, "abort_if");
             out.push(GuardPlan {

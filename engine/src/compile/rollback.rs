@@ -10,6 +10,7 @@ use crate::source::Span;
 use crate::yaml::{Node, NodeKind};
 
 impl Compiler<'_> {
+    /// The step's rollback plan; `id` is the step's, whose outputs the rollback may read.
     pub(super) fn rollback(
         &mut self,
         raw: &RawStep,
@@ -65,6 +66,7 @@ impl Compiler<'_> {
         }
     }
 
+    /// One rollback entry: exactly one action, with its own retry and timeout.
     fn rollback_step(
         &mut self,
         r: &RollbackAction,

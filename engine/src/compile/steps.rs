@@ -33,6 +33,8 @@ impl Compiler<'_> {
         out
     }
 
+    /// One step, or `None` when it had errors (reported): the step's own parts here, its
+    /// gates, preconditions, escalation and rollback by their rooms.
     fn compile_step(
         &mut self,
         raw: &Sp<RawStep>,
@@ -41,28 +43,7 @@ impl Compiler<'_> {
     ) -> Option<Step> {
         let before = self.diags.mark();
         let id = raw.id.value.clone();
-        let loop_var: Option<String> = match (&raw.for_each, &raw.as_) {
-            (Some(_), Some(a)) => {
-                if !valid_ident(&a.value) {
-                    self.error(format!("`as: {}` is not a valid variable name", a.value), a.span);
-                }
-                Some(a.value.clone())
-            }
-            (Some(_), None) => Some("item".to_string()),
-            (None, Some(a)) => {
-                self.error(
-                    "`as` names the loop variable of `for_each`, which this step does not have",
-                    a.span,
-                );
-                None
-            }
-            (None, None) => None,
-        };
-        if raw.for_each.is_none()
-            && let Some(m) = &raw.max_parallel
-        {
-            self.error("`max_parallel` applies to `for_each` steps only", m.span);
-        }
+        let loop_var = loop_var(&mut self.diags, raw);
         let lv = loop_var.as_deref();
 
         // The action: exactly one key.
@@ -93,16 +74,14 @@ impl Compiler<'_> {
             .help = Some("a step with only `confirm` or `approval` is a pure gate".into());
         }
         let effect = action.as_ref().map(|a| a.effect).unwrap_or(Effect::ReadOnly);
-        if let (Some(a), Some(msg)) = (&action, &raw.message)
+        if let (Some(a), Some(_)) = (&action, &raw.message)
             && !matches!(a.spec, Action::Assert(_))
+            && let Some(span) = node.and_then(|n| n.key_span("message"))
         {
-            let _ = msg;
-            if let Some(span) = node.and_then(|n| n.key_span("message")) {
-                self.error(
-                    "`message` is the failure text of an `assert` step; this step has another action",
-                    span,
-                );
-            }
+            self.error(
+                "`message` is the failure text of an `assert` step; this step has another action",
+                span,
+            );
         }
 
         // Risk: read-only work is low risk unless the step says otherwise.
@@ -227,6 +206,8 @@ impl Compiler<'_> {
         })
     }
 
+    /// The step's `when`: decided now when it reads only what is known before the run,
+    /// else kept for the engine.
     fn when(
         &mut self,
         raw: &RawStep,
@@ -265,6 +246,34 @@ impl Compiler<'_> {
             }
         }
     }
+}
+
+/// The name of a `for_each` step's loop variable (`as:`, `item` by default); `as` and
+/// `max_parallel` on a step without a loop are errors.
+fn loop_var(diags: &mut Diags, raw: &RawStep) -> Option<String> {
+    let loop_var: Option<String> = match (&raw.for_each, &raw.as_) {
+        (Some(_), Some(a)) => {
+            if !valid_ident(&a.value) {
+                diags.error(format!("`as: {}` is not a valid variable name", a.value), a.span);
+            }
+            Some(a.value.clone())
+        }
+        (Some(_), None) => Some("item".to_string()),
+        (None, Some(a)) => {
+            diags.error(
+                "`as` names the loop variable of `for_each`, which this step does not have",
+                a.span,
+            );
+            None
+        }
+        (None, None) => None,
+    };
+    if raw.for_each.is_none()
+        && let Some(m) = &raw.max_parallel
+    {
+        diags.error("`max_parallel` applies to `for_each` steps only", m.span);
+    }
+    loop_var
 }
 
 /// Checks a step's or a rollback's `retry`. `node` is the `retry` mapping, to point at the
