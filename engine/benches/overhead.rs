@@ -121,9 +121,83 @@ fn script_once(dir: &std::path::Path) -> Duration {
     start.elapsed()
 }
 
+/// Runs a task runner (go-task, just) on the same 1,000 commands, when one is installed.
+fn runner_once(program: &std::path::Path, args: &[&str], dir: &std::path::Path) -> Duration {
+    let start = Instant::now();
+    let ok = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("task runner")
+        .success();
+    assert!(ok, "{} failed", program.display());
+    start.elapsed()
+}
+
+/// A task runner's binary: `$VAR` (e.g. the real binary behind a pyenv shim, which would
+/// add a script's start to every round), else the name on the PATH.
+fn runner(var: &str, name: &str) -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os(var) {
+        return Some(p.into());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// 1,000 sequential `shell: /bin/true` steps, direct and through `sh`, with and without the
+/// durable journal, against the script and the task runners, interleaved in one run.
+fn shell_steps(dir: &std::path::Path) {
+    let task = runner("GO_TASK", "task");
+    let just = runner("JUST", "just");
+    let mut rows: Vec<(&str, Vec<Duration>)> = [
+        "shell script (sh, one process per command)",
+        "runbook shell, direct, no journal",
+        "runbook shell, direct, durable journal",
+        "runbook shell, through sh, durable journal",
+        "go-task",
+        "just",
+    ]
+    .into_iter()
+    .map(|n| (n, Vec::new()))
+    .collect();
+    for _ in 0..ROUNDS {
+        rows[0].1.push(script_once(dir));
+        rows[1].1.push(engine_with(dir, "direct", Journal::None));
+        rows[2].1.push(engine_with(dir, "direct", Journal::Fsync));
+        rows[3].1.push(engine_with(dir, "via_sh", Journal::Fsync));
+        if let Some(t) = &task {
+            rows[4]
+                .1
+                .push(runner_once(t, &["--taskfile", "Taskfile.yml", "seq"], dir));
+        }
+        if let Some(j) = &just {
+            rows[5].1.push(runner_once(j, &["--justfile", "justfile", "seq"], dir));
+        }
+    }
+    let script = median(rows[0].1.clone());
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / STEPS as f64;
+    println!("{STEPS} sequential `/bin/true` commands, median of {ROUNDS} interleaved rounds:");
+    println!("  {:<45} {:>9} {:>13} {:>9}", "", "per step", "over script", "ratio");
+    for (name, times) in rows {
+        if times.is_empty() {
+            println!("  {name:<45} (not installed: set GO_TASK / JUST or put it on the PATH)");
+            continue;
+        }
+        let m = median(times);
+        println!(
+            "  {name:<45} {:>6.0} µs {:>+10.0} µs {:>9.2}",
+            us(m),
+            us(m) - us(script),
+            m.as_secs_f64() / script.as_secs_f64()
+        );
+    }
 }
 
 fn main() {
@@ -134,7 +208,17 @@ fn main() {
     let mut seq = String::from("name: seq\nconcurrency: 1\nsteps:\n");
     let mut chain = String::from("name: chain\nconcurrency: 1\nsteps:\n");
     let mut sh = String::new();
+    // `shell` steps: a line of plain words starts its program directly; a trailing `;`
+    // (shell syntax) sends the same command through `sh -c`, as every line went before.
+    let mut direct = String::from("name: direct\nconcurrency: 1\nsteps:\n");
+    let mut via_sh = String::from("name: via_sh\nconcurrency: 1\nsteps:\n");
+    let mut taskfile = String::from("version: '3'\ntasks:\n  seq:\n    silent: true\n    cmds:\n");
+    let mut justfile = String::from("seq:\n");
     for i in 0..STEPS {
+        direct.push_str(&format!("  - id: s{i}\n    shell: /bin/true\n    risk: low\n"));
+        via_sh.push_str(&format!("  - id: s{i}\n    shell: /bin/true;\n    risk: low\n"));
+        taskfile.push_str("      - /bin/true\n");
+        justfile.push_str("    @/bin/true\n");
         seq.push_str(&format!("  - id: s{i}\n    exec: [/bin/true]\n    risk: low\n"));
         let arg = if i == 0 {
             "0".to_string()
@@ -149,6 +233,12 @@ fn main() {
     std::fs::write(dir.path().join("playbooks/seq.yaml"), seq).expect("write");
     std::fs::write(dir.path().join("playbooks/chain.yaml"), chain).expect("write");
     std::fs::write(dir.path().join("seq.sh"), sh).expect("write");
+    std::fs::write(dir.path().join("playbooks/direct.yaml"), direct).expect("write");
+    std::fs::write(dir.path().join("playbooks/via_sh.yaml"), via_sh).expect("write");
+    std::fs::write(dir.path().join("Taskfile.yml"), taskfile).expect("write");
+    std::fs::write(dir.path().join("justfile"), justfile).expect("write");
+
+    shell_steps(dir.path());
 
     // Interleaved rounds, so all three see the same machine load.
     let (mut plain, mut templated, mut script) = (Vec::new(), Vec::new(), Vec::new());

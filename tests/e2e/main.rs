@@ -37,4 +37,5 @@ mod scheduler;
 mod schema;
 mod sealed;
 mod semantics;
+mod shell_direct;
 mod support;

@@ -81,6 +81,7 @@ impl ExecSpec {
             args: args.to_vec(),
             env: self.env.clone(),
             dir: super::process_run::command_dir(&self.dir, cx),
+            as_sh: false,
         };
         super::process_outcome(&spec, self.expect_exit.as_deref(), cx).await
     }

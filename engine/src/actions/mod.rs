@@ -19,6 +19,7 @@ mod rds;
 #[cfg(feature = "aws")]
 mod rds_client;
 mod shell;
+mod simple_command;
 mod spec;
 mod util;
 mod wait;

@@ -1,4 +1,5 @@
-//! `shell`: runs a command or script with `sh -c`; every interpolated value is one quoted word.
+//! `shell`: runs a command or script with `sh -c` (a line of plain words starts its program
+//! directly, as `sh` would); every interpolated value is one quoted word.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -58,11 +59,32 @@ impl ActionKind for ShellSpec {
 
 impl ShellSpec {
     pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
-        let spec = crate::exec::process::ProcessSpec {
-            program: "sh".into(),
-            args: vec!["-c".into(), self.run.clone()],
-            env: self.env.clone(),
-            dir: super::process_run::command_dir(&self.dir, cx),
+        let dir = super::process_run::command_dir(&self.dir, cx);
+        let path = std::env::var_os("PATH");
+        let direct = super::simple_command::direct(&self.run, &self.env, &dir, path.as_deref()).and_then(|d| {
+            let pwd = super::simple_command::sh_pwd(&self.env, std::env::var_os("PWD").as_deref(), &dir)?;
+            Some((d.program.into_os_string().into_string().ok()?, d.args, pwd))
+        });
+        let spec = match direct {
+            // One process start instead of two, with what `sh` would have set.
+            Some((program, args, pwd)) => {
+                let mut env = self.env.clone();
+                env.insert("PWD".into(), pwd);
+                crate::exec::process::ProcessSpec {
+                    program,
+                    args,
+                    env,
+                    dir,
+                    as_sh: true,
+                }
+            }
+            None => crate::exec::process::ProcessSpec {
+                program: "sh".into(),
+                args: vec!["-c".into(), self.run.clone()],
+                env: self.env.clone(),
+                dir,
+                as_sh: false,
+            },
         };
         super::process_outcome(&spec, self.expect_exit.as_deref(), cx).await
     }

@@ -28,6 +28,9 @@ pub struct ProcessSpec {
     pub args: Vec<String>,
     pub env: IndexMap<String, String>,
     pub dir: PathBuf,
+    /// Report a death by signal N as exit status 128+N, as `sh -c` does for what it runs: a
+    /// `shell` command that skips `sh` must end with the status `sh` would have given.
+    pub as_sh: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -73,7 +76,7 @@ pub async fn run(spec: &ProcessSpec, timeout: Duration, waits: &Waits) -> std::i
             s = child.wait(), if leader.is_none() => leader = Some(s?),
             (o, e) = async { tokio::join!(&mut read_out, &mut read_err) }, if leader.is_some() => {
                 return Ok(ProcessResult {
-                    exit_code: leader.and_then(|s| s.code()),
+                    exit_code: leader.and_then(|s| status_code(s, spec.as_sh)),
                     stdout: text(o),
                     stderr: text(e),
                     timed_out: false,
@@ -109,12 +112,19 @@ pub async fn run(spec: &ProcessSpec, timeout: Duration, waits: &Waits) -> std::i
         Err(_) => (String::new(), String::new()),
     };
     Ok(ProcessResult {
+        // Stopped by us: the whole group, `sh` included, died of the signal; no code either way.
         exit_code: leader.and_then(|s| s.code()),
         stdout: o,
         stderr: e,
         timed_out: matches!(stop, Stop::Timeout),
         cancelled: matches!(stop, Stop::Cancel),
     })
+}
+
+/// The exit code, or with `as_sh` 128+N for a death by signal N.
+fn status_code(s: std::process::ExitStatus, as_sh: bool) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    s.code().or_else(|| s.signal().filter(|_| as_sh).map(|n| 128 + n))
 }
 
 fn text(r: Result<Vec<u8>, tokio::task::JoinError>) -> String {
