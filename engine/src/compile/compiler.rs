@@ -9,18 +9,18 @@ use indexmap::IndexMap;
 use minijinja::value::Value;
 use serde_json::Value as Json;
 
+use super::dag::Dag;
 use super::lint::Lints;
 use super::model::*;
 use super::refs::{self, Known, Scope};
-use super::template::{Placeholder, Quoting, Templates, is_template};
 use super::{env, params};
-use crate::actions::{Action, Effect, with_lenient_numbers};
-use crate::plan::dag::Dag;
+use crate::expr::template::{Placeholder, Quoting, Templates, is_template};
 use crate::playbook::limits::{
     MAX_DURATION_SECS, MAX_DURATION_TEXT, MAX_RETRY_BACKOFF, MIN_GUARD_EVERY, MIN_RETRY_BACKOFF,
 };
 use crate::playbook::{ACTION_KEYS, Condition, Confirm, LoadedPlaybook, OnFailure, RawStep, Risk, Rollback, Workspace};
 use crate::source::{Diagnostic, Source, Span};
+use crate::spec::{Action, Effect, with_lenient_numbers};
 use crate::yaml::{Node, NodeKind, Sp, suggest_name};
 
 /// A compiled playbook, its DAG, and the lint warnings found on the way.
@@ -465,7 +465,7 @@ impl<'a> Compiler<'a> {
     /// when there was one.
     fn checked_names(
         &mut self,
-        names: Result<BTreeSet<String>, super::template::TemplateError>,
+        names: Result<BTreeSet<String>, crate::expr::template::TemplateError>,
         scope: &Scope,
         span: Span,
         what: &str,
@@ -1477,7 +1477,7 @@ impl<'a> Compiler<'a> {
         let runtime = refs::is_runtime(&names, scope.loop_var);
         let shown_src = if runtime {
             let loop_var = scope.loop_var;
-            super::template::mark_runtime_expressions(src, |expr| {
+            crate::expr::template::mark_runtime_expressions(src, |expr| {
                 let names = self.t.expr_names(expr).ok()?;
                 if names.iter().any(|n| n.starts_with("secrets")) {
                     Some("***".to_string())

@@ -2,6 +2,7 @@
 //! and the seal: sub-playbooks compiled in, the files a run reads hashed.
 
 mod compiler;
+pub mod dag;
 mod env;
 mod escalate;
 mod lint;
@@ -10,7 +11,6 @@ mod params;
 mod refs;
 mod seal;
 mod subplaybook;
-pub mod template;
 
 pub use compiler::{Compiled, Options, compile, compile_for};
 pub use env::{IMPLICIT_ENV, all as all_envs, select as select_env};
