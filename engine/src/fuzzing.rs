@@ -9,8 +9,8 @@ use std::path::Path;
 
 use minijinja::value::Value;
 
-use crate::compile::template::{self, Placeholder, Quoting, Templates};
 use crate::compile::{self, Options};
+use crate::expr::template::{self, Placeholder, Quoting, Templates};
 use crate::plan::{self, Plan};
 use crate::playbook::{self, Workspace};
 

@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 
 use crate::approve::Prompter;
 use crate::redact::Redactor;
+use crate::spec::Undo;
 use crate::wake::Waits;
 
 /// Evaluates an expression with extra names (`result`, `value`) added to the run's.
@@ -59,16 +60,6 @@ pub struct Outcome {
     pub output: String,
     /// How to undo what it changed, captured from the state before the change (`rollback: auto`).
     pub undo: Option<Undo>,
-}
-
-/// The undo of one action run, from the state it saw before changing it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Undo {
-    /// The state already held (or the change never happened): nothing to undo.
-    Nothing,
-    /// Run this action.
-    Run(Box<super::Action>),
 }
 
 /// Why a wait ended before its time, in words.

@@ -1,23 +1,6 @@
-//! `log`: writes a line to the progress display and the journal.
+//! Running `log`: writes the line to the run's events.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use super::{ActionKind, Effect};
-
-/// The message of a `log` action (a template).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct LogLine(pub String);
-
-impl ActionKind for LogLine {
-    fn effect(&self) -> Effect {
-        Effect::ReadOnly
-    }
-    fn summary(&self) -> String {
-        self.0.clone()
-    }
-}
+use crate::spec::LogLine;
 
 impl LogLine {
     pub fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{ActionCx, Outcome};
-use crate::exec::process::{self, ProcessSpec};
+use crate::process::{self, ProcessSpec};
 
 /// Where a command runs: `dir` under the workspace root, or the root itself.
 pub fn command_dir(dir: &Option<String>, cx: &ActionCx<'_>) -> std::path::PathBuf {

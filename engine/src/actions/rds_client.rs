@@ -7,8 +7,8 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use serde_json::json;
 
-use super::rds::*;
 use super::{ActionCx, Outcome};
+use crate::spec::{RdsSpec, SnapshotType};
 use crate::wake::Woke;
 
 /// How often a wait asks again.

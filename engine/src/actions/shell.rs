@@ -1,61 +1,7 @@
-//! `shell`: runs a command or script with `sh -c` (a line of plain words starts its program
-//! directly, as `sh` would); every interpolated value is one quoted word.
+//! Running `shell`: the command or script with `sh -c`, or, for a line of plain words, its
+//! program started directly as `sh` would start it (see `simple_command`).
 
-use indexmap::IndexMap;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use super::util::ShortForm;
-use super::{ActionKind, Effect};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShellSpec {
-    /// The command or script, run with `sh -c`.
-    pub run: String,
-    /// Extra environment variables for the command.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
-    /// Working directory (default: the workspace root).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-    /// Exit codes that count as success (default [0]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect_exit: Option<Vec<i32>>,
-    /// Declares the command read-only: it may run in `plan --check` and needs no rollback.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub read_only: bool,
-}
-
-impl ShortForm for ShellSpec {
-    const SHORT: &'static str = "a shell command";
-    fn from_short(run: String) -> Self {
-        ShellSpec {
-            run,
-            env: IndexMap::new(),
-            dir: None,
-            expect_exit: None,
-            read_only: false,
-        }
-    }
-}
-
-impl ActionKind for ShellSpec {
-    fn effect(&self) -> Effect {
-        if self.read_only {
-            Effect::ReadOnly
-        } else {
-            Effect::Mutating
-        }
-    }
-    fn summary(&self) -> String {
-        let mut s = self.run.trim_end().to_string();
-        if let Some(dir) = &self.dir {
-            s.push_str(&format!("  (in {dir})"));
-        }
-        s
-    }
-}
+use crate::spec::ShellSpec;
 
 impl ShellSpec {
     pub async fn execute(&self, cx: &super::ActionCx<'_>) -> super::Outcome {
@@ -70,7 +16,7 @@ impl ShellSpec {
             Some((program, args, pwd)) => {
                 let mut env = self.env.clone();
                 env.insert("PWD".into(), pwd);
-                crate::exec::process::ProcessSpec {
+                crate::process::ProcessSpec {
                     program,
                     args,
                     env,
@@ -78,7 +24,7 @@ impl ShellSpec {
                     as_sh: true,
                 }
             }
-            None => crate::exec::process::ProcessSpec {
+            None => crate::process::ProcessSpec {
                 program: "sh".into(),
                 args: vec!["-c".into(), self.run.clone()],
                 env: self.env.clone(),

@@ -126,7 +126,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     let prompter = session::prompter(a.flags.non_interactive, &progress);
     let (mut rerun, mut assume_done) = (Vec::new(), Vec::new());
     for label in &past.in_doubt {
-        let idempotent = step_of(label).is_some_and(|s| s.idempotent || s.effect == crate::actions::Effect::ReadOnly);
+        let idempotent = step_of(label).is_some_and(|s| s.idempotent || s.effect == crate::spec::Effect::ReadOnly);
         if a.rerun.contains(label) || (idempotent && !a.assume_done.contains(label)) {
             rerun.push(label.clone());
         } else if a.assume_done.contains(label) {

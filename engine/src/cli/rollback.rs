@@ -197,7 +197,7 @@ fn what_to_undo(plan: &Plan, past: &Past) -> (Vec<(usize, Unit)>, Vec<String>) {
         match (&step.rollback, &undo) {
             (None, _) => continue,
             // The action saw that it changed nothing.
-            (Some(RollbackPlan::Auto { .. }), Some(crate::actions::Undo::Nothing)) => continue,
+            (Some(RollbackPlan::Auto { .. }), Some(crate::spec::Undo::Nothing)) => continue,
             _ => {}
         }
         let binding = match (&step.for_each, past.items.get(label)) {

@@ -8,9 +8,9 @@ use serde_json::Value as Json;
 use super::compiler::Compiler;
 use super::model::*;
 use super::refs::{self, Scope};
-use super::template::{Quoting, TemplateError, is_template};
-use crate::actions::{Action, FieldRole, with_lenient_numbers};
+use crate::expr::template::{Quoting, TemplateError, is_template};
 use crate::source::Span;
+use crate::spec::{Action, FieldRole, with_lenient_numbers};
 use crate::yaml::{Node, NodeKind, Sp};
 
 impl Compiler<'_> {
@@ -68,7 +68,7 @@ impl Compiler<'_> {
         let runtime = refs::is_runtime(&names, scope.loop_var);
         let shown_src = if runtime {
             let loop_var = scope.loop_var;
-            super::template::mark_runtime_expressions(src, |expr| {
+            crate::expr::template::mark_runtime_expressions(src, |expr| {
                 let names = self.t.expr_names(expr).ok()?;
                 if names.iter().any(|n| n.starts_with("secrets")) {
                     Some("***".to_string())

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use minijinja::value::Value;
 
+use super::dag::Dag;
 use super::graph::List;
 use super::lint::Lints;
 use super::model::*;
 use super::refs::Known;
-use super::template::Templates;
 use super::{context, env, params};
-use crate::plan::dag::Dag;
+use crate::expr::template::Templates;
 use crate::playbook::{LoadedPlaybook, Risk, Workspace};
 use crate::source::{Diagnostic, Source, Span};
 

@@ -11,7 +11,7 @@ use super::compiler::{Compiler, Diags, valid_ident};
 use super::model::*;
 use super::params;
 use super::refs::{self, Scope};
-use super::template::{Placeholder, Quoting, is_template};
+use crate::expr::template::{Placeholder, Quoting, is_template};
 use crate::playbook::{LoadedPlaybook, RawPlaybook};
 use crate::source::Span;
 

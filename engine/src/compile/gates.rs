@@ -6,10 +6,10 @@ use indexmap::IndexMap;
 use super::compiler::{Compiler, Diags};
 use super::model::*;
 use super::refs::Scope;
-use super::template::Quoting;
-use crate::actions::{Action, Effect};
+use crate::expr::template::Quoting;
 use crate::playbook::{ACTION_KEYS, Confirm, RawStep, Risk};
 use crate::source::Span;
+use crate::spec::{Action, Effect};
 use crate::yaml::{Node, NodeKind, suggest_name};
 
 impl Compiler<'_> {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::compiler::{Diags, valid_id};
-use crate::plan::dag::Dag;
+use super::dag::Dag;
 use crate::playbook::{LoadedPlaybook, RawStep};
 use crate::yaml::{Node, NodeKind, Sp, suggest_name};
 

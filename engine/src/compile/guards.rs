@@ -4,9 +4,9 @@
 use super::compiler::Compiler;
 use super::model::*;
 use super::refs::Scope;
-use crate::actions::Action;
 use crate::playbook::Duration;
 use crate::playbook::limits::MIN_GUARD_EVERY;
+use crate::spec::Action;
 use crate::yaml::Sp;
 
 impl Compiler<'_> {

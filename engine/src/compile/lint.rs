@@ -4,9 +4,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::model::{Playbook, Step};
-use crate::actions::{Action, Effect, K8sSpec};
 use crate::playbook::{RawPlaybook, Risk};
 use crate::source::{Diagnostic, Source, Span};
+use crate::spec::{Action, Effect, K8sSpec};
 
 /// The lints, by code; docs/validate.md describes each.
 pub const LINTS: &[(&str, &str)] = &[

@@ -4,6 +4,7 @@
 mod action;
 mod compiler;
 mod context;
+pub mod dag;
 mod env;
 mod escalate;
 mod gates;
@@ -18,7 +19,6 @@ mod rollback;
 mod seal;
 mod steps;
 mod subplaybook;
-pub mod template;
 
 pub use compiler::{Compiled, Options, compile, compile_for};
 pub use env::{IMPLICIT_ENV, all as all_envs, select as select_env};

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{Action, Effect};
 use crate::playbook::{Approval, Duration, OnDecline, OnFailure, OnMiss, Policy, Retry, Risk};
 use crate::source::{Source, Span};
+use crate::spec::{Action, Effect};
 
 /// A checked playbook for one environment and one set of params.
 #[derive(Debug, Clone)]

@@ -179,7 +179,7 @@ fn check_one(name: &str, s: &Scope) -> Option<Problem> {
 pub fn is_runtime(names: &BTreeSet<String>, loop_var: Option<&str>) -> bool {
     names.iter().any(|n| {
         let root = n.split('.').next().unwrap_or("");
-        super::template::RUNTIME_ROOTS.contains(&root) || Some(root) == loop_var || root == "value"
+        crate::expr::template::RUNTIME_ROOTS.contains(&root) || Some(root) == loop_var || root == "value"
     })
 }
 

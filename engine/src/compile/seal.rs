@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 
 use super::compiler::{Compiled, Options, compile_checked};
 use super::model::{FileRole, PlannedAction, RollbackPlan, SealedFile, Step};
-use crate::actions::{Action, K8sSpec};
 use crate::playbook::{self, Workspace};
 use crate::source::Diagnostic;
+use crate::spec::{Action, K8sSpec};
 
 /// How deep sub-playbooks may call each other (as the engine allows).
 pub const MAX_DEPTH: usize = 8;

@@ -7,11 +7,11 @@ use super::compiler::{Compiler, Diags, valid_ident};
 use super::graph::StepList;
 use super::model::*;
 use super::refs::{self, Scope};
-use super::template::Quoting;
-use crate::actions::{Action, Effect};
+use crate::expr::template::Quoting;
 use crate::playbook::limits::{MAX_DURATION_SECS, MAX_DURATION_TEXT, MAX_RETRY_BACKOFF, MIN_RETRY_BACKOFF};
 use crate::playbook::{ACTION_KEYS, Condition, Duration, OnFailure, RawStep, Retry, Risk};
 use crate::source::Span;
+use crate::spec::{Action, Effect};
 use crate::yaml::{Node, Sp};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 600;

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::Compiled;
-use crate::actions::Action;
 use crate::playbook::{self, RawPlaybook, Workspace};
 use crate::source::Diagnostic;
+use crate::spec::Action;
 use crate::yaml::suggest_name;
 
 /// Problems with the sub-playbooks a compiled playbook calls.

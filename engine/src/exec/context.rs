@@ -8,11 +8,11 @@ use indexmap::IndexMap;
 use minijinja::value::Value;
 use serde_json::Value as Json;
 
-use crate::actions::{Action, FieldRole};
 use crate::compile::PlannedAction;
-use crate::compile::template::{Quoting, Templates};
+use crate::expr::template::{Quoting, Templates};
 use crate::plan::Plan;
 use crate::redact::Redactor;
+use crate::spec::{Action, FieldRole};
 
 /// Who runs, where, since when.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -157,16 +157,4 @@ impl Runtime {
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     Value::from(minijinja::value::Serde(v))
-}
-
-/// The truth of a JSON value as an expression result.
-pub fn truthy(v: &Json) -> bool {
-    match v {
-        Json::Null => false,
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Json::String(s) => !s.is_empty(),
-        Json::Array(a) => !a.is_empty(),
-        Json::Object(o) => !o.is_empty(),
-    }
 }

@@ -73,7 +73,7 @@ pub struct Resume {
     pub done: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
     pub skipped: std::collections::HashSet<String>,
     /// The undo each finished step captured, for `rollback: auto`.
-    pub undos: std::collections::HashMap<String, crate::actions::Undo>,
+    pub undos: std::collections::HashMap<String, crate::spec::Undo>,
 }
 
 /// Which list of the plan a step is in.
@@ -549,8 +549,8 @@ impl Engine {
             Some(RollbackPlan::Auto { .. }) => {
                 // What the action recorded, as it ran, about undoing itself.
                 let undo = match &unit.undo {
-                    Some(crate::actions::Undo::Run(a)) => (**a).clone(),
-                    Some(crate::actions::Undo::Nothing) => {
+                    Some(crate::spec::Undo::Run(a)) => (**a).clone(),
+                    Some(crate::spec::Undo::Nothing) => {
                         self.emit(RunEvent::Log {
                             step: Some(unit.label.clone()),
                             message: "rollback: auto: nothing to undo (the action changed nothing)".into(),

@@ -46,7 +46,7 @@ impl Engine {
                 let value = o.result.get("value").cloned().unwrap_or(serde_json::Value::Null);
                 let extra = [("value", value.clone()), ("result", o.result.clone())];
                 match self.rt.eval(&g.abort_if, &extra) {
-                    Ok(v) if super::truthy(&v) => {
+                    Ok(v) if crate::expr::truthy(&v) => {
                         return Some(Tripped {
                             guard: g.name.clone(),
                             value,

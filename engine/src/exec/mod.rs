@@ -8,16 +8,15 @@ mod event;
 mod guard;
 mod leftovers;
 mod measure;
-pub mod process;
 mod sink;
 mod state;
 mod step;
 mod sub;
 mod undo;
 
-pub use context::{RunInfo, Runtime, truthy};
+pub use context::{RunInfo, Runtime};
 pub use engine::{Engine, Resume, RunOptions};
-pub use event::{Event, REDACTED_SECRET, RunEvent, RunStatus, StepStatus};
+pub use event::{Event, RunEvent, RunStatus, StepStatus};
 pub use leftovers::{Leftover, leftovers};
 pub use sink::{Emitter, Sink};
 pub use step::Unit;

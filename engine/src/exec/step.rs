@@ -9,9 +9,10 @@ use serde_json::Value as Json;
 use super::engine::{Engine, next_delay};
 use super::escalate::Awaiting;
 use super::event::{RunEvent, StepStatus};
-use crate::actions::{Action, ActionCx, Outcome, cut_short};
+use crate::actions::{ActionCx, Outcome, cut_short};
 use crate::approve::Answer;
 use crate::compile::{GateKind, PlannedAction, Step};
+use crate::spec::Action;
 use crate::wake::{Waits, Woke};
 
 /// How a step ended, for the dispatcher.
@@ -38,7 +39,7 @@ pub struct Unit {
     /// The loop variable's binding, for the iteration's rollback.
     pub binding: Option<(String, Json)>,
     /// What `rollback: auto` runs, captured by the action before it changed anything.
-    pub undo: Option<crate::actions::Undo>,
+    pub undo: Option<crate::spec::Undo>,
 }
 
 impl StepReport {
@@ -89,7 +90,7 @@ async fn run_step_once(eng: &Engine, step: &Step, waits: &Waits) -> StepReport {
         let value = match w.value {
             Some(v) => v,
             None => match eng.rt.eval(&w.expr, &[]) {
-                Ok(v) => super::truthy(&v),
+                Ok(v) => crate::expr::truthy(&v),
                 Err(e) => {
                     return eng
                         .fail_step(step, format!("when `{}`: {e}", w.expr), Instant::now(), None)
@@ -618,7 +619,7 @@ impl Engine {
             let mut with_result = extra.to_vec();
             with_result.push(("result", o.result.clone()));
             match self.rt.eval(until, &with_result) {
-                Ok(v) if super::truthy(&v) => return o,
+                Ok(v) if crate::expr::truthy(&v) => return o,
                 Ok(_) => {}
                 Err(e) => {
                     o.ok = false;
@@ -680,7 +681,7 @@ impl Engine {
             Ok(s) => s,
             Err(e) => return Outcome::fail(e),
         };
-        if let crate::actions::Action::Playbook(call) = &spec {
+        if let crate::spec::Action::Playbook(call) = &spec {
             return self.run_sub(label, &call.0).await;
         }
         let eval = |expr: &str, more: &[(&str, Json)]| {
@@ -770,7 +771,7 @@ impl Engine {
             error,
             outputs: outputs.clone(),
             tail,
-            undo: outcome.and_then(|o| o.undo.as_ref()).map(super::event::journal_undo),
+            undo: outcome.and_then(|o| o.undo.as_ref()).map(crate::spec::journal_undo),
         });
     }
 }

@@ -10,10 +10,11 @@ use serde_json::Value as Json;
 
 use super::engine::Engine;
 use super::event::RunStatus;
-use crate::actions::{Action, Outcome, SubPlaybookSpec};
+use crate::actions::Outcome;
 use crate::compile::{self, Options, RollbackPlan};
 use crate::plan::Plan;
 use crate::playbook;
+use crate::spec::{Action, SubPlaybookSpec};
 
 use crate::compile::MAX_DEPTH;
 

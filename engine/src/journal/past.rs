@@ -21,7 +21,7 @@ pub struct Past {
     /// Steps that finished ok, in completion order, with their (redacted) outputs.
     pub done: Vec<(String, Map<String, Value>)>,
     /// The undo each finished step captured (`rollback: auto`), by step.
-    pub undos: std::collections::HashMap<String, crate::actions::Undo>,
+    pub undos: std::collections::HashMap<String, crate::spec::Undo>,
     /// Steps (and iterations) whose undo completed, by a rollback or `runbook rollback`.
     pub undone: std::collections::HashSet<String>,
     /// Steps whose action began and then failed: their effect may be partial.

@@ -6,7 +6,8 @@ use serde_json::{Value as Json, json};
 
 use super::client::{code, describe};
 use super::run::Op;
-use crate::actions::{Action, K8sApply, K8sObject, K8sRevert, K8sSpec, Outcome, Undo};
+use crate::actions::Outcome;
+use crate::spec::{Action, K8sApply, K8sObject, K8sRevert, K8sSpec, Undo};
 
 /// The field manager our applies own fields as.
 const MANAGER: &str = "runbook";
@@ -191,7 +192,7 @@ pub async fn revert(op: &Op<'_, '_>, r: &K8sRevert) -> Outcome {
         let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let ns = obj["metadata"]["namespace"].as_str().map(String::from);
         let what = format!("restore {}/{name}", kind.to_lowercase());
-        if kind == "Secret" && obj["data"] == crate::exec::REDACTED_SECRET {
+        if kind == "Secret" && obj["data"] == crate::spec::REDACTED_SECRET {
             return Outcome::fail(format!(
                 "{what}: a Secret's previous data is not kept in the journal; restore it by hand"
             ));

@@ -6,9 +6,9 @@ use serde_json::{Value as Json, json};
 
 use super::client::{code, describe};
 use super::run::Op;
-use crate::actions::{
-    Action, ArgocdHistory, ArgocdRestore, ArgocdRollback, ArgocdSpec, ArgocdSync, ArgocdWait, DEFAULT_NAMESPACE,
-    Outcome, Undo,
+use crate::actions::Outcome;
+use crate::spec::{
+    Action, ArgocdHistory, ArgocdRestore, ArgocdRollback, ArgocdSpec, ArgocdSync, ArgocdWait, DEFAULT_NAMESPACE, Undo,
 };
 
 fn resource() -> ApiResource {

@@ -9,7 +9,7 @@ use kube::{Client, Config};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::actions::{KindInfo, kind_by_api_version, lookup_kind};
+use crate::spec::{KindInfo, kind_by_api_version, lookup_kind};
 
 /// A client and the namespace to use when an action names none.
 #[derive(Clone)]

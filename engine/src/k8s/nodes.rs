@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::client::{code, describe, update};
 use super::run::Op;
-use crate::actions::{Action, K8sDrain, K8sNode, K8sSpec, Outcome, Undo};
+use crate::actions::Outcome;
+use crate::spec::{Action, K8sDrain, K8sNode, K8sSpec, Undo};
 
 /// Sets `spec.unschedulable`; the undo puts back what it was.
 pub async fn cordon(op: &Op<'_, '_>, node: &str, on: bool) -> Outcome {

@@ -7,12 +7,13 @@ use serde_json::{Value as Json, json};
 
 use super::client::{clean, code, describe};
 use super::run::Op;
-use crate::actions::{K8sCheck, K8sGet, K8sLogs, K8sWait, Outcome};
+use crate::actions::Outcome;
+use crate::spec::{K8sCheck, K8sGet, K8sLogs, K8sWait};
 
 /// How long a pod may stay Pending before `pods-healthy` counts it, unless `grace` says.
 const DEFAULT_GRACE_SECS: i64 = 60;
 
-fn num(n: &crate::actions::Num, what: &str) -> Result<i64, String> {
+fn num(n: &crate::spec::Num, what: &str) -> Result<i64, String> {
     n.get().map_err(|e| format!("`{what}`: {e}"))
 }
 

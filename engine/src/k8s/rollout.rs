@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::client::{code, describe, update};
 use super::run::Op;
-use crate::actions::{Action, K8sDeployment, K8sScale, K8sSetImage, K8sSpec, K8sUndo, Num, Outcome, Undo};
+use crate::actions::Outcome;
+use crate::spec::{Action, K8sDeployment, K8sScale, K8sSetImage, K8sSpec, K8sUndo, Num, Undo};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 

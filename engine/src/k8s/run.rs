@@ -8,7 +8,8 @@ use kube::api::PostParams;
 
 use super::client::{Cluster, connect};
 use super::{apply, argocd, nodes, read, rollout};
-use crate::actions::{ActionCx, ActionKind, ArgocdSpec, K8sSpec, Outcome, Undo};
+use crate::actions::{ActionCx, Outcome};
+use crate::spec::{ActionKind, ArgocdSpec, K8sSpec, Undo};
 use crate::wake::Woke;
 
 /// The undo an action captured, written before the change is sent (a change whose answer is

@@ -3,9 +3,9 @@
 use std::fmt::Write;
 
 use super::model::{Plan, PlanBody};
-use crate::actions::Effect;
 use crate::compile::Step;
 use crate::playbook::Risk;
+use crate::spec::Effect;
 
 #[derive(PartialEq)]
 enum Kind {

@@ -1,7 +1,6 @@
 //! The plan: the compiled DAG in waves, with a stable hash, and its text, JSON, Mermaid and
 //! DOT renderings.
 
-pub mod dag;
 mod graph;
 mod hash;
 mod model;

@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 use super::model::{Plan, PlanBody};
-use crate::actions::Effect;
 use crate::compile::{Gate, GateKind, RollbackPlan, Step};
 use crate::playbook::Risk;
+use crate::spec::Effect;
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();

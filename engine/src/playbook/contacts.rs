@@ -10,9 +10,9 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::duration::Duration;
 use super::raw::Risk;
 use crate::source::{Diagnostic, Source, Span};
+use crate::spec::Duration;
 use crate::yaml::{self, Collect, Node, Sp, suggest_name};
 
 /// Most escalation levels: past a handful, nobody is left to wake.

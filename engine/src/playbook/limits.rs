@@ -5,17 +5,10 @@
 //! compiler for numbers), so that a typo such as `timeout: 9300000000000000000s` is an error
 //! at its file:line:col instead of an overflow panic in the middle of a run.
 
-/// The longest duration accepted anywhere: timeouts, waits, intervals, retry delays, approval
-/// timeouts, guard periods, schedule catch-up windows and `--lock-wait`.
-///
-/// A year (a leap year's 366 days) is longer than any wait an operational procedure has a use
-/// for (the longest real ones are approval windows over a long weekend and yearly drills),
-/// and it keeps `Instant::now() + d`, retry delays multiplied by their backoff, and the
-/// conversions to whole seconds that Kubernetes and chrono take far from any overflow.
-pub const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
-
-/// [`MAX_DURATION_SECS`] as written in messages and docs.
-pub const MAX_DURATION_TEXT: &str = "366d";
+// Durations are bounded where they are read, by `spec::Duration` (a field type of actions as
+// well as of steps, and `spec` sits below `playbook`), so their bound is defined beside it and
+// re-exported here to keep every limit in one list.
+pub use crate::spec::{MAX_DURATION_SECS, MAX_DURATION_TEXT};
 
 /// Most attempts of a `retry` (the first included). More than a hundred tries of the same
 /// action is a loop, not a retry: write `until` with an `interval` for polling.

@@ -2,15 +2,14 @@
 
 mod action_fields;
 pub mod contacts;
-mod duration;
 pub mod limits;
 mod load;
 mod raw;
 mod workspace;
 
+pub use crate::spec::Duration;
 pub use action_fields::ACTION_KEYS;
 pub use contacts::Contacts;
-pub use duration::Duration;
 pub use load::*;
 pub use raw::*;
 pub use workspace::*;

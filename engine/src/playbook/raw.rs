@@ -5,9 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::action_fields::with_action_keys;
-use super::duration::Duration;
 use super::limits;
-use crate::actions::*;
+use crate::spec::*;
 use crate::yaml::{Collect, Sp};
 
 /// A playbook: one operational procedure, compiled into a DAG of steps.

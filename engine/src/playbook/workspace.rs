@@ -4,8 +4,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::duration::Duration;
 use super::raw::Risk;
+use crate::spec::Duration;
 use crate::yaml::{Collect, Sp};
 
 /// The workspace configuration, `runbook.yaml`.

@@ -13,13 +13,15 @@ use serde_json::Value as Json;
 
 use super::model::{CHECK_FORMAT, CheckLine, How, Preflight, Section, Status, StepCheck, Verdict};
 use super::reads::{self, ANY_STEP};
-use crate::actions::{Action, ActionCx, Effect, Outcome};
+use crate::actions::{ActionCx, Outcome};
 use crate::approve::Prompter;
-use crate::compile::template::Templates;
 use crate::compile::{PlannedAction, Step};
-use crate::exec::{RunInfo, Runtime, truthy};
+use crate::exec::{RunInfo, Runtime};
+use crate::expr::template::Templates;
+use crate::expr::truthy;
 use crate::plan::Plan;
 use crate::redact::Redactor;
+use crate::spec::{Action, Effect};
 use crate::wake::Waits;
 
 /// What a preflight runs with: the run's values, as a run would have them.

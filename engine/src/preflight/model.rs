@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::actions::Effect;
+use crate::spec::Effect;
 
 /// Version of the check's JSON format.
 pub const CHECK_FORMAT: u32 = 1;

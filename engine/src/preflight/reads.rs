@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::compile::PlannedAction;
-use crate::compile::template::{Quoting, Templates};
+use crate::expr::template::{Quoting, Templates};
 
 /// Stands for "some earlier step" when a template reads `steps` as a whole (`steps[name]`).
 pub const ANY_STEP: &str = "*";

@@ -79,8 +79,8 @@ pub fn render(p: &Preflight) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::Effect;
     use crate::preflight::model::{CheckLine, How, StepCheck};
+    use crate::spec::Effect;
 
     fn step(id: &str, section: Section, verdict: Verdict) -> StepCheck {
         StepCheck {

@@ -6,7 +6,17 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::{Serialize, Serializer};
 
-use super::limits::{MAX_DURATION_SECS, MAX_DURATION_TEXT};
+/// The longest duration accepted anywhere: timeouts, waits, intervals, retry delays, approval
+/// timeouts, guard periods, schedule catch-up windows and `--lock-wait`.
+///
+/// A year (a leap year's 366 days) is longer than any wait an operational procedure has a use
+/// for (the longest real ones are approval windows over a long weekend and yearly drills),
+/// and it keeps `Instant::now() + d`, retry delays multiplied by their backoff, and the
+/// conversions to whole seconds that Kubernetes and chrono take far from any overflow.
+pub const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
+
+/// [`MAX_DURATION_SECS`] as written in messages and docs.
+pub const MAX_DURATION_TEXT: &str = "366d";
 
 /// A duration of at most [`Duration::MAX`]: every way of reading one (YAML, `FromStr` for
 /// command-line flags) rejects a longer one, so code that adds it to an `Instant` or
@@ -15,7 +25,7 @@ use super::limits::{MAX_DURATION_SECS, MAX_DURATION_TEXT};
 pub struct Duration(pub std::time::Duration);
 
 impl Duration {
-    /// The longest duration runbook accepts (366 days; see [`super::limits`]).
+    /// The longest duration runbook accepts (366 days; see [`MAX_DURATION_SECS`]).
     pub const MAX: Duration = Duration(std::time::Duration::from_secs(MAX_DURATION_SECS));
 
     pub fn from_secs(s: u64) -> Self {

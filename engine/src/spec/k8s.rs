@@ -3,9 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Duration;
 use super::util::Num;
 use super::{ActionKind, Effect};
-use crate::playbook::Duration;
 
 /// One Kubernetes operation: `k8s: { scale: { deployment: x, namespace: y, replicas: 5 } }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
