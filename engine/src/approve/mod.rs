@@ -10,6 +10,8 @@ mod plan_file;
 mod policy;
 mod prompter;
 pub mod signature;
+#[cfg(test)]
+mod tests;
 
 pub use gatekeeper::{Answer, Gatekeeper};
 pub use plan_file::{DEFAULT_APPROVAL_TTL, check_saved, satisfies, statement};

@@ -230,10 +230,8 @@ impl Tty<'_> {
         loop {
             let mut b = [0u8; 1];
             self.read(&mut b)?;
-            let answer = match b[0] {
-                b'y' | b'Y' => true,
-                b'n' | b'N' | b'\r' | b'\n' | 4 => false,
-                _ => continue,
+            let Some(answer) = key_answer(b[0]) else {
+                continue;
             };
             say(if answer { "yes\n" } else { "no\n" });
             return Ok(answer);
@@ -256,19 +254,7 @@ impl Tty<'_> {
         say(&text);
         loop {
             let line = self.line()?;
-            let answer = line.trim();
-            let picked = match (answer, choices, default) {
-                ("", _, Some(d)) => Some(d.to_string()),
-                ("", _, None) => None,
-                (a, Some(choices), _) => a
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| choices.get(i).cloned())
-                    .or_else(|| choices.iter().find(|c| c.as_str() == a).cloned()),
-                (a, None, _) => Some(a.to_string()),
-            };
-            match picked {
+            match pick(line.trim(), choices, default) {
                 Some(p) => return Ok(p),
                 None => say(&match choices {
                     Some(c) => format!("choose a number from 1 to {} or one of the names: ", c.len()),
@@ -325,6 +311,33 @@ impl Tty<'_> {
                 };
             }
         }
+    }
+}
+
+/// What one key answers to a yes/no question: `y` yes; `n`, Enter or Ctrl-D no (the
+/// default); any other key nothing, and the question waits for another.
+pub(super) fn key_answer(key: u8) -> Option<bool> {
+    match key {
+        b'y' | b'Y' => Some(true),
+        b'n' | b'N' | b'\r' | b'\n' | 4 => Some(false),
+        _ => None,
+    }
+}
+
+/// What a typed line answers to a question for a value: the default for an empty line, a
+/// choice by its number (from 1) or its name, or the text itself when there are no
+/// choices; `None` asks again.
+pub(super) fn pick(answer: &str, choices: Option<&[String]>, default: Option<&str>) -> Option<String> {
+    match (answer, choices, default) {
+        ("", _, Some(d)) => Some(d.to_string()),
+        ("", _, None) => None,
+        (a, Some(choices), _) => a
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| choices.get(i).cloned())
+            .or_else(|| choices.iter().find(|c| c.as_str() == a).cloned()),
+        (a, None, _) => Some(a.to_string()),
     }
 }
 

@@ -4,6 +4,8 @@
 mod past;
 mod record;
 mod store;
+#[cfg(test)]
+mod tests;
 mod verify;
 mod writer;
 

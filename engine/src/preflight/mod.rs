@@ -3,6 +3,7 @@
 //! Kubernetes writes) and says per step whether it is ready, would fail, or cannot be known
 //! until an earlier step runs. Nothing mutating runs; nothing is journaled or locked.
 
+mod action;
 mod check;
 mod model;
 mod reads;

@@ -2,6 +2,7 @@
 //! (`runbook report --playbook NAME`), built from journals and plans alone, as Markdown,
 //! JSON or one self-contained HTML file.
 
+mod build;
 mod escape;
 mod history;
 mod html;
