@@ -39,7 +39,7 @@ pub async fn process_outcome(spec: &ProcessSpec, expect_exit: Option<&[i32]>, cx
         let shown = std::time::Duration::from_millis((cx.timeout.as_millis() as u64).div_ceil(100) * 100);
         outcome.error = Some(format!(
             "timed out after {}; its process group was killed",
-            crate::playbook::Duration(shown)
+            crate::spec::Duration(shown)
         ));
     } else if r.cancelled {
         outcome.error = Some("interrupted; its process group was killed".into());
