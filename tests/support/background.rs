@@ -105,6 +105,21 @@ impl Background {
         }
     }
 
+    /// Reads events for `window` and panics if there is one, or if the run ends: for what
+    /// must not happen (a decision that must not count), which has no event to wait for.
+    /// The window is the thing under test: it must span the engine's own polling.
+    #[track_caller]
+    pub fn quiet_for(&mut self, window: Duration, what: &str) {
+        match self.events.recv_timeout(window) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(line) => {
+                self.lines.push(line.clone());
+                panic!("{what}, but the run went on: {line}{}", self.so_far())
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("{what}, but the run ended\n{}", self.so_far()),
+        }
+    }
+
     /// Reads the rest of the events, until the run ends (within [`RUN_DEADLINE`]).
     pub fn rest(&mut self) -> String {
         let deadline = Instant::now() + RUN_DEADLINE;

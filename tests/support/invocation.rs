@@ -26,6 +26,8 @@ pub fn runbook<S: AsRef<OsStr>>(dir: &Path, args: impl IntoIterator<Item = S>) -
         limit: RUN_DEADLINE,
         status: None,
         expected: Vec::new(),
+        context: None,
+        retry: None,
     }
 }
 
@@ -42,7 +44,13 @@ pub struct Invocation {
     limit: Duration,
     status: Option<i32>,
     expected: Vec<Expected>,
+    /// Said first when an expectation fails: which round of a loop, which case.
+    context: Option<String>,
+    /// Run again while this holds of the output, until the deadline.
+    retry: Option<(Duration, Retry)>,
 }
+
+type Retry = Box<dyn Fn(&Output) -> bool>;
 
 /// One expectation on a stream's text.
 enum Expected {
@@ -108,6 +116,14 @@ impl Invocation {
         self
     }
 
+    /// Runs the binary again while `again` holds of what it did, for at most `limit`; the
+    /// expectations are checked on the last run. For a state another process is still
+    /// leaving (a killed run's steps still exiting) that the binary reports by its answer.
+    pub fn retry_while(mut self, limit: Duration, again: impl Fn(&Output) -> bool + 'static) -> Self {
+        self.retry = Some((limit, Box::new(again)));
+        self
+    }
+
     /// Expects this exit code.
     pub fn status(mut self, code: i32) -> Self {
         self.status = Some(code);
@@ -143,14 +159,38 @@ impl Invocation {
         self
     }
 
+    /// What a failed expectation says first (the round of a loop, the case at hand).
+    pub fn context(mut self, context: impl std::fmt::Display) -> Self {
+        self.context = Some(context.to_string());
+        self
+    }
+
     /// Runs the binary to its end and checks what was expected; panics with the command and
     /// its transcript when something is not as expected, or when it has not ended within
     /// the limit (after killing it and every process it started).
     #[track_caller]
     pub fn run(self) -> Output {
         let shown = self.shown();
-        let (cmd, tag) = self.command();
-        let out = capture(cmd, &tag, self.stdin, self.limit, &shown);
+        let once = || {
+            let (cmd, tag) = self.command();
+            capture(cmd, &tag, self.stdin.clone(), self.limit, &shown)
+        };
+        let out = match &self.retry {
+            None => once(),
+            Some((limit, again)) => {
+                let mut last = None;
+                let settled = crate::poll::poll(*limit, || {
+                    let out = once();
+                    if again(&out) {
+                        last = Some(out);
+                        None
+                    } else {
+                        Some(out)
+                    }
+                });
+                settled.or(last).unwrap_or_else(once)
+            }
+        };
         let mut wrong = Vec::new();
         if let Some(code) = self.status
             && out.code != code
@@ -173,7 +213,8 @@ impl Invocation {
             }
         }
         if !wrong.is_empty() {
-            panic!("`{shown}`: {}\n{}", wrong.join("; "), out.transcript());
+            let context = self.context.map(|c| format!("{c}: ")).unwrap_or_default();
+            panic!("{context}`{shown}`: {}\n{}", wrong.join("; "), out.transcript());
         }
         out
     }
