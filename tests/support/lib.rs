@@ -6,7 +6,7 @@ mod background;
 mod invocation;
 pub mod kube;
 pub mod platform;
-pub mod poll;
+mod poll;
 mod process;
 pub mod servers;
 pub mod webhooks;
@@ -18,7 +18,7 @@ use std::sync::Once;
 
 pub use background::{Background, EVENT_DEADLINE};
 pub use invocation::{Invocation, exit_code, runbook};
-pub use poll::{eventually, within};
+pub use poll::{PACE, eventually, poll, poll_every, within};
 pub use process::{Output, RUN_DEADLINE, kill_tagged, run_program};
 
 /// The repository root.
