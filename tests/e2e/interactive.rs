@@ -50,6 +50,18 @@ fn non_interactive_never_asks_even_at_a_terminal() {
 }
 
 #[test]
+fn a_yes_on_a_pipe_is_no_answer_only_a_terminal_is_asked() {
+    let w = Workspace::new().playbook("gated", GATED);
+    w.runbook(["run", "gated"])
+        .user("alice")
+        .stdin("y\n")
+        .status(4)
+        .stderr_has("--approve ship")
+        .run();
+    assert!(!w.path().join("log").exists(), "the step must not run");
+}
+
+#[test]
 fn ctrl_c_stops_the_running_steps_and_a_second_kills_what_ignores_it() {
     let n = 2000 + std::process::id() % 7000;
     // The step ignores SIGTERM, so only the second press (SIGKILL, no grace) ends it.

@@ -53,18 +53,10 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-/// Runs `runbook ARGS` in `dir` (see [`runbook`] for what the invocation can say more).
+/// Runs `runbook ARGS` in `dir`, expecting nothing in particular: [`runbook`] without
+/// anything more to say.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     runbook(dir, args).run()
-}
-
-/// Like [`run`], with extra environment variables.
-pub fn run_with_env<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
-    dir: &Path,
-    args: &[&str],
-    env: &[(K, V)],
-) -> Output {
-    runbook(dir, args).envs(env).run()
 }
 
 /// The path of `name` on PATH, if it is there.
