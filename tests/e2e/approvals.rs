@@ -323,7 +323,7 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
     let locked = keygen(&w, "locked", "secret passphrase");
     let out = runbook_tests::runbook(
         w.path(),
-        &[
+        [
             "approve",
             "plan.json",
             "--as",
@@ -655,7 +655,7 @@ fn ssh_agent_signs_for_a_public_key_and_for_a_key_with_a_passphrase() {
     for (who, key) in [("bob", bob_pub.as_path()), ("carol", locked.as_path())] {
         let out = runbook_tests::runbook(
             w.path(),
-            &[
+            [
                 "approve",
                 "plan.json",
                 "--as",
@@ -671,7 +671,7 @@ fn ssh_agent_signs_for_a_public_key_and_for_a_key_with_a_passphrase() {
     // A key the agent does not hold.
     let out = runbook_tests::runbook(
         w.path(),
-        &[
+        [
             "approve",
             "plan.json",
             "--as",

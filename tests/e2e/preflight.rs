@@ -329,7 +329,7 @@ steps:
     shell: { run: "echo {{ secrets.token }} >&2; exit 1", read_only: true }
 "#;
     let w = Workspace::new().playbook("secretive", pb);
-    let out = runbook_tests::runbook(w.path(), &["plan", "secretive", "--check"])
+    let out = runbook_tests::runbook(w.path(), ["plan", "secretive", "--check"])
         .envs(&[("PREFLIGHT_TOKEN", "hunter2-very-secret")])
         .run();
     assert_eq!(out.code, 1, "{}", out.transcript());
@@ -412,7 +412,7 @@ fn the_shipped_scale_playbook_checks_against_a_cluster() {
     let check = |replicas: &str| {
         runbook_tests::runbook(
             w.path(),
-            &["plan", "scale-app", "-e", "staging", "-p", replicas, "--check"],
+            ["plan", "scale-app", "-e", "staging", "-p", replicas, "--check"],
         )
         .envs(&[
             ("KUBECONFIG", kubeconfig.as_str()),

@@ -352,7 +352,7 @@ fn the_sandbox_serves_the_platform_seed_to_kubectl_and_to_a_run_and_stops_on_sig
     let state = tempfile::tempdir().expect("state dir");
     let run = runbook_tests::runbook(
         &example(""),
-        &[
+        [
             "--state-dir",
             state.path().to_str().expect("UTF-8"),
             "run",
@@ -690,7 +690,7 @@ fn the_example_workspace_is_the_repositorys_pointed_at_the_sandbox() {
     let state = tempfile::tempdir().expect("state dir");
     let validate = runbook_tests::runbook(
         &example(""),
-        &["--state-dir", state.path().to_str().expect("UTF-8"), "validate"],
+        ["--state-dir", state.path().to_str().expect("UTF-8"), "validate"],
     )
     .run();
     assert_eq!(validate.code, 0, "{}", validate.transcript());
@@ -746,7 +746,7 @@ fn incident_crashloop_rehearsed_in_the_sandbox_finds_the_crashing_pod_and_restar
     let state = tempfile::tempdir().expect("state dir");
     let run = runbook_tests::runbook(
         &example(""),
-        &[
+        [
             "--state-dir",
             state.path().to_str().expect("UTF-8"),
             "run",

@@ -173,7 +173,7 @@ fn a_file_changed_while_the_run_goes_fails_the_step_that_reads_it() {
     );
     let server = KubeServer::start();
     let kubeconfig = server.write_kubeconfig(w.path(), "test");
-    let out = runbook_tests::runbook(w.path(), &["run", "midrun", "--output", "json"])
+    let out = runbook_tests::runbook(w.path(), ["run", "midrun", "--output", "json"])
         .envs(&[("KUBECONFIG", kubeconfig.display().to_string())])
         .run();
     assert_eq!(out.code, 1, "{}", out.transcript());
