@@ -41,7 +41,8 @@ fn an_unmet_expectation_names_the_command_and_all_that_is_wrong() {
 
 #[test]
 fn a_retried_invocation_runs_again_until_the_answer_changes() {
-    // The playbook appears while the binary is asked again: `validate` fails, then passes.
+    // The playbook appears while the binary is asked again: `plan` fails, then passes. The
+    // writer's delay is the thing under test (a state that changes between two tries).
     let w = Workspace::new().playbook("early", "name: early\nsteps:\n  - id: zero\n    shell: 'true'\n");
     let dir = w.path().to_path_buf();
     let writer = std::thread::spawn(move || {
