@@ -3,41 +3,24 @@
 //! `runbook rollback` after them, a journal that cannot be written, and secrets in every
 //! shape they travel in.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use runbook_tests::{Background, Output, Workspace, of_type};
+use runbook_tests::{Background, Workspace, eventually, of_type, poll, within};
 use serde_json::Value;
-
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    runbook_tests::run_with_env(dir, args, env)
-}
 
 /// Waits (with a deadline) until `file` in the workspace holds `text`.
 fn wait_for_file(w: &Workspace, file: &str, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !w.lines(file).iter().any(|l| l == text) {
-        assert!(
-            Instant::now() < deadline,
-            "{file} never got `{text}`: {:?}",
-            w.lines(file)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let there = within(Duration::from_secs(20), || w.lines(file).iter().any(|l| l == text));
+    assert!(there, "{file} never got `{text}`: {:?}", w.lines(file));
 }
 
 /// Waits for the background run to end, within a deadline; its exit code.
-fn exit_code(bg: &mut Background, within: Duration) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = bg.child.try_wait().expect("wait") {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(Instant::now() < deadline, "the run did not end within {within:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn exit_code(bg: &mut Background, limit: Duration) -> i32 {
+    let status = poll(limit, || bg.child.try_wait().expect("wait"));
+    let status = status.unwrap_or_else(|| panic!("the run did not end within {limit:?}"));
+    status.code().unwrap_or(-1)
 }
 
 #[test]
@@ -56,12 +39,9 @@ steps:
     shell: "echo delete >> log"
 "#;
     let w = Workspace::new().playbook("upgrade", pb);
-    let out = run(
-        w.path(),
-        &["run", "upgrade", "--non-interactive", "--output", "json"],
-        &[],
-    );
-    assert_eq!(out.code, 4, "{}", out.transcript());
+    w.runbook(["run", "upgrade", "--non-interactive", "--output", "json"])
+        .status(4)
+        .run();
     assert_eq!(w.lines("log"), vec!["nodes"], "no iteration and nothing after it ran");
     let records = w.journal();
     let gates = of_type(&records, "gate");
@@ -76,20 +56,15 @@ steps:
         "upgrade",
         &pb.replace("    as: node\n", "    as: node\n    on_decline: skip\n"),
     );
-    let out = run(w.path(), &["run", "upgrade", "--non-interactive"], &[]);
-    assert_eq!(out.code, 0, "{}", out.transcript());
+    w.runbook(["run", "upgrade", "--non-interactive"])
+        .success()
+        .stderr_has("– delete-old-group skipped: a step it needs was declined part-way")
+        .run();
     assert_eq!(w.lines("log"), vec!["nodes"]);
-    assert!(
-        out.stderr
-            .contains("– delete-old-group skipped: a step it needs was declined part-way"),
-        "{}",
-        out.stderr
-    );
 
     // Approved ahead, every iteration runs, then the step after it.
     let w = Workspace::new().playbook("upgrade", pb);
-    let out = run(w.path(), &["run", "upgrade", "--approve", "drain"], &[]);
-    assert_eq!(out.code, 0, "{}", out.transcript());
+    w.runbook(["run", "upgrade", "--approve", "drain"]).success().run();
     assert_eq!(
         w.lines("log"),
         vec!["nodes", "drain-n1", "drain-n2", "drain-n3", "delete"]
@@ -117,7 +92,7 @@ steps:
     runbook_tests::binary();
     let before = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("rusage");
     let started = Instant::now();
-    let out = run(w.path(), &["run", "pending"], &[]);
+    let out = w.runbook(["run", "pending"]).run();
     let wall = started.elapsed();
     let after = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("rusage");
     assert_eq!(out.code, 1, "{}", out.transcript());
@@ -187,7 +162,7 @@ fn term_hup_and_int_stop_the_run_cleanly_journal_it_and_leave_no_process() {
     ] {
         let m = marker(signal as u32);
         let w = Workspace::new().playbook("stoppable", &stoppable(&m));
-        let mut bg = Background::start(w.path(), &["run", "stoppable", "--approve", "two"], &[]);
+        let mut bg = w.runbook(["run", "stoppable", "--approve", "two"]).start();
         wait_for_file(&w, "log", "slow");
         kill(Pid::from_raw(bg.child.id() as i32), signal).expect("signal");
         assert_eq!(exit_code(&mut bg, Duration::from_secs(20)), code, "{signal}");
@@ -221,8 +196,9 @@ fn term_hup_and_int_stop_the_run_cleanly_journal_it_and_leave_no_process() {
         );
         assert!(of_type(&records, "rollback_started").is_empty(), "{signal}");
         // The lock is free again.
-        let again = run(w.path(), &["run", "stoppable", "--approve", "two", "--dry-run"], &[]);
-        assert_eq!(again.code, 0, "{}", again.transcript());
+        w.runbook(["run", "stoppable", "--approve", "two", "--dry-run"])
+            .success()
+            .run();
     }
 }
 
@@ -234,7 +210,7 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace_period() {
     );
     let pb = pb.as_str();
     let w = Workspace::new().playbook("stubborn", pb);
-    let mut bg = Background::start(w.path(), &["run", "stubborn", "--grace", "1s"], &[]);
+    let mut bg = w.runbook(["run", "stubborn", "--grace", "1s"]).start();
     wait_for_file(&w, "log", "started");
     let signalled = Instant::now();
     kill(Pid::from_raw(bg.child.id() as i32), Signal::SIGTERM).expect("signal");
@@ -251,7 +227,7 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace_period() {
 
     // A second signal skips the grace period.
     let w = Workspace::new().playbook("stubborn", pb);
-    let mut bg = Background::start(w.path(), &["run", "stubborn", "--grace", "60s"], &[]);
+    let mut bg = w.runbook(["run", "stubborn", "--grace", "60s"]).start();
     wait_for_file(&w, "log", "started");
     let pid = Pid::from_raw(bg.child.id() as i32);
     kill(pid, Signal::SIGTERM).expect("signal");
@@ -271,30 +247,24 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace_period() {
 #[test]
 fn rollback_undoes_a_stopped_runs_steps_newest_first_once() {
     let w = Workspace::new().playbook("stoppable", &stoppable(&marker(77)));
-    let mut bg = Background::start(w.path(), &["run", "stoppable", "--approve", "two"], &[]);
+    let mut bg = w.runbook(["run", "stoppable", "--approve", "two"]).start();
     wait_for_file(&w, "log", "slow");
     bg.wait_for(|l| l.contains(r#""type":"run_started""#));
     let id = bg.run_id();
     kill(Pid::from_raw(bg.child.id() as i32), Signal::SIGTERM).expect("signal");
     assert_eq!(exit_code(&mut bg, Duration::from_secs(20)), 143);
 
-    let dry = run(w.path(), &["rollback", &id, "--dry-run"], &[]);
-    assert_eq!(dry.code, 0, "{}", dry.transcript());
-    assert!(
-        dry.stdout.contains("  - slow: shell: echo undo-slow >> log\n  - two: shell: echo undo-two >> log\n  - one: shell: echo undo-one >> log"),
-        "{}",
-        dry.stdout
-    );
+    w.runbook(["rollback", &id, "--dry-run"])
+        .success()
+        .stdout_has("  - slow: shell: echo undo-slow >> log\n  - two: shell: echo undo-two >> log\n  - one: shell: echo undo-one >> log")
+        .run();
     assert_eq!(w.lines("log").len(), 4, "a dry run undoes nothing");
 
     // `two` is high risk: undoing it needs a yes, as running it did.
-    let refused = run(w.path(), &["rollback", &id], &[]);
-    assert_eq!(refused.code, 4, "{}", refused.transcript());
-    assert!(refused.stderr.contains("--approve two"), "{}", refused.stderr);
+    w.runbook(["rollback", &id]).status(4).stderr_has("--approve two").run();
     assert_eq!(w.lines("log").last().map(String::as_str), Some("undo-slow"));
 
-    let done = run(w.path(), &["rollback", &id, "--approve", "two"], &[]);
-    assert_eq!(done.code, 0, "{}", done.transcript());
+    w.runbook(["rollback", &id, "--approve", "two"]).success().run();
     assert_eq!(
         w.lines("log"),
         vec![
@@ -307,22 +277,20 @@ fn rollback_undoes_a_stopped_runs_steps_newest_first_once() {
             "undo-one"
         ]
     );
-    let again = run(w.path(), &["rollback", &id, "--approve", "two"], &[]);
-    assert_eq!(again.code, 0, "{}", again.transcript());
-    assert!(again.stderr.contains("nothing to undo"), "{}", again.stderr);
+    w.runbook(["rollback", &id, "--approve", "two"])
+        .success()
+        .stderr_has("nothing to undo")
+        .run();
     assert_eq!(w.lines("log").len(), 7, "undone once");
 
     // All of it in the run's own chain.
-    let verify = run(w.path(), &["audit", "verify", &id], &[]);
-    assert_eq!(verify.code, 0, "{}", verify.transcript());
+    w.runbook(["audit", "verify", &id]).success().run();
     let records = w.journal();
     assert_eq!(of_type(&records, "rollback_requested").len(), 2);
     assert_eq!(of_type(&records, "rollback_ended").len(), 2);
-    let runs = run(w.path(), &["runs"], &[]);
-    assert!(runs.stdout.contains("rolled_back"), "{}", runs.stdout);
+    w.runbook(["runs"]).stdout_has("rolled_back").run();
     // A rolled-back run is not resumed.
-    let resume = run(w.path(), &["resume", &id], &[]);
-    assert_eq!(resume.code, 2, "{}", resume.transcript());
+    w.runbook(["resume", &id]).status(2).run();
 }
 
 #[test]
@@ -332,27 +300,22 @@ fn rollback_of_a_killed_run_waits_for_its_processes_and_undoes_the_step_in_doubt
         "name: killed\nsteps:\n  - id: one\n    shell: \"echo one >> log\"\n    rollback: {{ shell: \"echo undo-one >> log\" }}\n  - id: hang\n    shell: \"echo hang >> log; sleep {m}\"\n    rollback: {{ shell: \"echo undo-hang >> log\" }}\n"
     );
     let w = Workspace::new().playbook("killed", &pb);
-    let mut bg = Background::start(w.path(), &["run", "killed"], &[]);
+    let mut bg = w.runbook(["run", "killed"]).start();
     wait_for_file(&w, "log", "hang");
     bg.wait_for(|l| l.contains(r#""type":"run_started""#));
     let id = bg.run_id();
     let _ = bg.child.kill(); // SIGKILL: nothing is journaled, the step's group lives on
     let _ = bg.child.wait();
 
-    let refused = run(w.path(), &["rollback", &id], &[]);
-    assert_eq!(refused.code, 5, "{}", refused.transcript());
-    assert!(refused.stderr.contains("step `hang`"), "{}", refused.stderr);
+    w.runbook(["rollback", &id]).status(5).stderr_has("step `hang`").run();
     for p in super::run::processes_with(&format!("sleep {m}")) {
         let pid: i32 = p.split(':').next().and_then(|p| p.parse().ok()).expect("pid");
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !super::run::processes_with(&format!("sleep {m}")).is_empty() {
-        assert!(Instant::now() < deadline, "the leftover did not die");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let done = run(w.path(), &["rollback", &id], &[]);
-    assert_eq!(done.code, 0, "{}", done.transcript());
+    eventually(Duration::from_secs(10), "the leftover dies", || {
+        super::run::processes_with(&format!("sleep {m}")).is_empty()
+    });
+    w.runbook(["rollback", &id]).success().run();
     assert_eq!(w.lines("log"), vec!["one", "hang", "undo-hang", "undo-one"]);
 }
 
@@ -368,7 +331,7 @@ fn a_journal_that_cannot_be_written_stops_the_run_and_nothing_runs_unrecorded() 
         ));
     }
     let measure = Workspace::new().playbook("sixty", &pb);
-    assert_eq!(run(measure.path(), &["run", "sixty"], &[]).code, 0);
+    measure.runbook(["run", "sixty"]).success().run();
     let size = |name: &str| std::fs::metadata(measure.run_dir().join(name)).expect("file").len();
     let (plan, full) = (size("plan.json"), size("journal.jsonl"));
     assert!(
@@ -379,20 +342,13 @@ fn a_journal_that_cannot_be_written_stops_the_run_and_nothing_runs_unrecorded() 
     let blocks = (plan + (full - plan) / 4) / 512;
 
     let w = Workspace::new().playbook("sixty", &pb);
-    let bin = runbook_tests::binary();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -f {blocks}; exec \"$0\" --color never run sixty"))
-        .arg(&bin)
-        .current_dir(w.path())
-        .env_remove("RUNBOOK_STATE_DIR")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("runs");
-    let code = out.status.code().unwrap_or(-1);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = w
+        .runbook(["run", "sixty"])
+        .after_sh(&format!("ulimit -f {blocks}"))
+        .stderr_has("could not be written")
+        .run();
+    let (code, stderr) = (out.code, out.stderr);
     assert_ne!(code, 0, "{stderr}");
-    assert!(stderr.contains("could not be written"), "{stderr}");
 
     // Every side effect has its start on disk.
     let records = w.journal();
@@ -421,13 +377,10 @@ fn a_journal_that_cannot_be_written_stops_the_run_and_nothing_runs_unrecorded() 
         assert!(stderr.contains("still to undo by hand"), "{stderr}");
     }
     let id = records[0]["run"].as_str().expect("run id").to_string();
-    let verify = run(w.path(), &["audit", "verify", &id], &[]);
-    assert_eq!(verify.code, 0, "{}", verify.transcript());
-    assert!(
-        verify.stdout.contains("chain intact; it ends at record #"),
-        "{}",
-        verify.stdout
-    );
+    w.runbook(["audit", "verify", &id])
+        .success()
+        .stdout_has("chain intact; it ends at record #")
+        .run();
 }
 
 #[test]
@@ -459,13 +412,13 @@ steps:
     let (port, server) = super::run::http_server(1);
     let pb = pb.replace("PORT", &port.to_string());
     let w = Workspace::new().playbook("leaky", &pb).file("key.pem", pem);
-    let out = run(
-        w.path(),
-        &["run", "leaky", "--output", "json"],
-        &[("LEAKY_TOKEN", token)],
-    );
-    assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(out.stdout.contains("***"), "the secrets were printed and hidden");
+    // The secrets were printed and hidden.
+    let out = w
+        .runbook(["run", "leaky", "--output", "json"])
+        .env("LEAKY_TOKEN", token)
+        .status(1)
+        .stdout_has("***")
+        .run();
 
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use runbook_tests::{Background, Output, Workspace};
 
 fn run(w: &Workspace, args: &[&str], user: &str) -> Output {
-    runbook_tests::run_with_env(w.path(), args, &[("RUNBOOK_USER", user)])
+    runbook_tests::runbook(w.path(), args)
+        .envs(&[("RUNBOOK_USER", user)])
+        .run()
 }
 
 fn ssh_keygen(args: &[&str]) -> Output {
@@ -319,9 +321,9 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
 
     // A key with a passphrase, and no agent to ask (an empty SSH_AUTH_SOCK is none).
     let locked = keygen(&w, "locked", "secret passphrase");
-    let out = runbook_tests::run_with_env(
+    let out = runbook_tests::runbook(
         w.path(),
-        &[
+        [
             "approve",
             "plan.json",
             "--as",
@@ -329,8 +331,9 @@ fn unknown_keys_other_principals_wrong_namespaces_and_unsigned_approvals_are_ref
             "--key",
             locked.to_str().expect("utf-8"),
         ],
-        &[("RUNBOOK_USER", "bob"), ("SSH_AUTH_SOCK", "")],
-    );
+    )
+    .envs(&[("RUNBOOK_USER", "bob"), ("SSH_AUTH_SOCK", "")])
+    .run();
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(out.stderr.contains("is encrypted with a passphrase"), "{}", out.stderr);
     assert!(plan_json(&w).get("approvals").is_none(), "nothing was added");
@@ -563,7 +566,9 @@ fn a_running_run_counts_only_signed_decisions() {
     };
     let wrong = as_bob(&k.carol);
     assert_eq!(wrong.code, 2, "{}", wrong.transcript());
-    std::thread::sleep(Duration::from_millis(700));
+    // Nothing marks a decision that does not count: the run is watched for a while that
+    // spans two of the engine's readings of the decisions (every 300 ms), no event, no end.
+    bg.quiet_for(Duration::from_millis(700), "an unsigned decision must not count");
     assert!(
         bg.child.try_wait().expect("poll").is_none(),
         "an unsigned decision must not count"
@@ -603,11 +608,7 @@ impl Agent {
             .stderr(Stdio::null())
             .spawn()
             .expect("ssh-agent starts");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !sock.exists() {
-            assert!(std::time::Instant::now() < deadline, "ssh-agent made no socket");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        runbook_tests::eventually(Duration::from_secs(10), "ssh-agent makes its socket", || sock.exists());
         Agent { child, sock }
     }
 
@@ -652,9 +653,9 @@ fn ssh_agent_signs_for_a_public_key_and_for_a_key_with_a_passphrase() {
     let sock = agent.sock.to_str().expect("utf-8");
     let bob_pub = k.bob.with_extension("pub");
     for (who, key) in [("bob", bob_pub.as_path()), ("carol", locked.as_path())] {
-        let out = runbook_tests::run_with_env(
+        let out = runbook_tests::runbook(
             w.path(),
-            &[
+            [
                 "approve",
                 "plan.json",
                 "--as",
@@ -662,14 +663,15 @@ fn ssh_agent_signs_for_a_public_key_and_for_a_key_with_a_passphrase() {
                 "--key",
                 key.to_str().expect("utf-8"),
             ],
-            &[("RUNBOOK_USER", who), ("SSH_AUTH_SOCK", sock)],
-        );
+        )
+        .envs(&[("RUNBOOK_USER", who), ("SSH_AUTH_SOCK", sock)])
+        .run();
         assert_eq!(out.code, 0, "{who}: {}", out.transcript());
     }
     // A key the agent does not hold.
-    let out = runbook_tests::run_with_env(
+    let out = runbook_tests::runbook(
         w.path(),
-        &[
+        [
             "approve",
             "plan.json",
             "--as",
@@ -677,8 +679,9 @@ fn ssh_agent_signs_for_a_public_key_and_for_a_key_with_a_passphrase() {
             "--key",
             k.alice.with_extension("pub").to_str().expect("utf-8"),
         ],
-        &[("RUNBOOK_USER", "alice"), ("SSH_AUTH_SOCK", sock)],
-    );
+    )
+    .envs(&[("RUNBOOK_USER", "alice"), ("SSH_AUTH_SOCK", sock)])
+    .run();
     assert_eq!(out.code, 2, "{}", out.transcript());
     assert!(
         out.stderr.contains("ssh-agent would not sign with SHA256:"),

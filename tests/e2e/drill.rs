@@ -8,7 +8,7 @@
 //! which resolves nowhere, to 127.0.0.1.
 
 use runbook_tests::servers::{Moto, Postgres};
-use runbook_tests::{Workspace, repo_root, run_with_env};
+use runbook_tests::{Workspace, repo_root};
 use serde_json::Value;
 
 const SETUP: &str = r#"
@@ -69,7 +69,7 @@ fn the_scheduled_dr_drill_runs_against_moto_and_its_report_shows_rto_and_rpo_met
     let mut env = moto.env();
     env.extend(pg.env());
     env.push(("SLACK_WEBHOOK_URL", format!("http://127.0.0.1:{port}/services/T0/B0/X")));
-    let runbook = |args: &[&str]| run_with_env(w.path(), args, &env);
+    let runbook = |args: &[&str]| runbook_tests::runbook(w.path(), args).envs(&env).run();
 
     let listed = runbook(&["schedule", "list", "--from", "2027-01-01T00:00:00Z", "--next", "1"]);
     assert!(

@@ -5,13 +5,11 @@
 
 use std::time::Duration;
 
-use expectrl::process::unix::WaitStatus;
-use expectrl::session::OsSession as Session;
 use expectrl::{Eof, Expect};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use runbook_tests::webhooks::{Received, Webhooks};
-use runbook_tests::{Background, Workspace, binary, of_type, run_with_env};
+use runbook_tests::{Background, Workspace, exit_code, of_type};
 
 /// The token in the webhooks' addresses: it must never reach the journal or the output.
 const TOKEN: &str = "T0KEN-s3cr3t-9f8e7d";
@@ -71,8 +69,7 @@ fn env(hooks: &Webhooks) -> Vec<(&'static str, String)> {
 }
 
 fn start(w: &Workspace, args: &[&str], env: &[(&'static str, String)]) -> Background {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Background::start(w.path(), args, &env)
+    w.runbook(args).envs(env).start()
 }
 
 fn slack(hooks: &Webhooks) -> Vec<String> {
@@ -92,8 +89,7 @@ fn pages(hooks: &Webhooks) -> Vec<serde_json::Value> {
 }
 
 fn approve(w: &Workspace, id: &str, step: &str, who: &str) {
-    let out = run_with_env(w.path(), &["approve", id, step, "--as", who], &[("RUNBOOK_USER", who)]);
-    assert_eq!(out.code, 0, "{}", out.transcript());
+    w.runbook(["approve", id, step, "--as", who]).user(who).success().run();
 }
 
 #[test]
@@ -267,13 +263,7 @@ fn a_question_at_the_terminal_escalates_until_the_operator_answers() {
     let hooks = Webhooks::start();
     let playbook = "name: gated\nsteps:\n  - id: ship\n    confirm: Ship it?\n    escalate: { channel: incidents }\n    shell: 'echo shipped >> log'\n";
     let w = workspace("60s", "1s", playbook);
-    let mut cmd = std::process::Command::new(binary());
-    cmd.args(["--color", "never", "run", "gated"]).current_dir(w.path());
-    for (k, v) in env(&hooks) {
-        cmd.env(k, v);
-    }
-    let mut s = Session::spawn(cmd).expect("spawn in a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    let mut s = w.runbook(["run", "gated"]).envs(&env(&hooks)).terminal();
     s.expect("Ship it?").expect("the question is shown");
     // Asked at the runner's terminal: L1 is told where the question waits.
     let l1 = hooks.wait_for(Duration::from_secs(20), |r| r.path.starts_with("/slack/"));
@@ -284,10 +274,7 @@ fn a_question_at_the_terminal_escalates_until_the_operator_answers() {
     // Held while the question was open (it must not be torn), then shown.
     s.expect("escalated to L1").expect("the terminal says who was told");
     s.expect(Eof).expect("the run ends");
-    match s.get_process().wait() {
-        Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 0),
-        other => panic!("unexpected end: {other:?}"),
-    }
+    assert_eq!(exit_code(&s), 0);
     assert_eq!(w.lines("log"), ["shipped"]);
     assert_eq!(slack(&hooks).len(), 1, "{:#?}", slack(&hooks));
     let journal = w.journal();
@@ -300,13 +287,7 @@ fn a_manual_step_escalates_until_the_operator_says_done() {
     let hooks = Webhooks::start();
     let playbook = "name: gated\nsteps:\n  - id: failover\n    manual: Promote the replica in the console\n    escalate: { channel: incidents, levels: [L2] }\n";
     let w = workspace("60s", "60s", playbook);
-    let mut cmd = std::process::Command::new(binary());
-    cmd.args(["--color", "never", "run", "gated"]).current_dir(w.path());
-    for (k, v) in env(&hooks) {
-        cmd.env(k, v);
-    }
-    let mut s = Session::spawn(cmd).expect("spawn in a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    let mut s = w.runbook(["run", "gated"]).envs(&env(&hooks)).terminal();
     s.expect("Done?").expect("the operator is asked");
     // `levels: [L2]`: only the lead is told, and told what waits.
     let page = hooks.wait_for(Duration::from_secs(20), |r| r.path.starts_with("/page/"));
@@ -319,10 +300,7 @@ fn a_manual_step_escalates_until_the_operator_says_done() {
     );
     s.send("y").expect("answer");
     s.expect(Eof).expect("the run ends");
-    match s.get_process().wait() {
-        Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 0),
-        other => panic!("unexpected end: {other:?}"),
-    }
+    assert_eq!(exit_code(&s), 0);
     let journal = w.journal();
     let escalated = of_type(&journal, "escalated");
     assert_eq!(escalated.len(), 1);
@@ -335,10 +313,10 @@ fn a_gate_that_fails_closed_escalates_nothing() {
     let hooks = Webhooks::start();
     let playbook = "name: gated\nsteps:\n  - id: ship\n    confirm: Ship it?\n    escalate: { channel: incidents }\n    shell: 'echo shipped >> log'\n";
     let w = workspace("1s", "1s", playbook);
-    let env = env(&hooks);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let out = run_with_env(w.path(), &["run", "gated", "--non-interactive"], &env);
-    assert_eq!(out.code, 4, "{}", out.transcript());
+    w.runbook(["run", "gated", "--non-interactive"])
+        .envs(&env(&hooks))
+        .status(4)
+        .run();
     assert!(hooks.received().is_empty(), "{:#?}", hooks.received());
     assert!(of_type(&w.journal(), "escalated").is_empty());
 }

@@ -1,32 +1,17 @@
 //! A person at a terminal: confirmations asked and answered through a pseudo-terminal, and
 //! Ctrl-C.
 
-use std::process::Command;
 use std::time::Duration;
 
-use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession as Session;
 use expectrl::{Eof, Expect};
-use runbook_tests::{Background, Workspace, binary};
+use runbook_tests::{Workspace, eventually, exit_code};
 
 const GATED: &str = "name: gated\nsteps:\n  - id: ship\n    risk: high\n    confirm: \"Ship it to {{ env.name }}?\"\n    shell: 'echo shipped >> log'\n    rollback: { shell: 'true' }\n";
 
+/// Alice runs `runbook ARGS` at a terminal.
 fn spawn(w: &Workspace, args: &[&str]) -> Session {
-    let mut cmd = Command::new(binary());
-    cmd.args(["--color", "never"])
-        .args(args)
-        .current_dir(w.path())
-        .env("RUNBOOK_USER", "alice");
-    let mut s = Session::spawn(cmd).expect("spawn in a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(20)));
-    s
-}
-
-fn exit_code(s: &Session) -> i32 {
-    match s.get_process().wait() {
-        Ok(WaitStatus::Exited(_, code)) => code,
-        other => panic!("unexpected end: {other:?}"),
-    }
+    w.runbook(args).user("alice").terminal()
 }
 
 #[test]
@@ -65,6 +50,18 @@ fn non_interactive_never_asks_even_at_a_terminal() {
 }
 
 #[test]
+fn a_yes_on_a_pipe_is_no_answer_only_a_terminal_is_asked() {
+    let w = Workspace::new().playbook("gated", GATED);
+    w.runbook(["run", "gated"])
+        .user("alice")
+        .stdin("y\n")
+        .status(4)
+        .stderr_has("--approve ship")
+        .run();
+    assert!(!w.path().join("log").exists(), "the step must not run");
+}
+
+#[test]
 fn ctrl_c_stops_the_running_steps_and_a_second_kills_what_ignores_it() {
     let n = 2000 + std::process::id() % 7000;
     // The step ignores SIGTERM, so only the second press (SIGKILL, no grace) ends it.
@@ -72,7 +69,7 @@ fn ctrl_c_stops_the_running_steps_and_a_second_kills_what_ignores_it() {
         "name: long\nsteps:\n  - id: sleepy\n    shell: \"trap '' TERM; sleep {n}.3 & wait; wait\"\n    rollback: {{ shell: 'true' }}\n"
     );
     let w = Workspace::new().playbook("long", &pb);
-    let mut bg = Background::start(w.path(), &["run", "long", "--grace", "60s"], &[]);
+    let mut bg = w.runbook(["run", "long", "--grace", "60s"]).start();
     bg.wait_for(|l| l.contains("\"step_started\""));
     let pid = nix::unistd::Pid::from_raw(bg.child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("first SIGINT");
@@ -86,11 +83,9 @@ fn ctrl_c_stops_the_running_steps_and_a_second_kills_what_ignores_it() {
     );
     // Without a terminal nobody was asked to roll back; what remains to undo is listed.
     assert!(rest.contains("\"remaining_undo\":[\"sleepy: shell: true\"]"), "{rest}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !super::run::processes_with(&format!("sleep {n}.3")).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the step's process survived");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(5), "the step's process is gone", || {
+        super::run::processes_with(&format!("sleep {n}.3")).is_empty()
+    });
 }
 
 #[test]
@@ -104,7 +99,7 @@ fn a_second_ctrl_c_right_after_the_first_still_kills() {
         format!("name: long\nsteps:\n  - id: sleepy\n    shell: 'sleep {n}.4'\n    rollback: {{ shell: 'true' }}\n");
     let w = Workspace::new().playbook("long", &pb);
     for attempt in 1..=20 {
-        let mut bg = Background::start(w.path(), &["run", "long"], &[]);
+        let mut bg = w.runbook(["run", "long"]).start();
         bg.wait_for(|l| l.contains("\"step_started\""));
         let pid = nix::unistd::Pid::from_raw(bg.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("first SIGINT");
@@ -148,14 +143,9 @@ fn interrupted_at_a_terminal_it_asks_whether_to_roll_back() {
     let pb = "name: undoable\nsteps:\n  - id: one\n    shell: 'echo one >> log'\n    rollback: { shell: 'echo undo-one >> log' }\n  - id: wait\n    shell: 'echo waiting >> log; sleep 30'\n";
     let w = Workspace::new().playbook("undoable", pb);
     let mut s = spawn(&w, &["run", "undoable"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(w.path().join("log"))
-        .unwrap_or_default()
-        .contains("waiting")
-    {
-        assert!(std::time::Instant::now() < deadline, "the step never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(20), "the step starts", || {
+        w.lines("log").iter().any(|l| l == "waiting")
+    });
     let pid = nix::unistd::Pid::from_raw(s.get_process().pid().as_raw());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     s.expect("Roll back the steps that completed?")

@@ -530,11 +530,9 @@ fn lease_locks_refuse_while_held_renew_and_take_over_after_expiry() {
     );
     // Renewed past its 2s duration: still held, renewTime moved on.
     let renewed_at = held["spec"]["renewTime"].clone();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while lease(&c)["spec"]["renewTime"] == renewed_at {
-        assert!(std::time::Instant::now() < deadline, "the Lease was never renewed");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    runbook_tests::eventually(std::time::Duration::from_secs(10), "the Lease is renewed", || {
+        lease(&c)["spec"]["renewTime"] != renewed_at
+    });
     let rest = first.rest();
     assert!(rest.contains(r#""status":"succeeded""#), "{rest}");
     // Released at the end: the next run takes it at once.
@@ -679,14 +677,12 @@ fn the_shipped_scale_playbook_runs_against_a_cluster() {
     let run = |args: &[&str]| {
         let mut all = vec!["--state-dir", state_dir.as_str(), "run", "scale-app", "-e", "staging"];
         all.extend_from_slice(args);
-        runbook_tests::run_with_env(
-            &root,
-            &all,
-            &[
+        runbook_tests::runbook(&root, &all)
+            .envs(&[
                 ("KUBECONFIG", kubeconfig.as_str()),
                 ("SLACK_WEBHOOK_URL", hook.as_str()),
-            ],
-        )
+            ])
+            .run()
     };
 
     let ok = run(&["-p", "replicas=5", "--approve", "scale"]);

@@ -15,7 +15,7 @@ fn kubeconfig() -> String {
 }
 
 fn run(w: &Workspace, kc: &str, args: &[&str]) -> Output {
-    runbook_tests::run_with_env(w.path(), args, &[("KUBECONFIG", kc)])
+    runbook_tests::runbook(w.path(), args).envs(&[("KUBECONFIG", kc)]).run()
 }
 
 const SETUP: &str = r#"name: setup

@@ -60,29 +60,14 @@ fn interpolated_values_are_one_shell_word() {
 #[test]
 fn secrets_never_reach_the_plan() {
     let w = ws(DEPLOY);
-    let out = std::process::Command::new(runbook_tests::binary())
-        .args([
-            "--color",
-            "never",
-            "plan",
-            "deploy",
-            "-p",
-            "version=v1",
-            "--format",
-            "json",
-        ])
-        .current_dir(w.path())
+    w.runbook(["plan", "deploy", "-p", "version=v1", "--format", "json"])
         .env("DEPLOY_TOKEN", "s3cr3t-value")
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
-    assert!(!stdout.contains("s3cr3t-value"));
-    // The executable spec keeps the template; the summary shows ***.
-    assert!(
-        stdout.contains("{{ secrets.token }}") && stdout.contains("***"),
-        "{stdout}"
-    );
+        .success()
+        .stdout_lacks("s3cr3t-value")
+        // The executable spec keeps the template; the summary shows ***.
+        .stdout_has("{{ secrets.token }}")
+        .stdout_has("***")
+        .run();
 }
 
 #[test]

@@ -33,7 +33,9 @@ impl Checks for Cluster {
         if json {
             args.extend(["--format", "json"]);
         }
-        runbook_tests::run_with_env(self.w.path(), &args, &[("KUBECONFIG", self.kubeconfig.as_str())])
+        runbook_tests::runbook(self.w.path(), &args)
+            .envs(&[("KUBECONFIG", self.kubeconfig.as_str())])
+            .run()
     }
 
     /// Nothing the check did reached the cluster's storage.
@@ -327,11 +329,9 @@ steps:
     shell: { run: "echo {{ secrets.token }} >&2; exit 1", read_only: true }
 "#;
     let w = Workspace::new().playbook("secretive", pb);
-    let out = runbook_tests::run_with_env(
-        w.path(),
-        &["plan", "secretive", "--check"],
-        &[("PREFLIGHT_TOKEN", "hunter2-very-secret")],
-    );
+    let out = runbook_tests::runbook(w.path(), ["plan", "secretive", "--check"])
+        .envs(&[("PREFLIGHT_TOKEN", "hunter2-very-secret")])
+        .run();
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(out.stdout.contains("✗ leak"), "{}", out.stdout);
     assert!(
@@ -377,11 +377,9 @@ fn a_signal_stops_a_check_cleanly() {
     );
     let w = Workspace::new().playbook("slow", &pb);
     let mut bg = Background::spawn(w.path(), &["plan", "slow", "--check"], &[]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !w.path().join("started").exists() {
-        assert!(Instant::now() < deadline, "the check never started its step");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    runbook_tests::eventually(Duration::from_secs(20), "the check starts its step", || {
+        w.path().join("started").exists()
+    });
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(bg.child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -412,14 +410,15 @@ fn the_shipped_scale_playbook_checks_against_a_cluster() {
     }
     server.put(deployment("staging", "myapp-backend", 3, "myapp-backend:v1.2.3"));
     let check = |replicas: &str| {
-        runbook_tests::run_with_env(
+        runbook_tests::runbook(
             w.path(),
-            &["plan", "scale-app", "-e", "staging", "-p", replicas, "--check"],
-            &[
-                ("KUBECONFIG", kubeconfig.as_str()),
-                ("SLACK_WEBHOOK_URL", "http://127.0.0.1:1/hook"),
-            ],
+            ["plan", "scale-app", "-e", "staging", "-p", replicas, "--check"],
         )
+        .envs(&[
+            ("KUBECONFIG", kubeconfig.as_str()),
+            ("SLACK_WEBHOOK_URL", "http://127.0.0.1:1/hook"),
+        ])
+        .run()
     };
     let out = check("replicas=5");
     assert_eq!(out.code, 0, "{}", out.transcript());

@@ -5,7 +5,7 @@ use runbook_tests::servers::Moto;
 use runbook_tests::{Output, Workspace};
 
 fn run(w: &Workspace, moto: &Moto, args: &[&str]) -> Output {
-    runbook_tests::run_with_env(w.path(), args, &moto.env())
+    runbook_tests::runbook(w.path(), args).envs(&moto.env()).run()
 }
 
 const CREATE: &str = "rds.create_db_instance(DBInstanceIdentifier='myapp-prod', DBInstanceClass='db.t3.micro', Engine='postgres', MasterUsername='u', MasterUserPassword='password123', AllocatedStorage=20)";

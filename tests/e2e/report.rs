@@ -69,7 +69,9 @@ fn run_drill_with(w: &Workspace, params: &[&str], extra: &[&str]) -> (Output, St
     for p in params {
         args.extend(["-p", p]);
     }
-    let out = runbook_tests::run_with_env(w.path(), &args, &[("DRILL_TOKEN", TOKEN), ("RUNBOOK_USER", "alice")]);
+    let out = runbook_tests::runbook(w.path(), &args)
+        .envs(&[("DRILL_TOKEN", TOKEN), ("RUNBOOK_USER", "alice")])
+        .run();
     let id = out
         .stdout
         .lines()

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use runbook_tests::{Background, Workspace, run};
+use runbook_tests::{Workspace, eventually};
 
 const STEPS: usize = 30;
 
@@ -42,7 +42,6 @@ fn playbook(mark: &str) -> String {
 /// carry the mark), and any forked by the engine but not yet exec'd when it was killed
 /// (they still carry the engine's command line).
 fn wait_for_orphans(patterns: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
     let alive = || {
         patterns
             .iter()
@@ -50,13 +49,32 @@ fn wait_for_orphans(patterns: &[&str]) {
             .any(|p| !p.contains("cargo") && !p.contains("e2e"))
     };
     // A process caught in the middle of `execve` can show an empty command line: only
-    // several clean scans in a row say that nothing is left.
-    let mut clean = 0;
-    while clean < 3 {
-        assert!(Instant::now() < deadline, "the killed run's steps did not end");
-        clean = if alive() { 0 } else { clean + 1 };
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // several clean scans in a row, spread over 40 ms, say that nothing is left.
+    let (mut clean, mut since) = (0, Instant::now());
+    eventually(Duration::from_secs(10), "the killed run's steps end", || {
+        if alive() {
+            clean = 0;
+        } else {
+            if clean == 0 {
+                since = Instant::now();
+            }
+            clean += 1;
+        }
+        clean >= 3 && since.elapsed() >= Duration::from_millis(40)
+    });
+}
+
+/// The id of the workspace's only run, from `runbook runs`.
+fn only_run(w: &Workspace) -> String {
+    let runs = w.runbook(["runs", "--format", "json"]).success().run();
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&runs.stdout).expect("runs json");
+    runs[0]["run"].as_str().unwrap_or_default().to_string()
+}
+
+/// The records of a run's journal, from `runbook audit export`.
+fn exported(w: &Workspace, id: &str) -> Vec<serde_json::Value> {
+    let export = w.runbook(["audit", "export", id]).run();
+    serde_json::from_str(&export.stdout).expect("records")
 }
 
 #[test]
@@ -64,7 +82,7 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
     for kill_at in 1..=20 {
         let mark = format!("crash{}-{kill_at}", std::process::id());
         let w = Workspace::new().playbook("crashy", &playbook(&mark));
-        let mut bg = Background::start(w.path(), &["run", "crashy"], &[]);
+        let mut bg = w.runbook(["run", "crashy"]).start();
         for _ in 0..kill_at {
             bg.wait_for(|l| l.contains("\"type\":\"step_started\""));
         }
@@ -72,12 +90,9 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
         let _ = bg.child.wait();
         wait_for_orphans(&[&mark, "run crashy --output json"]);
 
-        let runs = run(w.path(), &["runs", "--format", "json"]);
-        let runs: Vec<serde_json::Value> = serde_json::from_str(&runs.stdout).expect("runs json");
-        let id = runs[0]["run"].as_str().unwrap_or_default().to_string();
+        let id = only_run(&w);
         // The steps whose end was not recorded: decide from the world, as an operator would.
-        let export = run(w.path(), &["audit", "export", &id]);
-        let records: Vec<serde_json::Value> = serde_json::from_str(&export.stdout).expect("records");
+        let records = exported(&w, &id);
         let effects = std::fs::read_to_string(w.path().join("effects")).unwrap_or_default();
         let mut args = vec!["resume".to_string(), id.clone()];
         for r in records.iter().filter(|r| r["type"] == "step_started") {
@@ -98,8 +113,7 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
             });
             args.push(step.to_string());
         }
-        let resumed = run(w.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(resumed.code, 0, "kill at {kill_at}: {args:?}\n{}", resumed.stderr);
+        w.runbook(&args).context(format!("kill at {kill_at}")).success().run();
 
         let effects = std::fs::read_to_string(w.path().join("effects")).unwrap_or_default();
         for i in (1..STEPS).filter(|i| !i.is_multiple_of(7)) {
@@ -110,9 +124,7 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
             };
             let count = effects.lines().filter(|l| *l == expected).count();
             if count != 1 {
-                let export = run(w.path(), &["audit", "export", &id]);
-                let records: Vec<serde_json::Value> = serde_json::from_str(&export.stdout).expect("records");
-                let about: Vec<String> = records
+                let about: Vec<String> = exported(&w, &id)
                     .iter()
                     .filter(|r| r["step"] == format!("s{i}") || r["type"] == "resumed")
                     .map(|r| format!("#{} {} {}", r["seq"], r["type"], r["status"]))
@@ -128,8 +140,10 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
                 "kill at {kill_at}: idempotent s{i} did not run"
             );
         }
-        let verify = run(w.path(), &["audit", "verify"]);
-        assert_eq!(verify.code, 0, "kill at {kill_at}: {}", verify.stdout);
+        w.runbook(["audit", "verify"])
+            .context(format!("kill at {kill_at}"))
+            .success()
+            .run();
     }
 }
 
@@ -137,7 +151,7 @@ fn resume_after_sigkill_at_twenty_points_applies_each_step_once() {
 fn resume_refuses_a_changed_plan_unless_accepted_and_a_finished_run() {
     let pb = "name: two\nsteps:\n  - id: a\n    shell: 'sleep 0.3; echo a >> effects'\n    rollback: { shell: 'true' }\n  - id: b\n    shell: 'echo b >> effects'\n    rollback: { shell: 'true' }\n";
     let w = Workspace::new().playbook("two", pb);
-    let mut bg = Background::start(w.path(), &["run", "two"], &[]);
+    let mut bg = w.runbook(["run", "two"]).start();
     bg.wait_for(|l| l.contains("step_started"));
     let _ = bg.child.kill();
     let _ = bg.child.wait();
@@ -147,48 +161,37 @@ fn resume_refuses_a_changed_plan_unless_accepted_and_a_finished_run() {
         .unwrap_or_default()
         .contains("a\n");
     let decision = if a_done { "--assume-done" } else { "--rerun" };
-    let id = {
-        let o = run(w.path(), &["runs", "--format", "json"]);
-        let v: Vec<serde_json::Value> = serde_json::from_str(&o.stdout).expect("json");
-        v[0]["run"].as_str().unwrap_or_default().to_string()
-    };
+    let id = only_run(&w);
     std::fs::write(w.path().join("playbooks/two.yaml"), pb.replace("echo b", "echo B")).expect("edit");
-    let refused = run(w.path(), &["resume", &id, decision, "a"]);
-    assert_eq!(refused.code, 2, "{}", refused.transcript());
-    let err = refused.stderr;
-    assert!(
-        err.contains("the plan changed")
-            && err.contains("~ step `b` changed: echo b >> effects → echo B >> effects")
-            && err.contains("--accept-changes"),
-        "{err}"
-    );
-    let ok = run(w.path(), &["resume", &id, decision, "a", "--accept-changes"]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    w.runbook(["resume", &id, decision, "a"])
+        .status(2)
+        .stderr_has("the plan changed")
+        .stderr_has("~ step `b` changed: echo b >> effects → echo B >> effects")
+        .stderr_has("--accept-changes")
+        .run();
+    w.runbook(["resume", &id, decision, "a", "--accept-changes"])
+        .success()
+        .run();
     assert_eq!(
         std::fs::read_to_string(w.path().join("effects")).unwrap_or_default(),
         "a\nB\n"
     );
-    let again = run(w.path(), &["resume", &id]);
-    assert_eq!(again.code, 2, "{}", again.transcript());
-    assert!(
-        again
-            .stderr
-            .contains("finished (succeeded); there is nothing to resume")
-    );
+    w.runbook(["resume", &id])
+        .status(2)
+        .stderr_has("finished (succeeded); there is nothing to resume")
+        .run();
 }
 
 #[test]
 fn resume_waits_for_a_killed_runs_leftover_processes() {
     let pb = "name: long\nsteps:\n  - id: who\n    shell: { run: 'echo \"$RUNBOOK_STEP $RUNBOOK_RUN_ID\"', read_only: true }\n    outputs: { said: '{{ result.stdout | trim }}' }\n  - id: slow\n    shell: 'touch started; sleep 30; echo slow >> effects'\n    rollback: { shell: 'true' }\n";
     let w = Workspace::new().playbook("long", pb);
-    let mut bg = Background::start(w.path(), &["run", "long"], &[]);
+    let mut bg = w.runbook(["run", "long"]).start();
     bg.wait_for(|l| l.contains("step_started") && l.contains("\"slow\""));
     // Kill the engine once the step's command is surely running.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !w.path().join("started").exists() {
-        assert!(Instant::now() < deadline, "the step never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(10), "the step starts", || {
+        w.path().join("started").exists()
+    });
     let _ = bg.child.kill();
     let _ = bg.child.wait();
     let id = bg.run_id();
@@ -198,25 +201,17 @@ fn resume_waits_for_a_killed_runs_leftover_processes() {
         "commands know their step and run: {all}"
     );
 
-    // The `sleep 30` outlived the engine: resume must wait for it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let refused = loop {
-        let r = run(w.path(), &["resume", &id, "--rerun", "slow"]);
-        let err = r.stderr.clone();
-        // Until the child has exec'd, it may not show yet: ask again.
-        if r.code == 5 || Instant::now() > deadline {
-            break (Some(r.code), err);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(refused.0, Some(5), "{}", refused.1);
-    assert!(
-        refused.1.contains("step `slow`: pid") && refused.1.contains("sleep 30"),
-        "{}",
-        refused.1
-    );
+    // The `sleep 30` outlived the engine: resume must wait for it. Until the child has
+    // exec'd, it may not show yet: ask again.
+    let refused = w
+        .runbook(["resume", &id, "--rerun", "slow"])
+        .retry_while(Duration::from_secs(10), |r| r.code != 5)
+        .status(5)
+        .stderr_has("step `slow`: pid")
+        .stderr_has("sleep 30")
+        .run();
     let group: i32 = refused
-        .1
+        .stderr
         .split("(group ")
         .nth(1)
         .and_then(|r| r.split(')').next())
@@ -226,16 +221,11 @@ fn resume_waits_for_a_killed_runs_leftover_processes() {
         .expect("kill the group");
     // Shorter this time (a changed plan, accepted), once the leftovers are gone.
     std::fs::write(w.path().join("playbooks/long.yaml"), pb.replace("sleep 30", "sleep 0")).expect("edit");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = run(w.path(), &["resume", &id, "--rerun", "slow", "--accept-changes"]);
-        if r.code != 5 {
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the leftovers never went away");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    w.runbook(["resume", &id, "--rerun", "slow", "--accept-changes"])
+        .context("the leftovers went away")
+        .retry_while(Duration::from_secs(10), |r| r.code == 5)
+        .success()
+        .run();
     assert_eq!(
         std::fs::read_to_string(w.path().join("effects")).unwrap_or_default(),
         "slow\n"

@@ -9,7 +9,7 @@ use runbook_tests::{Output, Workspace};
 
 /// Runs `runbook` with stdin closed (no terminal) and extra environment variables.
 fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    runbook_tests::run_with_env(dir, args, env)
+    runbook_tests::runbook(dir, args).envs(env).run()
 }
 
 fn events(out: &Output) -> Vec<serde_json::Value> {
@@ -215,15 +215,14 @@ fn a_timeout_kills_the_whole_process_group() {
         out.stderr
     );
     // The engine waits for the group to die before it exits; allow the kernel a moment to reap.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let left = processes_with(&format!("sleep {n}."));
-        if left.is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "orphans left behind: {left:?}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let gone = runbook_tests::within(std::time::Duration::from_secs(5), || {
+        processes_with(&format!("sleep {n}.")).is_empty()
+    });
+    assert!(
+        gone,
+        "orphans left behind: {:?}",
+        processes_with(&format!("sleep {n}."))
+    );
 }
 
 #[test]

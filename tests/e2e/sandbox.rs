@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use runbook_tests::app::{App, Track, Traffic};
 use runbook_tests::servers::Prometheus;
 use runbook_tests::webhooks::Webhooks;
-use runbook_tests::{Output, on_path, repo_root, run_program, run_with_env};
+use runbook_tests::{Output, on_path, repo_root, run_program};
 
 /// Cargo builds the package's binaries for its integration tests and says where.
 const SANDBOX: &str = env!("CARGO_BIN_EXE_kube-sandbox");
@@ -350,9 +350,9 @@ fn the_sandbox_serves_the_platform_seed_to_kubectl_and_to_a_run_and_stops_on_sig
     // The shipped scale-app, run in the example workspace against the sandbox.
     let slack = Webhooks::start();
     let state = tempfile::tempdir().expect("state dir");
-    let run = run_with_env(
+    let run = runbook_tests::runbook(
         &example(""),
-        &[
+        [
             "--state-dir",
             state.path().to_str().expect("UTF-8"),
             "run",
@@ -364,11 +364,12 @@ fn the_sandbox_serves_the_platform_seed_to_kubectl_and_to_a_run_and_stops_on_sig
             "--approve",
             "scale",
         ],
-        &[
-            ("KUBECONFIG", kubeconfig.display().to_string()),
-            ("SLACK_WEBHOOK_URL", slack.url("/slack")),
-        ],
-    );
+    )
+    .envs(&[
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("SLACK_WEBHOOK_URL", slack.url("/slack")),
+    ])
+    .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     let replicas = kubectl(
         &kubeconfig,
@@ -687,11 +688,11 @@ fn the_example_workspace_is_the_repositorys_pointed_at_the_sandbox() {
     );
 
     let state = tempfile::tempdir().expect("state dir");
-    let validate = run_with_env::<&str, &str>(
+    let validate = runbook_tests::runbook(
         &example(""),
-        &["--state-dir", state.path().to_str().expect("UTF-8"), "validate"],
-        &[],
-    );
+        ["--state-dir", state.path().to_str().expect("UTF-8"), "validate"],
+    )
+    .run();
     assert_eq!(validate.code, 0, "{}", validate.transcript());
     assert!(
         validate.stderr.contains(", 0 errors, 0 warnings"),
@@ -743,9 +744,9 @@ fn incident_crashloop_rehearsed_in_the_sandbox_finds_the_crashing_pod_and_restar
 
     let slack = Webhooks::start();
     let state = tempfile::tempdir().expect("state dir");
-    let run = run_with_env(
+    let run = runbook_tests::runbook(
         &example(""),
-        &[
+        [
             "--state-dir",
             state.path().to_str().expect("UTF-8"),
             "run",
@@ -757,11 +758,12 @@ fn incident_crashloop_rehearsed_in_the_sandbox_finds_the_crashing_pod_and_restar
             "-p",
             "settle=1s",
         ],
-        &[
-            ("KUBECONFIG", kubeconfig.display().to_string()),
-            ("SLACK_WEBHOOK_URL", slack.url("/slack")),
-        ],
-    );
+    )
+    .envs(&[
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("SLACK_WEBHOOK_URL", slack.url("/slack")),
+    ])
+    .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     let after = wait_rows(&kubeconfig, &selector, |r| {
         r.len() == 2 && r.iter().all(|p| p[0] != victim && p[2] == "Running")

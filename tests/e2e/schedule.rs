@@ -3,7 +3,7 @@
 //! missed firings recorded, overlap, gates that fail closed, and the trigger in the journal
 //! and `runbook runs`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use runbook_tests::{Background, Output, Workspace, of_type, run};
 use serde_json::{Value, json};
@@ -57,11 +57,7 @@ fn json_out(out: &Output) -> Value {
 
 /// Waits (within a deadline) until `done` holds.
 fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    runbook_tests::eventually(Duration::from_secs(30), format!("waiting for {what}"), done);
 }
 
 const LISTED: &str = r#"schedules:

@@ -3,7 +3,7 @@
 //! SIGTERM stops scheduling, passes the signal on to the running drills, waits for them and
 //! exits 0.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -31,14 +31,8 @@ fn events(bg: &Background) -> Vec<Value> {
 
 /// Waits, with a deadline, for an event that satisfies `found`.
 fn wait_event(bg: &Background, what: &str, found: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(e) = events(bg).into_iter().find(|e| found(e)) {
-            return e;
-        }
-        assert!(Instant::now() < deadline, "no {what} event:\n{}", bg.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let event = runbook_tests::poll(Duration::from_secs(30), || events(bg).into_iter().find(|e| found(e)));
+    event.unwrap_or_else(|| panic!("no {what} event:\n{}", bg.stderr()))
 }
 
 fn signal(bg: &Background, s: Signal) {
@@ -100,11 +94,10 @@ fn sigterm_drains_running_drills_and_exits_0() {
     ));
     let mut bg = Background::spawn(w.path(), &["scheduler", "--output", "json"], &[]);
     wait_event(&bg, "firing_started", |e| e["event"] == "firing_started");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !w.lines("log").contains(&"started".to_string()) {
-        assert!(Instant::now() < deadline, "the drill never started:\n{}", bg.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let started = runbook_tests::within(Duration::from_secs(30), || {
+        w.lines("log").contains(&"started".to_string())
+    });
+    assert!(started, "the drill never started:\n{}", bg.stderr());
     signal(&bg, Signal::SIGTERM);
     let stopping = wait_event(&bg, "stopping", |e| e["event"] == "stopping");
     assert!(stopping["running"].as_u64() >= Some(1), "{stopping}");

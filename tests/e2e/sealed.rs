@@ -4,7 +4,7 @@
 //! running step each refuse a file that changed, naming it.
 
 use runbook_tests::kube::KubeServer;
-use runbook_tests::{Workspace, run, run_with_env};
+use runbook_tests::{Workspace, run};
 use serde_json::Value;
 
 const PARENT: &str = r#"name: parent
@@ -173,11 +173,9 @@ fn a_file_changed_while_the_run_goes_fails_the_step_that_reads_it() {
     );
     let server = KubeServer::start();
     let kubeconfig = server.write_kubeconfig(w.path(), "test");
-    let out = run_with_env(
-        w.path(),
-        &["run", "midrun", "--output", "json"],
-        &[("KUBECONFIG", kubeconfig.display().to_string())],
-    );
+    let out = runbook_tests::runbook(w.path(), ["run", "midrun", "--output", "json"])
+        .envs(&[("KUBECONFIG", kubeconfig.display().to_string())])
+        .run();
     assert_eq!(out.code, 1, "{}", out.transcript());
     for (step, file) in [("script", "scripts/hello.sh"), ("manifest", "k8s/config.yaml")] {
         let failed = w
@@ -214,23 +212,14 @@ fn resume_names_an_edited_child_and_shows_its_diff_before_accepting_it() {
     edit(&w, "playbooks/child.yaml", "echo hello", "echo HELLO");
     // The kept copy of the child is the one the run started with.
     // `kill` itself may still be exiting: resume refuses (exit 5) while it is.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let refused = loop {
-        let out = w.run(&["resume", &id, "--assume-done", "crash"]);
-        if out.code != 5 || std::time::Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(refused.code, 2, "{}", refused.transcript());
-    let err = &refused.stderr;
-    assert!(
-        err.contains("~ step `child/greet` changed: echo hello world >> effects → echo HELLO world >> effects")
-            && err.contains("~ file playbooks/child.yaml (playbook of step `child`): sha256 ")
-            && err.contains("-    shell: \"echo hello {{ params.who }} >> effects\"")
-            && err.contains("+    shell: \"echo HELLO {{ params.who }} >> effects\""),
-        "{err}"
-    );
+    w.runbook(["resume", &id, "--assume-done", "crash"])
+        .retry_while(std::time::Duration::from_secs(10), |out| out.code == 5)
+        .status(2)
+        .stderr_has("~ step `child/greet` changed: echo hello world >> effects → echo HELLO world >> effects")
+        .stderr_has("~ file playbooks/child.yaml (playbook of step `child`): sha256 ")
+        .stderr_has("-    shell: \"echo hello {{ params.who }} >> effects\"")
+        .stderr_has("+    shell: \"echo HELLO {{ params.who }} >> effects\"")
+        .run();
     let accepted = w.run(&["resume", &id, "--assume-done", "crash", "--accept-changes"]);
     assert_eq!(accepted.code, 0, "{}", accepted.transcript());
     assert!(

@@ -14,9 +14,7 @@ use serde_json::Value;
 
 /// Runs `runbook ARGS --output json` as `dave` (no terminal).
 fn run(w: &Workspace, args: &[&str]) -> Output {
-    let mut all = args.to_vec();
-    all.extend(["--output", "json"]);
-    runbook_tests::run_with_env(w.path(), &all, &[("RUNBOOK_USER", "dave")])
+    w.runbook(args).args(["--output", "json"]).user("dave").run()
 }
 
 fn events(stdout: &str) -> Vec<Value> {
@@ -59,10 +57,8 @@ fn set(lines: &[String]) -> BTreeSet<&str> {
 
 /// The run's journal (`runbook audit export`), after checking its hash chain.
 fn journal(w: &Workspace, run_id: &str) -> Vec<Value> {
-    let verify = runbook_tests::run(w.path(), &["audit", "verify", run_id]);
-    assert_eq!(verify.code, 0, "{}", verify.transcript());
-    let export = runbook_tests::run(w.path(), &["audit", "export", run_id]);
-    assert_eq!(export.code, 0, "{}", export.transcript());
+    w.runbook(["audit", "verify", run_id]).success().run();
+    let export = w.runbook(["audit", "export", run_id]).success().run();
     serde_json::from_str(&export.stdout).expect("the journal as JSON")
 }
 
@@ -206,23 +202,18 @@ steps:
 fn on_decline_skip_a_no_at_the_terminal_skips_the_step_and_dependents_run() {
     use expectrl::Expect;
     let w = Workspace::new().playbook("optional", DECLINE);
-    let mut cmd = std::process::Command::new(runbook_tests::binary());
-    cmd.args(["--color", "never", "run", "optional"])
-        .current_dir(w.path())
-        .env("RUNBOOK_USER", "dave");
-    let mut s = expectrl::session::OsSession::spawn(cmd).expect("spawn in a pty");
-    s.set_expect_timeout(Some(std::time::Duration::from_secs(20)));
+    let mut s = w.runbook(["run", "optional"]).user("dave").terminal();
     s.expect("Also warm the caches?").expect("the question is shown");
     s.send("n").expect("answer");
     s.expect(expectrl::Eof).expect("the run ends");
-    let code = match s.get_process().wait() {
-        Ok(expectrl::process::unix::WaitStatus::Exited(_, code)) => code,
-        other => panic!("unexpected end: {other:?}"),
-    };
-    assert_eq!(code, 0, "a declined optional step does not fail the run");
+    assert_eq!(
+        runbook_tests::exit_code(&s),
+        0,
+        "a declined optional step does not fail the run"
+    );
     assert_eq!(log(&w), ["first", "after"], "no rollback: nothing failed");
 
-    let runs = runbook_tests::run(w.path(), &["runs", "--format", "json"]);
+    let runs = w.run(&["runs", "--format", "json"]);
     let runs: Vec<Value> = serde_json::from_str(&runs.stdout).expect("runs");
     let records = journal(&w, runs[0]["run"].as_str().unwrap_or_default());
     let gate = of_type(&records, "gate")[0].clone();
@@ -623,7 +614,7 @@ steps:
 
 /// Starts `runbook run ship` as `runner`; returns it with its run id.
 fn start(w: &Workspace, runner: &str) -> (Background, String) {
-    let mut bg = Background::start(w.path(), &["run", "ship"], &[("RUNBOOK_USER", runner)]);
+    let mut bg = w.runbook(["run", "ship"]).user(runner).start();
     bg.wait_for(|l| l.contains("\"run_started\""));
     let id = bg.run_id();
     (bg, id)
@@ -635,8 +626,7 @@ fn decide(w: &Workspace, id: &str, who: &str, reject: bool) {
     if reject {
         args.push("--reject");
     }
-    let out = runbook_tests::run(w.path(), &args);
-    assert_eq!(out.code, 0, "{}", out.transcript());
+    w.runbook(args).success().run();
 }
 
 /// Records the decisions, lets the run reach the gate, and waits for its end.

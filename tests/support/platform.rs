@@ -132,7 +132,7 @@ impl Platform {
 
     /// Runs `runbook ARGS` in the workspace.
     pub fn run(&self, args: &[&str]) -> Output {
-        crate::run_with_env(self.path(), args, &self.env)
+        crate::runbook(self.path(), args).envs(&self.env).run()
     }
 
     /// Starts `runbook ARGS --output json` in the workspace, in the background.

@@ -151,11 +151,11 @@ pub fn tag(source: &Value) -> String {
         .to_string()
 }
 
-/// Polls `found` every 100 ms for at most `limit`; panics naming `what`.
+/// Polls `found` every 100 ms (it asks servers and runs programs) for at most `limit`;
+/// panics naming `what`.
+#[track_caller]
 pub fn eventually(limit: std::time::Duration, what: &str, found: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !found() {
-        assert!(std::time::Instant::now() < deadline, "not within {limit:?}: {what}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let pace = std::time::Duration::from_millis(100);
+    let held = crate::poll_every(limit, pace, || found().then_some(()));
+    assert!(held.is_some(), "not within {limit:?}: {what}");
 }

@@ -18,7 +18,9 @@ impl Cluster {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        crate::run_with_env(self.w.path(), args, &[("KUBECONFIG", self.kubeconfig.as_str())])
+        crate::runbook(self.w.path(), args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .run()
     }
 
     pub fn background(&self, args: &[&str]) -> Background {
