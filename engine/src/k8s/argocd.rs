@@ -4,7 +4,8 @@
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::{Value as Json, json};
 
-use super::client::{code, describe};
+use super::client::describe;
+use super::conflict::retry_on_conflict;
 use super::run::Op;
 use crate::actions::{
     Action, ArgocdHistory, ArgocdRestore, ArgocdRollback, ArgocdSpec, ArgocdSync, ArgocdWait, DEFAULT_NAMESPACE,
@@ -212,40 +213,34 @@ async fn operate(
         None => operation["info"] = json!([mark.clone()]),
     }
     // Read, change, replace with the resourceVersion read (again on a conflict). The undo is
-    // kept before the write: a write whose answer is lost is still undone. A write the API
-    // server refused (a 4xx answer) changed nothing, so it leaves nothing to undo.
-    for attempt in 1..=5 {
-        let mut obj = match target.api.get(target.app).await {
-            Ok(o) => o,
-            Err(e) => return Outcome::fail(describe(&what, &e)),
-        };
+    // kept before the write: a write whose answer is lost is still undone.
+    let (what, operation, prepare) = (&what, &operation, &prepare);
+    let written = retry_on_conflict(what, || async move {
+        let mut obj = target.api.get(target.app).await.map_err(|e| describe(what, &e))?;
         let current = serde_json::to_value(&obj).unwrap_or_default();
         if let Some(running) = current.get("operation").filter(|o| !o.is_null()) {
             let by = running["initiatedBy"]["username"].as_str().unwrap_or("someone");
-            return Outcome::fail(format!(
+            return Err(format!(
                 "{what}: another operation is already in progress (started by {by}); wait for it or terminate it (`argocd app terminate-op {}`)",
                 target.app
             ));
         }
-        let (spec, undo) = match prepare(&current) {
-            Ok(x) => x,
-            Err(e) => return Outcome::fail(e),
-        };
+        let (spec, undo) = prepare(&current)?;
         if let Some(u) = undo {
             captured.set(u);
         }
         obj.data["spec"] = spec;
         obj.data["operation"] = operation.clone();
-        match target.api.replace(target.app, &op.post(), &obj).await {
-            Ok(_) => break,
-            Err(e) if code(&e) == Some(409) && attempt < 5 => continue,
-            Err(e) => {
-                if code(&e).is_some_and(|c| (400..500).contains(&c)) {
-                    captured.set(Undo::Nothing);
-                }
-                return Outcome::fail(describe(&what, &e));
-            }
+        Ok(target.api.replace(target.app, &op.post(), &obj).await.map(drop))
+    })
+    .await;
+    if let Err(n) = written {
+        // A write the API server refused (a 4xx answer) changed nothing, so it leaves
+        // nothing to undo.
+        if n.refused.is_some_and(|c| (400..500).contains(&c)) {
+            captured.set(Undo::Nothing);
         }
+        return Outcome::fail(n.message);
     }
     if op.dry_run {
         return Outcome::ok(json!({ "app": target.app, "namespace": target.ns, "dry_run": true }));
