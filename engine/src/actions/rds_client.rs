@@ -1,7 +1,9 @@
 //! Runs `rds` actions through aws-sdk-rds: credentials, region and endpoint from the
 //! standard AWS chain (`AWS_ENDPOINT_URL` included), the environment's `aws_region` first.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::ops::ControlFlow::{self, Break, Continue};
+use std::time::Duration;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::error::ProvideErrorMetadata;
@@ -9,7 +11,7 @@ use serde_json::json;
 
 use super::{ActionCx, Outcome};
 use crate::spec::{RdsSpec, SnapshotType};
-use crate::wake::Woke;
+use crate::wake::{Unmet, Woke};
 
 /// How often a wait asks again.
 const POLL: Duration = Duration::from_secs(2);
@@ -61,63 +63,74 @@ async fn instance(c: &Client, id: &str) -> Result<Option<serde_json::Value>, Str
     }
 }
 
-/// Waits until the instance reaches `status` (`deleted`: it no longer exists).
-async fn wait_instance(c: &Client, id: &str, status: &str, cx: &ActionCx<'_>) -> Outcome {
-    let deadline = crate::wake::deadline(cx.timeout);
-    loop {
-        let now = match instance(c, id).await {
-            Ok(i) => i,
-            Err(e) => return Outcome::fail(e),
-        };
-        let seen = now.as_ref().and_then(|i| i["status"].as_str().map(String::from));
-        match (&now, status) {
-            (None, "deleted") => return Outcome::ok(json!({ "instance": id, "status": "deleted" })),
-            (Some(i), s) if seen.as_deref() == Some(s) => return Outcome::ok(i.clone()),
-            (None, _) => return Outcome::fail(format!("instance {id} not found")),
-            _ => {}
-        }
-        if Instant::now().checked_add(POLL).is_none_or(|t| t > deadline) {
-            let mut o = Outcome::fail(format!(
-                "instance {id} is still {} after {}; waited for {status}",
-                seen.unwrap_or_else(|| "unknown".into()),
-                crate::playbook::Duration(cx.timeout)
-            ));
+/// Looks every [`POLL`] until `look` breaks or the step's timeout passes (after a last look);
+/// a failing or interrupted run ends the wait in `cut_short`'s words.
+async fn wait_for<S, F>(cx: &ActionCx<'_>, look: impl FnMut() -> F, late: impl FnOnce(S) -> String) -> Outcome
+where
+    F: Future<Output = ControlFlow<Outcome, S>>,
+{
+    match crate::wake::poll(&cx.waits, POLL, crate::wake::deadline(cx.timeout), look).await {
+        Ok(o) => o,
+        Err(Unmet::Deadline(seen)) => {
+            let mut o = Outcome::fail(late(seen));
             o.timed_out = true;
-            return o;
+            o
         }
-        match cx.waits.sleep(POLL).await {
-            Woke::Elapsed => {}
-            woke => return Outcome::fail(crate::actions::cut_short(woke)),
-        }
+        Err(Unmet::Settling(_)) => Outcome::fail(crate::actions::cut_short(Woke::Settling)),
+        Err(Unmet::Stopped) => Outcome::fail(crate::actions::cut_short(Woke::Cancelled)),
     }
 }
 
+/// Waits until the instance reaches `status` (`deleted`: it no longer exists).
+async fn wait_instance(c: &Client, id: &str, status: &str, cx: &ActionCx<'_>) -> Outcome {
+    wait_for(
+        cx,
+        || async move {
+            let now = match instance(c, id).await {
+                Ok(i) => i,
+                Err(e) => return Break(Outcome::fail(e)),
+            };
+            let seen = now.as_ref().and_then(|i| i["status"].as_str().map(String::from));
+            match (&now, status) {
+                (None, "deleted") => Break(Outcome::ok(json!({ "instance": id, "status": "deleted" }))),
+                (Some(i), s) if seen.as_deref() == Some(s) => Break(Outcome::ok(i.clone())),
+                (None, _) => Break(Outcome::fail(format!("instance {id} not found"))),
+                _ => Continue(seen),
+            }
+        },
+        |seen| {
+            format!(
+                "instance {id} is still {} after {}; waited for {status}",
+                seen.unwrap_or_else(|| "unknown".into()),
+                crate::playbook::Duration(cx.timeout)
+            )
+        },
+    )
+    .await
+}
+
 async fn wait_snapshot(c: &Client, id: &str, cx: &ActionCx<'_>) -> Outcome {
-    let deadline = crate::wake::deadline(cx.timeout);
-    loop {
-        let out = match c.describe_db_snapshots().db_snapshot_identifier(id).send().await {
-            Ok(o) => o,
-            Err(e) => return Outcome::fail(describe(&format!("describe snapshot {id}"), &e)),
-        };
-        let snap = out.db_snapshots().first();
-        let status = snap.and_then(|s| s.status()).unwrap_or("unknown");
-        if status == "available" {
-            let s = snap.map(snapshot_json).unwrap_or_default();
-            return Outcome::ok(s);
-        }
-        if Instant::now().checked_add(POLL).is_none_or(|t| t > deadline) {
-            let mut o = Outcome::fail(format!(
+    wait_for(
+        cx,
+        || async move {
+            let out = match c.describe_db_snapshots().db_snapshot_identifier(id).send().await {
+                Ok(o) => o,
+                Err(e) => return Break(Outcome::fail(describe(&format!("describe snapshot {id}"), &e))),
+            };
+            let snap = out.db_snapshots().first();
+            match snap.and_then(|s| s.status()).unwrap_or("unknown") {
+                "available" => Break(Outcome::ok(snap.map(snapshot_json).unwrap_or_default())),
+                status => Continue(status.to_string()),
+            }
+        },
+        |status| {
+            format!(
                 "snapshot {id} is still {status} after {}",
                 crate::playbook::Duration(cx.timeout)
-            ));
-            o.timed_out = true;
-            return o;
-        }
-        match cx.waits.sleep(POLL).await {
-            Woke::Elapsed => {}
-            woke => return Outcome::fail(crate::actions::cut_short(woke)),
-        }
-    }
+            )
+        },
+    )
+    .await
 }
 
 fn snapshot_json(s: &aws_sdk_rds::types::DbSnapshot) -> serde_json::Value {

@@ -5,6 +5,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams
 use serde_json::{Value as Json, json};
 
 use super::client::{code, describe};
+use super::conflict::retry_on_conflict;
 use super::run::Op;
 use crate::actions::Outcome;
 use crate::spec::{Action, K8sApply, K8sObject, K8sRevert, K8sSpec, Undo};
@@ -224,21 +225,18 @@ async fn put_back(
     what: &str,
     pp: &PostParams,
 ) -> Result<(), String> {
-    for attempt in 1..=5 {
+    let desired = &desired;
+    retry_on_conflict(what, || async move {
         let mut obj: DynamicObject =
             serde_json::from_value(desired.clone()).map_err(|e| format!("{what}: not an object: {e}"))?;
-        let result = match api.get_opt(name).await.map_err(|e| describe(what, &e))? {
+        Ok(match api.get_opt(name).await.map_err(|e| describe(what, &e))? {
             Some(now) => {
                 obj.metadata.resource_version = now.metadata.resource_version;
-                api.replace(name, pp, &obj).await
+                api.replace(name, pp, &obj).await.map(drop)
             }
-            None => api.create(pp, &obj).await,
-        };
-        match result {
-            Ok(_) => return Ok(()),
-            Err(e) if code(&e) == Some(409) && attempt < 5 => continue,
-            Err(e) => return Err(describe(what, &e)),
-        }
-    }
-    unreachable!("the loop returns on its last attempt")
+            None => api.create(pp, &obj).await.map(drop),
+        })
+    })
+    .await
+    .map_err(|n| n.message)
 }

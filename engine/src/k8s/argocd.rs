@@ -1,10 +1,13 @@
 //! The `argocd` actions on Application objects: reads, syncs and rollbacks as `operation`s the
 //! ArgoCD application controller carries out, and waits on what it reports in `status`.
 
+use std::ops::ControlFlow::{Break, Continue};
+
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::{Value as Json, json};
 
-use super::client::{code, describe};
+use super::client::describe;
+use super::conflict::retry_on_conflict;
 use super::run::Op;
 use crate::actions::Outcome;
 use crate::spec::{
@@ -212,60 +215,58 @@ async fn operate(
         None => operation["info"] = json!([mark.clone()]),
     }
     // Read, change, replace with the resourceVersion read (again on a conflict). The undo is
-    // kept before the write: a write whose answer is lost is still undone. A write the API
-    // server refused (a 4xx answer) changed nothing, so it leaves nothing to undo.
-    for attempt in 1..=5 {
-        let mut obj = match target.api.get(target.app).await {
-            Ok(o) => o,
-            Err(e) => return Outcome::fail(describe(&what, &e)),
-        };
+    // kept before the write: a write whose answer is lost is still undone.
+    let (what, operation, prepare) = (&what, &operation, &prepare);
+    let written = retry_on_conflict(what, || async move {
+        let mut obj = target.api.get(target.app).await.map_err(|e| describe(what, &e))?;
         let current = serde_json::to_value(&obj).unwrap_or_default();
         if let Some(running) = current.get("operation").filter(|o| !o.is_null()) {
             let by = running["initiatedBy"]["username"].as_str().unwrap_or("someone");
-            return Outcome::fail(format!(
+            return Err(format!(
                 "{what}: another operation is already in progress (started by {by}); wait for it or terminate it (`argocd app terminate-op {}`)",
                 target.app
             ));
         }
-        let (spec, undo) = match prepare(&current) {
-            Ok(x) => x,
-            Err(e) => return Outcome::fail(e),
-        };
+        let (spec, undo) = prepare(&current)?;
         if let Some(u) = undo {
             captured.set(u);
         }
         obj.data["spec"] = spec;
         obj.data["operation"] = operation.clone();
-        match target.api.replace(target.app, &op.post(), &obj).await {
-            Ok(_) => break,
-            Err(e) if code(&e) == Some(409) && attempt < 5 => continue,
-            Err(e) => {
-                if code(&e).is_some_and(|c| (400..500).contains(&c)) {
-                    captured.set(Undo::Nothing);
-                }
-                return Outcome::fail(describe(&what, &e));
-            }
+        Ok(target.api.replace(target.app, &op.post(), &obj).await.map(drop))
+    })
+    .await;
+    if let Err(n) = written {
+        // A write the API server refused (a 4xx answer) changed nothing, so it leaves
+        // nothing to undo.
+        if n.refused.is_some_and(|c| (400..500).contains(&c)) {
+            captured.set(Undo::Nothing);
         }
+        return Outcome::fail(n.message);
     }
     if op.dry_run {
         return Outcome::ok(json!({ "app": target.app, "namespace": target.ns, "dry_run": true }));
     }
-    loop {
-        let app = match target.read().await {
-            Ok(a) => a,
-            Err(e) => return Outcome::fail(e),
-        };
-        let state = &app["status"]["operationState"];
-        let ours = state["operation"]["info"]
-            .as_array()
-            .is_some_and(|info| info.contains(&mark));
-        let done = app.get("operation").is_none_or(Json::is_null)
-            && ours
-            && matches!(state["phase"].as_str(), Some("Succeeded" | "Failed" | "Error"));
-        if done {
+    let mark = &mark;
+    let done = op
+        .poll(|| async move {
+            let app = match target.read().await {
+                Ok(a) => a,
+                Err(e) => return Break(Outcome::fail(e)),
+            };
+            let state = &app["status"]["operationState"];
+            let ours = state["operation"]["info"]
+                .as_array()
+                .is_some_and(|info| info.contains(mark));
+            let done = app.get("operation").is_none_or(Json::is_null)
+                && ours
+                && matches!(state["phase"].as_str(), Some("Succeeded" | "Failed" | "Error"));
+            if !done {
+                return Continue(state["phase"].as_str().unwrap_or("not started").to_string());
+            }
             let message = state["message"].as_str().unwrap_or_default();
             let revision = &state["syncResult"]["revision"];
-            return if state["phase"] == "Succeeded" {
+            Break(if state["phase"] == "Succeeded" {
                 let mut o = Outcome::ok(json!({
                     "app": target.app, "namespace": target.ns, "revision": revision,
                     "phase": state["phase"], "message": message,
@@ -282,16 +283,17 @@ async fn operate(
                     "{what}: the operation ended {}: {message}",
                     state["phase"].as_str().unwrap_or("?")
                 ))
-            };
-        }
-        if !op.pause().await {
-            let phase = state["phase"].as_str().unwrap_or("not started");
-            return op.timed_out(format!(
+            })
+        })
+        .await;
+    done.unwrap_or_else(|unmet| {
+        op.unmet(unmet, |phase| {
+            format!(
                 "{what}: the operation did not finish within {} (phase: {phase}; is ArgoCD's application controller running?)",
                 op.waited()
-            ));
-        }
-    }
+            )
+        })
+    })
 }
 
 async fn sync(op: &Op<'_, '_>, target: &Target<'_>, s: &ArgocdSync) -> Outcome {
@@ -387,32 +389,37 @@ async fn restore(op: &Op<'_, '_>, target: &Target<'_>, r: &ArgocdRestore) -> Out
 }
 
 async fn wait(op: &Op<'_, '_>, target: &Target<'_>, w: &ArgocdWait) -> Outcome {
-    loop {
-        let app = match target.read().await {
-            Ok(a) => a,
-            Err(e) => return Outcome::fail(e),
-        };
-        let s = status(&app, target.ns, 10);
-        let running = app.get("operation").is_some_and(|o| !o.is_null());
-        let revision = s["revision"].as_str().unwrap_or_default();
-        let at_revision = w
-            .revision
-            .as_deref()
-            .is_none_or(|want| !want.is_empty() && revision.starts_with(want));
-        let synced = w.synced == Some(false) || s["sync"] == "Synced";
-        if synced && s["health"] == "Healthy" && !running && at_revision {
-            return Outcome::ok(s);
-        }
-        if !op.pause().await {
-            return op.timed_out(format!(
+    let ready = op
+        .poll(|| async move {
+            let app = match target.read().await {
+                Ok(a) => a,
+                Err(e) => return Break(Outcome::fail(e)),
+            };
+            let s = status(&app, target.ns, 10);
+            let running = app.get("operation").is_some_and(|o| !o.is_null());
+            let revision = s["revision"].as_str().unwrap_or_default();
+            let at_revision = w
+                .revision
+                .as_deref()
+                .is_none_or(|want| !want.is_empty() && revision.starts_with(want));
+            let synced = w.synced == Some(false) || s["sync"] == "Synced";
+            if synced && s["health"] == "Healthy" && !running && at_revision {
+                return Break(Outcome::ok(s));
+            }
+            Continue((s, running))
+        })
+        .await;
+    ready.unwrap_or_else(|unmet| {
+        op.unmet(unmet, |(s, running)| {
+            format!(
                 "application {} in {} is not ready after {}: {}",
                 target.app,
                 target.ns,
                 op.waited(),
                 not_ready(&s, running, w.revision.as_deref(), w.synced != Some(false))
-            ));
-        }
-    }
+            )
+        })
+    })
 }
 
 /// What keeps an Application from being Synced and Healthy, in words.

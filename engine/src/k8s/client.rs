@@ -9,6 +9,7 @@ use kube::{Client, Config};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::conflict::retry_on_conflict;
 use crate::spec::{KindInfo, kind_by_api_version, lookup_kind};
 
 /// A client and the namespace to use when an action names none.
@@ -151,9 +152,6 @@ pub fn resource(k: &KindInfo) -> ApiResource {
     }
 }
 
-/// How often an update is retried when someone else wrote the object in between.
-const CONFLICT_ATTEMPTS: usize = 5;
-
 /// Read, change, replace with the resourceVersion read: the change applies to exactly the
 /// state that was read (which is what the undo captures), or it is retried on a fresh read.
 /// `change` gets the object and returns what to remember of it, or `None` to leave it as is.
@@ -163,29 +161,21 @@ pub async fn update<K, T>(
     name: &str,
     what: &str,
     pp: &PostParams,
-    mut change: impl FnMut(&mut K) -> Result<Option<T>, String>,
+    change: impl Fn(&mut K) -> Result<Option<T>, String>,
 ) -> Result<(K, Option<T>), String>
 where
     K: Clone + DeserializeOwned + Serialize + std::fmt::Debug + kube::Resource,
 {
-    for attempt in 1..=CONFLICT_ATTEMPTS {
+    let change = &change;
+    retry_on_conflict(what, || async move {
         let mut obj = api.get(name).await.map_err(|e| describe(what, &e))?;
         let Some(seen) = change(&mut obj)? else {
-            return Ok((obj, None));
+            return Ok(Ok((obj, None)));
         };
-        match api.replace(name, pp, &obj).await {
-            Ok(new) => return Ok((new, Some(seen))),
-            Err(e) if code(&e) == Some(409) && attempt < CONFLICT_ATTEMPTS => continue,
-            Err(e) if code(&e) == Some(409) => {
-                return Err(format!(
-                    "{}; it kept changing under us ({CONFLICT_ATTEMPTS} attempts)",
-                    describe(what, &e)
-                ));
-            }
-            Err(e) => return Err(describe(what, &e)),
-        }
-    }
-    unreachable!("the loop returns on its last attempt")
+        Ok(api.replace(name, pp, &obj).await.map(|new| (new, Some(seen))))
+    })
+    .await
+    .map_err(|n| n.message)
 }
 
 /// An object as JSON without the fields that only the server writes.

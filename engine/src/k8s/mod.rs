@@ -4,6 +4,7 @@
 mod apply;
 mod argocd;
 mod client;
+mod conflict;
 mod nodes;
 mod read;
 mod rollout;

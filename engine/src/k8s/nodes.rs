@@ -2,6 +2,7 @@
 //! PodDisruptionBudgets, as `kubectl drain` does).
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow::{Break, Continue};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, EvictParams, ListParams};
@@ -9,8 +10,9 @@ use serde_json::json;
 
 use super::client::{code, describe, update};
 use super::run::Op;
-use crate::actions::Outcome;
+use crate::actions::{Outcome, cut_short};
 use crate::spec::{Action, K8sDrain, K8sNode, K8sSpec, Undo};
+use crate::wake::Woke;
 
 /// Sets `spec.unschedulable`; the undo puts back what it was.
 pub async fn cordon(op: &Op<'_, '_>, node: &str, on: bool) -> Outcome {
@@ -162,45 +164,54 @@ async fn evict_one(op: &Op<'_, '_>, p: &Pod, ep: &EvictParams) -> Result<(), Str
     let name = p.metadata.name.clone().unwrap_or_default();
     let uid = p.metadata.uid.clone();
     let api: Api<Pod> = Api::namespaced(op.cluster.client.clone(), &ns);
-    loop {
-        match api.evict(&name, ep).await {
-            // A dry run's eviction was admitted; the pod stays, so there is nothing to wait for.
-            Ok(_) if op.dry_run => return Ok(()),
-            Ok(_) => break,
-            Err(e) if code(&e) == Some(404) => return Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 429 => {
-                let causes: Vec<String> = s
-                    .details
-                    .as_ref()
-                    .map(|d| d.causes.iter().map(|c| c.message.clone()).collect())
-                    .unwrap_or_default();
-                let why = if causes.is_empty() {
-                    s.message.clone()
-                } else {
-                    format!("{} ({})", s.message, causes.join("; "))
-                };
-                // A dry run reports the budget now rather than waiting for it to allow.
-                if op.dry_run || !op.pause().await {
-                    return Err(why);
+    let (api, ns, name) = (&api, &ns, &name);
+    // Whether there is a pod to wait for, or why it could not be evicted.
+    let evicted = op
+        .poll(|| async move {
+            match api.evict(name, ep).await {
+                // A dry run's eviction was admitted; the pod stays, so there is nothing to wait for.
+                Ok(_) => Break(Ok(!op.dry_run)),
+                Err(e) if code(&e) == Some(404) => Break(Ok(false)),
+                Err(kube::Error::Api(s)) if s.code == 429 => {
+                    let causes: Vec<String> = s
+                        .details
+                        .as_ref()
+                        .map(|d| d.causes.iter().map(|c| c.message.clone()).collect())
+                        .unwrap_or_default();
+                    let why = if causes.is_empty() {
+                        s.message.clone()
+                    } else {
+                        format!("{} ({})", s.message, causes.join("; "))
+                    };
+                    // A dry run reports the budget now rather than waiting for it to allow.
+                    if op.dry_run { Break(Err(why)) } else { Continue(why) }
                 }
+                // No answer at all (a dropped connection, a timeout): the eviction may or may
+                // not have happened; asking again is safe (a gone pod answers 404).
+                Err(e) if code(&e).is_none() && !op.dry_run => {
+                    Continue(describe(&format!("evict pod {ns}/{name}"), &e))
+                }
+                Err(e) => Break(Err(describe(&format!("evict pod {ns}/{name}"), &e))),
             }
-            // No answer at all (a dropped connection, a timeout): the eviction may or may
-            // not have happened; asking again is safe (a gone pod answers 404).
-            Err(e) if code(&e).is_none() && !op.dry_run && op.pause().await => continue,
-            Err(e) => return Err(describe(&format!("evict pod {ns}/{name}"), &e)),
-        }
+        })
+        .await;
+    match evicted {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return Ok(()),
+        Ok(Err(why)) => return Err(why),
+        Err(unmet) => return Err(unmet.seen().unwrap_or_else(|| cut_short(Woke::Cancelled).into())),
     }
     // Evicted: gone once no pod of that name and uid is left.
-    loop {
-        match api.get_opt(&name).await {
-            Ok(None) => return Ok(()),
-            Ok(Some(now)) if now.metadata.uid != uid => return Ok(()),
-            Ok(Some(_)) => {}
-            Err(e) if code(&e).is_none() => {}
-            Err(e) => return Err(describe(&format!("wait for pod {ns}/{name} to go"), &e)),
+    let uid = &uid;
+    op.poll(|| async move {
+        match api.get_opt(name).await {
+            Ok(None) => Break(Ok(())),
+            Ok(Some(now)) if &now.metadata.uid != uid => Break(Ok(())),
+            Ok(Some(_)) => Continue(()),
+            Err(e) if code(&e).is_none() => Continue(()),
+            Err(e) => Break(Err(describe(&format!("wait for pod {ns}/{name} to go"), &e))),
         }
-        if !op.pause().await {
-            return Err("evicted, but still terminating".into());
-        }
-    }
+    })
+    .await
+    .unwrap_or_else(|_| Err("evicted, but still terminating".into()))
 }

@@ -1,5 +1,7 @@
 //! The read-only `k8s` actions: get, check, wait, logs.
 
+use std::ops::ControlFlow::{Break, Continue};
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams, LogParams};
@@ -257,128 +259,134 @@ pub async fn wait(op: &Op<'_, '_>, w: &K8sWait) -> Outcome {
             w.for_
         ));
     }
-    loop {
-        // The objects now, as JSON.
-        let objects: Result<Vec<Json>, kube::Error> = match &w.name {
-            Some(n) => match api.get(n).await {
-                Ok(o) => Ok(vec![serde_json::to_value(o).unwrap_or_default()]),
-                Err(e) if code(&e) == Some(404) => Ok(vec![]),
-                Err(e) => Err(e),
-            },
-            None => {
-                let lp = ListParams::default().labels(w.selector.as_deref().unwrap_or_default());
-                api.list(&lp).await.map(|l| {
-                    l.items
-                        .into_iter()
-                        .map(|o| serde_json::to_value(o).unwrap_or_default())
-                        .collect()
-                })
-            }
-        };
-        let objects = match objects {
-            Ok(o) => o,
-            Err(e) => return Outcome::fail(describe(&format!("wait for {target} in {ns}"), &e)),
-        };
-        let pending: Vec<String> = match condition {
-            None => objects
-                .iter()
-                .map(|o| o["metadata"]["name"].as_str().unwrap_or("?").to_string())
-                .collect(),
-            Some(c) => {
-                if objects.is_empty() {
-                    vec![format!("no {target} yet")]
-                } else {
-                    objects
-                        .iter()
-                        .filter(|o| {
-                            !o["status"]["conditions"]
-                                .as_array()
-                                .is_some_and(|cs| cs.iter().any(|x| x["type"] == c && x["status"] == "True"))
-                        })
-                        .map(|o| o["metadata"]["name"].as_str().unwrap_or("?").to_string())
-                        .collect()
+    let (api, target, ns) = (&api, &target, &ns);
+    let found = op
+        .poll(|| async move {
+            // The objects now, as JSON.
+            let objects: Result<Vec<Json>, kube::Error> = match &w.name {
+                Some(n) => match api.get(n).await {
+                    Ok(o) => Ok(vec![serde_json::to_value(o).unwrap_or_default()]),
+                    Err(e) if code(&e) == Some(404) => Ok(vec![]),
+                    Err(e) => Err(e),
+                },
+                None => {
+                    let lp = ListParams::default().labels(w.selector.as_deref().unwrap_or_default());
+                    api.list(&lp).await.map(|l| {
+                        l.items
+                            .into_iter()
+                            .map(|o| serde_json::to_value(o).unwrap_or_default())
+                            .collect()
+                    })
                 }
+            };
+            let objects = match objects {
+                Ok(o) => o,
+                Err(e) => return Break(Outcome::fail(describe(&format!("wait for {target} in {ns}"), &e))),
+            };
+            let pending: Vec<String> = match condition {
+                None => objects
+                    .iter()
+                    .map(|o| o["metadata"]["name"].as_str().unwrap_or("?").to_string())
+                    .collect(),
+                Some(c) => {
+                    if objects.is_empty() {
+                        vec![format!("no {target} yet")]
+                    } else {
+                        objects
+                            .iter()
+                            .filter(|o| {
+                                !o["status"]["conditions"]
+                                    .as_array()
+                                    .is_some_and(|cs| cs.iter().any(|x| x["type"] == c && x["status"] == "True"))
+                            })
+                            .map(|o| o["metadata"]["name"].as_str().unwrap_or("?").to_string())
+                            .collect()
+                    }
+                }
+            };
+            if pending.is_empty() {
+                return Break(Outcome::ok(
+                    json!({ "target": target, "namespace": ns, "for": w.for_, "count": objects.len() }),
+                ));
             }
-        };
-        if pending.is_empty() {
-            return Outcome::ok(json!({ "target": target, "namespace": ns, "for": w.for_, "count": objects.len() }));
-        }
-        if !op.pause().await {
+            Continue(pending)
+        })
+        .await;
+    found.unwrap_or_else(|unmet| {
+        op.unmet(unmet, |pending| {
             let what = match condition {
                 Some(c) => format!("condition {c} is not True for {}", pending.join(", ")),
                 None => format!("still present: {}", pending.join(", ")),
             };
-            return op.timed_out(format!("waited {} for {target} in {ns}: {what}", op.waited()));
-        }
-    }
+            format!("waited {} for {target} in {ns}: {what}", op.waited())
+        })
+    })
 }
 
 /// Waits like `kubectl rollout status`: the new ReplicaSet is fully updated and available and
 /// no old replicas remain; a rollout past its progress deadline fails at once.
 pub async fn rollout_wait(op: &Op<'_, '_>, name: &str, ns: &str) -> Outcome {
     let api: Api<Deployment> = Api::namespaced(op.cluster.client.clone(), ns);
-    loop {
-        let d = match api.get(name).await {
-            Ok(d) => d,
-            Err(e) => {
-                return Outcome::fail(describe(
-                    &format!("wait for the rollout of deployment/{name} in {ns}"),
-                    &e,
-                ));
+    let api = &api;
+    let done = op
+        .poll(|| async move {
+            let d = match api.get(name).await {
+                Ok(d) => d,
+                Err(e) => {
+                    return Break(Outcome::fail(describe(
+                        &format!("wait for the rollout of deployment/{name} in {ns}"),
+                        &e,
+                    )));
+                }
+            };
+            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let generation = d.metadata.generation.unwrap_or(0);
+            let st = d.status.clone().unwrap_or_default();
+            let revision = d
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+                .cloned();
+            let deadline_exceeded = st
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+            if deadline_exceeded {
+                return Break(Outcome::fail(format!(
+                    "the rollout of deployment/{name} in {ns} exceeded its progress deadline"
+                )));
             }
-        };
-        let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let generation = d.metadata.generation.unwrap_or(0);
-        let st = d.status.clone().unwrap_or_default();
-        let revision = d
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("deployment.kubernetes.io/revision"))
-            .cloned();
-        let deadline_exceeded = st
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
-        if deadline_exceeded {
-            return Outcome::fail(format!(
-                "the rollout of deployment/{name} in {ns} exceeded its progress deadline"
-            ));
-        }
-        let updated = st.updated_replicas.unwrap_or(0);
-        let available = st.available_replicas.unwrap_or(0);
-        let total = st.replicas.unwrap_or(0);
-        let waiting = if st.observed_generation.unwrap_or(0) < generation {
-            Some("the controller has not seen the change yet".to_string())
-        } else if updated < desired {
-            Some(format!("{updated} of {desired} new replicas updated"))
-        } else if total > updated {
-            Some(format!("{} old replicas pending termination", total - updated))
-        } else if available < updated {
-            Some(format!("{available} of {updated} updated replicas available"))
-        } else {
-            None
-        };
-        match waiting {
-            None => {
-                return Outcome::ok(json!({
+            let updated = st.updated_replicas.unwrap_or(0);
+            let available = st.available_replicas.unwrap_or(0);
+            let total = st.replicas.unwrap_or(0);
+            if st.observed_generation.unwrap_or(0) < generation {
+                Continue("the controller has not seen the change yet".to_string())
+            } else if updated < desired {
+                Continue(format!("{updated} of {desired} new replicas updated"))
+            } else if total > updated {
+                Continue(format!("{} old replicas pending termination", total - updated))
+            } else if available < updated {
+                Continue(format!("{available} of {updated} updated replicas available"))
+            } else {
+                Break(Outcome::ok(json!({
                     "deployment": name,
                     "namespace": ns,
                     "replicas": desired,
                     "revision": revision,
-                }));
+                })))
             }
-            Some(why) => {
-                if !op.pause().await {
-                    return op.timed_out(format!(
-                        "the rollout of deployment/{name} in {ns} did not complete within {}: {why}",
-                        op.waited()
-                    ));
-                }
-            }
-        }
-    }
+        })
+        .await;
+    done.unwrap_or_else(|unmet| {
+        op.unmet(unmet, |why| {
+            format!(
+                "the rollout of deployment/{name} in {ns} did not complete within {}: {why}",
+                op.waited()
+            )
+        })
+    })
 }
 
 pub async fn logs(op: &Op<'_, '_>, l: &K8sLogs) -> Outcome {

@@ -4,7 +4,8 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
-use super::client::{code, describe, update};
+use super::client::{describe, update};
+use super::conflict::retry_on_conflict;
 use super::run::Op;
 use crate::actions::Outcome;
 use crate::spec::{Action, K8sDeployment, K8sScale, K8sSetImage, K8sSpec, K8sUndo, Num, Undo};
@@ -40,17 +41,13 @@ pub async fn scale(op: &Op<'_, '_>, s: &K8sScale) -> Outcome {
     };
     let what = format!("scale deployment/{} in {ns}", s.deployment);
     let api: Api<Deployment> = Api::namespaced(op.cluster.client.clone(), &ns);
-    for attempt in 1..=5 {
-        let mut sc = match api.get_scale(&s.deployment).await {
-            Ok(sc) => sc,
-            Err(e) => return Outcome::fail(describe(&what, &e)),
-        };
+    let (api, what, ns) = (&api, &what, &ns);
+    let done = retry_on_conflict(what, || async move {
+        let mut sc = api.get_scale(&s.deployment).await.map_err(|e| describe(what, &e))?;
         let previous = sc.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
         if previous == replicas {
             op.captured.set(Undo::Nothing);
-            return Outcome::ok(
-                json!({ "deployment": s.deployment, "namespace": ns, "previous": previous, "replicas": replicas, "changed": false }),
-            );
+            return Ok(Ok((previous, false)));
         }
         op.captured.set(run(K8sSpec::Scale(K8sScale {
             deployment: s.deployment.clone(),
@@ -58,17 +55,18 @@ pub async fn scale(op: &Op<'_, '_>, s: &K8sScale) -> Outcome {
             replicas: Num::Lit(previous as i64),
         })));
         sc.spec.get_or_insert_with(Default::default).replicas = Some(replicas);
-        match api.replace_scale(&s.deployment, &op.post(), &sc).await {
-            Ok(_) => {
-                return Outcome::ok(json!({
-                    "deployment": s.deployment, "namespace": ns, "previous": previous, "replicas": replicas, "changed": true,
-                }));
-            }
-            Err(e) if code(&e) == Some(409) && attempt < 5 => continue,
-            Err(e) => return Outcome::fail(describe(&what, &e)),
-        }
+        Ok(api
+            .replace_scale(&s.deployment, &op.post(), &sc)
+            .await
+            .map(|_| (previous, true)))
+    })
+    .await;
+    match done {
+        Ok((previous, changed)) => Outcome::ok(json!({
+            "deployment": s.deployment, "namespace": ns, "previous": previous, "replicas": replicas, "changed": changed,
+        })),
+        Err(n) => Outcome::fail(n.message),
     }
-    unreachable!("the loop returns on its last attempt")
 }
 
 pub async fn restart(op: &Op<'_, '_>, d: &K8sDeployment) -> Outcome {

@@ -1,6 +1,8 @@
 //! Runs one `k8s` action: connects, bounds it by the step's timeout, and keeps the undo it
 //! captured even when it times out half-way.
 
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,7 @@ use super::client::{Cluster, connect};
 use super::{apply, argocd, nodes, read, rollout};
 use crate::actions::{ActionCx, Outcome};
 use crate::spec::{ActionKind, ArgocdSpec, K8sSpec, Undo};
-use crate::wake::Woke;
+use crate::wake::{Unmet, Woke};
 
 /// The undo an action captured, written before the change is sent (a change whose answer is
 /// lost is still undone; undoing a change that did not happen restores what already holds).
@@ -49,14 +51,22 @@ impl Op<'_, '_> {
         }
     }
 
-    /// Sleeps one poll interval (or what is left before the deadline, for a last look); false
-    /// once the deadline has passed, or the run is failing or interrupted.
-    pub async fn pause(&self) -> bool {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
+    /// Looks every [`POLL`] until `look` breaks, the step's deadline passes (after a last
+    /// look), or the run is failing or interrupted.
+    pub async fn poll<T, S, F>(&self, look: impl FnMut() -> F) -> Result<T, Unmet<S>>
+    where
+        F: Future<Output = ControlFlow<T, S>>,
+    {
+        crate::wake::poll(&self.cx.waits, POLL, self.deadline, look).await
+    }
+
+    /// The outcome of a poll that ended unmet: timed out, in `says`'s words of what the last
+    /// look saw, or cut short.
+    pub fn unmet<S>(&self, unmet: Unmet<S>, says: impl FnOnce(S) -> String) -> Outcome {
+        match unmet {
+            Unmet::Deadline(seen) | Unmet::Settling(seen) => self.timed_out(says(seen)),
+            Unmet::Stopped => Outcome::fail(crate::actions::cut_short(Woke::Cancelled)),
         }
-        self.cx.waits.sleep(left.min(POLL)).await == Woke::Elapsed
     }
 
     /// The wait ended without what it waited for: at its deadline, or cut short.
