@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::engine::{Engine, signal_status};
+use super::dispatch::signal_status;
+use super::engine::Engine;
 use super::event::{RunEvent, RunStatus};
 use super::step::Unit;
 use crate::approve::Answer;
