@@ -205,3 +205,90 @@ fn a_resumed_run_starts_after_what_it_had_done() {
     s.resume(vec![(0, unit("a")), (1, unit("b"))], &[2]);
     assert_eq!(starts(&s.schedule()), vec![3]);
 }
+
+fn labels(units: &[(usize, Unit)]) -> Vec<&str> {
+    units.iter().map(|(_, u)| u.label.as_str()).collect()
+}
+
+#[test]
+fn rollback_order_is_the_failed_steps_last_failed_first_then_the_finished_newest_first() {
+    // a, b and c run beside each other; d after a. a ends, b fails, then d ends and c fails
+    // while the run settles.
+    let mut s = RunState::new(vec![vec![], vec![], vec![], vec![0]], vec![OnFailure::Rollback; 4], 4);
+    assert_eq!(starts(&s.schedule()), vec![0, 1, 2]);
+    assert_eq!(starts(&s.on(Msg::Finished(0, report(StepStatus::Ok, "a")))), vec![3]);
+    s.on(Msg::Finished(1, report(StepStatus::Failed, "b")));
+    s.on(Msg::Finished(3, report(StepStatus::Ok, "d")));
+    s.on(Msg::Finished(2, report(StepStatus::Failed, "c")));
+    let e = s.ended();
+    assert_eq!(labels(&e.undo_order(|_| true)), vec!["c", "b", "d", "a"]);
+    // Steps without a rollback are left out, the order of the rest kept.
+    assert_eq!(labels(&e.undo_order(|i| i != 1 && i != 3)), vec!["c", "a"]);
+    assert!(e.rolls_back());
+    assert_eq!(e.status(None, true, true), RunStatus::Failed);
+    assert_eq!(e.status(None, true, false), RunStatus::RollbackFailed);
+}
+
+#[test]
+fn only_a_failure_under_rollback_a_guard_or_a_lost_journal_rolls_back_unasked() {
+    let ended = |msgs: Vec<Msg>, policy: OnFailure| {
+        let mut s = RunState::new(vec![vec![]], vec![policy], 1);
+        s.schedule();
+        for m in msgs {
+            s.on(m);
+        }
+        s.ended()
+    };
+    let failed = || Msg::Finished(0, report(StepStatus::Failed, "a"));
+    assert!(ended(vec![failed()], OnFailure::Rollback).rolls_back());
+    assert!(!ended(vec![failed()], OnFailure::Abort).rolls_back());
+    assert!(!ended(vec![failed()], OnFailure::Continue).rolls_back());
+    assert!(ended(vec![Msg::GuardTripped], OnFailure::Rollback).rolls_back());
+    // A journal that cannot be written rolls back even past `abort`.
+    assert!(ended(vec![failed(), Msg::JournalFailed], OnFailure::Abort).rolls_back());
+    // A signal asks instead; a refusal is no failure.
+    assert!(!ended(vec![Msg::Interrupted], OnFailure::Rollback).rolls_back());
+    let mut refused = report(StepStatus::Declined, "a");
+    refused.refused = true;
+    let e = ended(vec![Msg::Finished(0, refused)], OnFailure::Rollback);
+    assert!(!e.rolls_back());
+    assert_eq!(e.status(None, false, true), RunStatus::Refused);
+}
+
+#[test]
+fn a_signal_ends_the_run_interrupted_or_terminated_whatever_else_happened() {
+    let mut s = diamond(4);
+    s.schedule();
+    assert_eq!(s.on(Msg::Interrupted), vec![Command::Settle]);
+    // The step that was running reports; nothing after it starts.
+    assert!(starts(&s.on(Msg::Finished(0, report(StepStatus::Ok, "a")))).is_empty());
+    assert!(s.interrupted());
+    let e = s.ended();
+    assert_eq!(labels(&e.undo_order(|_| true)), vec!["a"]);
+    assert_eq!(e.status(Some(Signal::Int), false, false), RunStatus::Interrupted);
+    assert_eq!(e.status(Some(Signal::Term), true, true), RunStatus::Terminated);
+    assert_eq!(e.status(Some(Signal::Hup), false, false), RunStatus::Terminated);
+
+    // A signal during a rollback after a failure ends the run by that signal when
+    // something remains to undo, and as failed when the undo it let finish was the last.
+    let mut s = diamond(4);
+    s.schedule();
+    s.on(Msg::Finished(0, report(StepStatus::Failed, "a")));
+    let e = s.ended();
+    assert_eq!(e.status(Some(Signal::Int), true, false), RunStatus::Interrupted);
+    assert_eq!(e.status(Some(Signal::Int), true, true), RunStatus::Failed);
+}
+
+#[test]
+fn a_run_where_all_went_well_succeeds_and_its_undo_is_newest_first() {
+    let mut s = diamond(1);
+    let mut cmds = s.schedule();
+    let names = ["a", "b", "c", "d"];
+    while let Some(i) = starts(&cmds).first().copied() {
+        cmds = s.on(Msg::Finished(i, report(StepStatus::Ok, names[i])));
+    }
+    let e = s.ended();
+    assert!(!e.rolls_back());
+    assert_eq!(e.status(None, false, true), RunStatus::Succeeded);
+    assert_eq!(labels(&e.undo_order(|_| true)), vec!["d", "c", "b", "a"]);
+}
