@@ -1,5 +1,5 @@
-//! The dispatcher: one task owns the run's state ([`RunState`]) and only schedules and
-//! receives messages. Each step, each rollback and the guards run as tasks of their own and
+//! The dispatcher: one task drives the run's state machine ([`RunState`], whose decisions
+//! are in `dispatch`), and only schedules and receives messages. Each step, each rollback and the guards run as tasks of their own and
 //! report back; the dispatcher never awaits a step, a prompt, an fsync or a network call.
 //! On failure it stops starting steps, lets running ones finish, rolls back in reverse
 //! completion order, then runs `on_failure` and `finally` steps.
@@ -418,18 +418,12 @@ impl Engine {
                 let stopped = self.signals().received().is_some() && !e.interrupted;
                 if !ok || stopped {
                     let from = if ok { k + 1 } else { k };
-                    remaining = units[from..]
-                        .iter()
-                        .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
-                        .collect();
+                    remaining = self.undo_list(&units[from..]);
                     break;
                 }
             }
         } else if e.interrupted || self.signals().killed() {
-            remaining = units
-                .iter()
-                .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
-                .collect();
+            remaining = self.undo_list(&units);
         }
 
         let status = e.status(self.signals().received(), rollback, remaining.is_empty());

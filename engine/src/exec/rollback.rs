@@ -1,6 +1,8 @@
 //! Rolling back: undoing one unit (a step, or one `for_each` iteration) with its rollback
-//! actions or the undo its action captured, each action retried as written; the question a
-//! run that a signal stopped asks before it rolls back; and what remains to undo, in words.
+//! actions or the undo its action captured, each action retried as written, in a task that
+//! answers signals while it runs; the question a run that a signal stopped asks before it
+//! rolls back; and what remains to undo, in words. Which units, in which order, is the
+//! dispatcher's decision (`dispatch`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -180,6 +182,13 @@ impl Engine {
             }
         }
         true
+    }
+
+    /// What each unit's undo is, in words (and in order).
+    pub fn undo_list(&self, todo: &[(usize, Unit)]) -> Vec<String> {
+        todo.iter()
+            .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
+            .collect()
     }
 
     /// What a human must still undo for one unit, in words.
