@@ -1,5 +1,5 @@
-//! The dispatcher: one task owns the run's state ([`RunState`]) and only schedules and
-//! receives messages. Each step, each rollback and the guards run as tasks of their own and
+//! The dispatcher: one task drives the run's state machine ([`RunState`], whose decisions
+//! are in `dispatch`), and only schedules and receives messages. Each step, each rollback and the guards run as tasks of their own and
 //! report back; the dispatcher never awaits a step, a prompt, an fsync or a network call.
 //! On failure it stops starting steps, lets running ones finish, rolls back in reverse
 //! completion order, then runs `on_failure` and `finally` steps.
@@ -7,23 +7,23 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{RunInfo, Runtime};
+use super::dispatch::{Command, Ended, Msg, RunState};
 use super::event::{RunEvent, RunStatus, StepStatus};
 use super::guard::Tripped;
 use super::measure::{self, Clock};
 use super::sink::Emitter;
-use super::state::{Command, Ended, Msg, RunState};
 use super::step::{StepReport, Unit, run_step};
 use crate::approve::Gatekeeper;
-use crate::compile::{RollbackPlan, Step};
+use crate::compile::Step;
 use crate::plan::Plan;
 use crate::redact::Redactor;
-use crate::wake::{Signal, Signals, Waits, Woke};
+use crate::wake::{Signal, Signals, Waits};
 
 /// How to run.
 #[derive(Clone)]
@@ -165,7 +165,7 @@ impl Engine {
         self.resume.is_some()
     }
 
-    fn top(&self) -> bool {
+    pub(super) fn top(&self) -> bool {
         self.prefix.is_empty()
     }
 
@@ -404,20 +404,11 @@ impl Engine {
 
     /// Rolls back if the run must, runs `on_failure` and `finally`, and says how it ended.
     async fn conclude(self: &Arc<Self>, e: Ended) -> (RunStatus, Vec<String>) {
-        // The failed steps first, the last to fail first (their effect may be partial), then
-        // the finished ones, newest first.
-        let mut units: Vec<(usize, Unit)> = e.also_failed.iter().rev().cloned().collect();
-        if let Some((i, Some(u))) = &e.failed {
-            units.push((*i, u.clone()));
-        }
-        units.extend(e.completed.iter().rev().cloned());
-        units.retain(|(i, _)| self.plan.steps[*i].rollback.is_some());
-
+        let units = e.undo_order(|i| self.plan.steps[i].rollback.is_some());
         let rollback = if e.interrupted {
             self.ask_rollback(&units).await
         } else {
-            // A journal that cannot be written ends in a rollback whatever the policy said.
-            ((e.failed.is_some() || e.guard_tripped) && !e.abort) || e.journal_failed
+            e.rolls_back()
         };
         let mut remaining: Vec<String> = Vec::new();
         if rollback {
@@ -427,28 +418,15 @@ impl Engine {
                 let stopped = self.signals().received().is_some() && !e.interrupted;
                 if !ok || stopped {
                     let from = if ok { k + 1 } else { k };
-                    remaining = units[from..]
-                        .iter()
-                        .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
-                        .collect();
+                    remaining = self.undo_list(&units[from..]);
                     break;
                 }
             }
         } else if e.interrupted || self.signals().killed() {
-            remaining = units
-                .iter()
-                .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
-                .collect();
+            remaining = self.undo_list(&units);
         }
 
-        let signal = self.signals().received();
-        let status = match signal {
-            Some(s) if e.interrupted || !remaining.is_empty() => signal_status(s),
-            _ if !remaining.is_empty() && rollback => RunStatus::RollbackFailed,
-            _ if e.refused => RunStatus::Refused,
-            _ if e.any_failure => RunStatus::Failed,
-            _ => RunStatus::Succeeded,
-        };
+        let status = e.status(self.signals().received(), rollback, remaining.is_empty());
         if !self.signals().killed() {
             if matches!(status, RunStatus::Failed | RunStatus::RollbackFailed) {
                 self.run_list(List::OnFailure).await;
@@ -456,197 +434,6 @@ impl Engine {
             self.run_list(List::Finally).await;
         }
         (status, remaining)
-    }
-
-    /// After a signal: roll back only on a yes at a terminal. Without one the run says
-    /// what remains to undo and how.
-    async fn ask_rollback(&self, units: &[(usize, Unit)]) -> bool {
-        if units.is_empty() || self.signals().killed() || !self.top() {
-            return false;
-        }
-        if !self.gates.prompter.interactive() {
-            self.emit(RunEvent::Log {
-                step: None,
-                message: format!(
-                    "not rolling back: no terminal to ask at; `runbook rollback {}` undoes the {} step(s) that ran",
-                    self.run.id,
-                    units.len()
-                ),
-            });
-            return false;
-        }
-        let list: Vec<String> = units
-            .iter()
-            .map(|(i, u)| format!("  - {}", self.undo_text(&self.plan.steps[*i], u)))
-            .collect();
-        let detail = self
-            .redactor
-            .redact(&format!(
-                "The run was interrupted. Undo, in this order:\n{}",
-                list.join("\n")
-            ))
-            .into_owned();
-        // Only a second signal withdraws this question.
-        let answer = self
-            .gates
-            .prompter
-            .confirm(
-                "Roll back the steps that completed?",
-                &detail,
-                &self.signals().cleanup(),
-            )
-            .await;
-        let yes = matches!(answer, Ok(true));
-        let _ = self
-            .emitter
-            .record(RunEvent::Gate {
-                step: "rollback".into(),
-                kind: "confirm".into(),
-                approved: yes,
-                by: self.gates.user.clone(),
-                question: "Roll back the steps that completed?".into(),
-                shown: detail,
-                plan_hash: self.plan.hash.clone(),
-                how: match answer {
-                    Ok(_) => "terminal".into(),
-                    Err(e) => e.to_string(),
-                },
-                approvals: Vec::new(),
-            })
-            .await;
-        yes
-    }
-
-    /// Runs one unit's rollback in a task of its own. While it runs, a first signal is
-    /// journaled and stops it; the answer is whether it completed.
-    pub(super) async fn rollback_in_task(self: &Arc<Self>, i: usize, unit: &Unit) -> bool {
-        let eng = self.clone();
-        let unit = unit.clone();
-        let waits = self.signals().cleanup();
-        let task = tokio::spawn(async move { eng.rollback_unit(eng.step_at(List::Steps, i), &unit, &waits).await });
-        self.supervise(task).await.unwrap_or(false)
-    }
-
-    /// Awaits a cleanup's task or question (a rollback, an `on_failure` or `finally` step,
-    /// an undo's gate) while answering signals: the first is journaled and stops it, as in
-    /// the run.
-    pub(super) async fn supervise<F: std::future::Future>(&self, work: F) -> F::Output {
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                r = &mut work => return r,
-                _ = self.signals().requested(), if !self.signals().interrupted() => self.on_signal(),
-            }
-        }
-    }
-
-    /// Runs one unit's rollback actions in order, each with its own retry. False when one
-    /// still fails, or its start could not be journaled (then it does not run).
-    pub(super) async fn rollback_unit(&self, step: &Step, unit: &Unit, waits: &Waits) -> bool {
-        let auto;
-        let actions = match &step.rollback {
-            Some(RollbackPlan::Steps(actions)) => actions,
-            Some(RollbackPlan::Auto { .. }) => {
-                // What the action recorded, as it ran, about undoing itself.
-                let undo = match &unit.undo {
-                    Some(crate::spec::Undo::Run(a)) => (**a).clone(),
-                    Some(crate::spec::Undo::Nothing) => {
-                        self.emit(RunEvent::Log {
-                            step: Some(unit.label.clone()),
-                            message: "rollback: auto: nothing to undo (the action changed nothing)".into(),
-                        });
-                        return true;
-                    }
-                    None => {
-                        self.emit(RunEvent::RollbackFinished {
-                            step: unit.label.clone(),
-                            ok: false,
-                            undone: false,
-                            duration_ms: 0,
-                            error: Some("no automatic undo: the action recorded none before it stopped".into()),
-                        });
-                        return false;
-                    }
-                };
-                auto = vec![crate::compile::RollbackStep {
-                    name: None,
-                    action: crate::compile::PlannedAction {
-                        effect: undo.effect(),
-                        summary: undo.summary(),
-                        spec: undo,
-                        templates: Vec::new(),
-                    },
-                    timeout: None,
-                    retry: None,
-                }];
-                &auto
-            }
-            None => return true,
-        };
-        let extra = unit.extra();
-        for (n, rb) in actions.iter().enumerate() {
-            let start = Instant::now();
-            let started = self
-                .emitter
-                .record(RunEvent::RollbackStarted {
-                    step: unit.label.clone(),
-                    summary: self.shown(&rb.action, &extra),
-                })
-                .await;
-            if let Err(why) = started {
-                self.emit(RunEvent::RollbackFinished {
-                    step: unit.label.clone(),
-                    ok: false,
-                    undone: false,
-                    duration_ms: 0,
-                    error: Some(format!("not run: its start could not be journaled ({why})")),
-                });
-                return false;
-            }
-            let attempts = rb.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
-            let mut delay = rb
-                .retry
-                .as_ref()
-                .and_then(|r| r.delay)
-                .map(|d| d.std())
-                .unwrap_or(Duration::from_secs(1));
-            let backoff = rb.retry.as_ref().and_then(|r| r.backoff).unwrap_or(1.0);
-            let timeout = rb.timeout.unwrap_or(step.timeout).std();
-            let mut outcome = crate::actions::Outcome::fail("not run");
-            for attempt in 1..=attempts {
-                outcome = self
-                    .run_action(&unit.label, step, &rb.action, &extra, timeout, waits)
-                    .await;
-                if outcome.ok || attempt == attempts || waits.sleep(delay).await != Woke::Elapsed {
-                    break;
-                }
-                delay = next_delay(delay, backoff);
-            }
-            self.emit(RunEvent::RollbackFinished {
-                step: unit.label.clone(),
-                ok: outcome.ok,
-                undone: outcome.ok && n + 1 == actions.len(),
-                duration_ms: start.elapsed().as_millis() as u64,
-                error: outcome.error.clone(),
-            });
-            if !outcome.ok {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// What a human must still undo for one unit, in words.
-    pub(super) fn undo_text(&self, step: &Step, unit: &Unit) -> String {
-        let text = match &step.rollback {
-            Some(RollbackPlan::Steps(actions)) => {
-                let what: Vec<String> = actions.iter().map(|a| self.shown(&a.action, &unit.extra())).collect();
-                format!("{}: {}", unit.label, what.join("; then "))
-            }
-            Some(RollbackPlan::Auto { description }) => format!("{}: {description}", unit.label),
-            None => unit.label.clone(),
-        };
-        self.redactor.redact(&text).into_owned()
     }
 
     /// `on_failure` or `finally` steps: in order, each in its own task once its `needs` are
@@ -673,22 +460,5 @@ impl Engine {
             let ok = r.is_ok_and(|r| matches!(r.status, StepStatus::Ok | StepStatus::Skipped));
             done.insert(&step.id, ok);
         }
-    }
-}
-
-/// The next retry delay: `backoff` times this one, never past the longest wait there is
-/// (the compiler bounds delays and backoffs; this holds whatever a saved plan says).
-pub(super) fn next_delay(delay: Duration, backoff: f64) -> Duration {
-    const MOST: Duration = Duration::from_secs(crate::playbook::limits::MAX_DURATION_SECS);
-    Duration::try_from_secs_f64(delay.as_secs_f64() * backoff)
-        .unwrap_or(MOST)
-        .min(MOST)
-}
-
-/// How a run that a signal stopped ends.
-pub(super) fn signal_status(s: Signal) -> RunStatus {
-    match s {
-        Signal::Int => RunStatus::Interrupted,
-        Signal::Term | Signal::Hup => RunStatus::Terminated,
     }
 }

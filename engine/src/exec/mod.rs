@@ -1,15 +1,19 @@
 //! The engine: runs a plan's steps as a DAG on tokio, with gates, timeouts, retries,
 //! rollback and events.
 
+mod attempt;
 mod context;
+mod dispatch;
 mod engine;
 mod escalate;
 mod event;
+mod gate;
 mod guard;
 mod leftovers;
 mod measure;
+mod retry;
+mod rollback;
 mod sink;
-mod state;
 mod step;
 mod sub;
 mod undo;

@@ -6,20 +6,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::engine::{Engine, signal_status};
+use super::dispatch::signal_status;
+use super::engine::Engine;
 use super::event::{RunEvent, RunStatus};
 use super::step::Unit;
 use crate::approve::Answer;
 use crate::compile::{Gate, GateKind};
 
 impl Engine {
-    /// What each unit's undo is, in words (and in order).
-    pub fn undo_list(&self, todo: &[(usize, Unit)]) -> Vec<String> {
-        todo.iter()
-            .map(|(i, u)| self.undo_text(&self.plan.steps[*i], u))
-            .collect()
-    }
-
     /// Undoes `todo` (indexes of plan steps and their units, in the order given) for `by`.
     /// Ends `Succeeded` when everything was undone, `RollbackFailed` when an undo failed or
     /// could not be journaled, `Refused` at a declined gate, or by the signal that stopped
