@@ -11,7 +11,9 @@ pub mod actions;
 pub mod approve;
 pub mod cli;
 pub mod compile;
+pub mod cx;
 pub mod error;
+pub mod event;
 pub mod exec;
 pub mod expr;
 #[doc(hidden)]
@@ -29,5 +31,6 @@ pub mod report;
 pub mod schedule;
 pub mod source;
 pub mod spec;
+pub mod state;
 pub mod wake;
 pub mod yaml;

@@ -1,8 +1,8 @@
-//! Running actions: what an action runs with ([`ActionCx`]) and gives back ([`Outcome`]), and
-//! each kind's `execute`, one file each. What an action *is* lives in `spec`.
+//! Running actions: each kind's `execute`, one file each, and `Action::execute`, which hands
+//! an action to its kind (the Kubernetes client among them). What an action *is* lives in
+//! `spec`; what it runs with and gives back, in `cx`.
 
 mod assert;
-mod cx;
 mod exec;
 mod execute;
 mod http;
@@ -18,6 +18,7 @@ mod shell;
 mod simple_command;
 mod wait;
 
-pub use cx::{ActionCx, Outcome, cut_short};
+// Every kind's runtime speaks these; re-exported for callers that run actions.
+pub use crate::cx::{ActionCx, Outcome, cut_short};
 
 use process_run::process_outcome;

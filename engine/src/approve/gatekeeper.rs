@@ -41,7 +41,7 @@ pub struct Gatekeeper {
     /// The saved plan being run (`run --plan`), whose approvals answer its gates.
     pub saved: Option<Arc<Plan>>,
     /// The state dir and run id, where approvals from other people arrive.
-    pub live: Option<(crate::journal::StateDir, String)>,
+    pub live: Option<(crate::state::StateDir, String)>,
     /// Groups and allowed signers, as the workspace says now.
     pub policy: Arc<ApprovalPolicy>,
 }

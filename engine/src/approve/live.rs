@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::ApprovalPolicy;
 use super::signature::{SignedApproval, Statement};
 use crate::compile::Gate;
-use crate::journal::StateDir;
+use crate::state::StateDir;
 
 /// One person's answer to one step of one run.
 #[derive(Debug, Clone, Serialize, Deserialize)]

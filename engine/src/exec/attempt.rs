@@ -9,11 +9,11 @@ use serde_json::Value as Json;
 
 use super::engine::Engine;
 use super::escalate::Awaiting;
-use super::event::RunEvent;
 use super::retry::Retry;
 use super::step::Unit;
 use crate::actions::{ActionCx, Outcome, cut_short};
 use crate::compile::{PlannedAction, Step};
+use crate::event::RunEvent;
 use crate::spec::Action;
 use crate::wake::{Waits, Woke};
 

@@ -2,8 +2,8 @@
 //! when the run stops starting steps, what it rolls back in which order, and how it ends. It
 //! runs no step, awaits nothing and prints nothing, so every rule is a unit test.
 
-use super::event::{RunStatus, StepStatus};
 use super::step::{StepReport, Unit};
+use crate::event::{RunStatus, StepStatus};
 use crate::playbook::OnFailure;
 use crate::wake::Signal;
 

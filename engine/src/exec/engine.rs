@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{RunInfo, Runtime};
 use super::dispatch::{Command, Ended, Msg, RunState};
-use super::event::{RunEvent, RunStatus, StepStatus};
 use super::guard::Tripped;
 use super::measure::{self, Clock};
-use super::sink::Emitter;
 use super::step::{StepReport, Unit, run_step};
 use crate::approve::Gatekeeper;
 use crate::compile::Step;
+use crate::event::Emitter;
+use crate::event::{RunEvent, RunStatus, StepStatus};
 use crate::plan::Plan;
 use crate::redact::Redactor;
 use crate::wake::{Signal, Signals, Waits};

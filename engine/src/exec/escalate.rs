@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::engine::Engine;
-use super::event::RunEvent;
 use crate::compile::{Escalation, EscalationLevel, Step};
+use crate::event::RunEvent;
 use crate::playbook::Contacts;
 use crate::wake::{Waits, Woke};
 

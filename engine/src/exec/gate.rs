@@ -9,10 +9,10 @@ use serde_json::Value as Json;
 
 use super::engine::Engine;
 use super::escalate::Awaiting;
-use super::event::{RunEvent, StepStatus};
 use super::step::{StepReport, Unit};
 use crate::approve::Answer;
 use crate::compile::{GateKind, Step};
+use crate::event::{RunEvent, StepStatus};
 use crate::wake::{Waits, Woke};
 
 /// Asks the step's gates in turn, for the step or one iteration (`unit`). `Ok` when each

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::engine::Engine;
-use super::event::RunEvent;
+use crate::event::RunEvent;
 use crate::wake::{Waits, Woke};
 
 /// A guard that tripped.

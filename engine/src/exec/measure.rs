@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use serde_json::Value as Json;
 
-use super::event::{RunEvent, StepStatus};
 use crate::compile::{Edge, Measure, Measured, Moment};
+use crate::event::{RunEvent, StepStatus};
 
 /// When a step started and finished, as the engine saw it.
 #[derive(Debug, Clone, Copy, Default)]

@@ -6,22 +6,20 @@ mod context;
 mod dispatch;
 mod engine;
 mod escalate;
-mod event;
 mod gate;
 mod guard;
 mod leftovers;
 mod measure;
 mod retry;
 mod rollback;
-mod sink;
 mod step;
 mod sub;
 mod undo;
 
 pub use context::{RunInfo, Runtime};
 pub use engine::{Engine, Resume, RunOptions};
-pub use event::{Event, RunEvent, RunStatus, StepStatus};
 pub use leftovers::{Leftover, leftovers};
-pub use sink::{Emitter, Sink};
+// The events are the engine's output: callers that drive a run find them here too.
+pub use crate::event::{Emitter, Event, RunEvent, RunStatus, Sink, StepStatus};
 pub use step::Unit;
 pub use sub::{Reach, reach};

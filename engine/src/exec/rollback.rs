@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::engine::{Engine, List};
-use super::event::RunEvent;
 use super::retry::Retry;
 use super::step::Unit;
 use crate::compile::{RollbackPlan, Step};
+use crate::event::RunEvent;
 use crate::wake::Waits;
 
 impl Engine {

@@ -8,10 +8,10 @@ use std::time::Instant;
 use serde_json::Value as Json;
 
 use super::engine::Engine;
-use super::event::{RunEvent, StepStatus};
 use super::{attempt, gate};
 use crate::actions::Outcome;
 use crate::compile::Step;
+use crate::event::{RunEvent, StepStatus};
 use crate::wake::Waits;
 
 /// How a step ended, for the dispatcher.

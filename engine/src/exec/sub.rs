@@ -9,9 +9,9 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use super::engine::Engine;
-use super::event::RunStatus;
 use crate::actions::Outcome;
 use crate::compile::{self, Options, RollbackPlan};
+use crate::event::RunStatus;
 use crate::plan::Plan;
 use crate::playbook;
 use crate::spec::{Action, SubPlaybookSpec};

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use super::dispatch::signal_status;
 use super::engine::Engine;
-use super::event::{RunEvent, RunStatus};
 use super::step::Unit;
 use crate::approve::Answer;
 use crate::compile::{Gate, GateKind};
+use crate::event::{RunEvent, RunStatus};
 
 impl Engine {
     /// Undoes `todo` (indexes of plan steps and their units, in the order given) for `by`.

@@ -3,7 +3,6 @@
 
 mod past;
 mod record;
-mod store;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -11,6 +10,7 @@ mod writer;
 
 pub use past::{Past, read_past};
 pub use record::{Record, ZERO_HASH, record_hash};
-pub use store::{RunSummary, StateDir};
 pub use verify::{Verdict, verify_file};
 pub use writer::JournalSink;
+// Where journals live; re-exported because the journal is what most callers want it for.
+pub use crate::state::{IndexLine, RunSummary, StateDir};

@@ -9,9 +9,9 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::store::IndexLine;
 use super::{JournalSink, Record, StateDir, Verdict, ZERO_HASH, read_past, record_hash, verify_file};
-use crate::exec::{Event, RunEvent, RunStatus, Sink, StepStatus};
+use crate::event::{Event, RunEvent, RunStatus, Sink, StepStatus};
+use crate::state::IndexLine;
 
 // --- a chain written by hand, as the writer writes it ---
 

@@ -10,8 +10,8 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::record::{Record, ZERO_HASH, record_hash};
-use super::store::{IndexLine, StateDir};
-use crate::exec::{Event, RunEvent, Sink};
+use crate::event::{Event, RunEvent, Sink};
+use crate::state::{IndexLine, StateDir};
 
 pub struct JournalSink {
     state: StateDir,

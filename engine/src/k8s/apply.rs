@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use super::client::{code, describe};
 use super::conflict::retry_on_conflict;
 use super::run::Op;
-use crate::actions::Outcome;
+use crate::cx::Outcome;
 use crate::spec::{Action, K8sApply, K8sObject, K8sRevert, K8sSpec, Undo};
 
 /// The field manager our applies own fields as.

@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 use super::client::describe;
 use super::conflict::retry_on_conflict;
 use super::run::Op;
-use crate::actions::Outcome;
+use crate::cx::Outcome;
 use crate::spec::{
     Action, ArgocdHistory, ArgocdRestore, ArgocdRollback, ArgocdSpec, ArgocdSync, ArgocdWait, DEFAULT_NAMESPACE, Undo,
 };

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::client::{code, describe, update};
 use super::run::Op;
-use crate::actions::{Outcome, cut_short};
+use crate::cx::{Outcome, cut_short};
 use crate::spec::{Action, K8sDrain, K8sNode, K8sSpec, Undo};
 use crate::wake::Woke;
 

@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 
 use super::client::{clean, code, describe};
 use super::run::Op;
-use crate::actions::Outcome;
+use crate::cx::Outcome;
 use crate::spec::{K8sCheck, K8sGet, K8sLogs, K8sWait};
 
 /// How long a pod may stay Pending before `pods-healthy` counts it, unless `grace` says.

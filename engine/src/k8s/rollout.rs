@@ -7,7 +7,7 @@ use serde_json::json;
 use super::client::{describe, update};
 use super::conflict::retry_on_conflict;
 use super::run::Op;
-use crate::actions::Outcome;
+use crate::cx::Outcome;
 use crate::spec::{Action, K8sDeployment, K8sScale, K8sSetImage, K8sSpec, K8sUndo, Num, Undo};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";

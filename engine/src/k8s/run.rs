@@ -10,7 +10,7 @@ use kube::api::PostParams;
 
 use super::client::{Cluster, connect};
 use super::{apply, argocd, nodes, read, rollout};
-use crate::actions::{ActionCx, Outcome};
+use crate::cx::{ActionCx, Outcome};
 use crate::spec::{ActionKind, ArgocdSpec, K8sSpec, Undo};
 use crate::wake::{Unmet, Woke};
 
@@ -65,14 +65,14 @@ impl Op<'_, '_> {
     pub fn unmet<S>(&self, unmet: Unmet<S>, says: impl FnOnce(S) -> String) -> Outcome {
         match unmet {
             Unmet::Deadline(seen) | Unmet::Settling(seen) => self.timed_out(says(seen)),
-            Unmet::Stopped => Outcome::fail(crate::actions::cut_short(Woke::Cancelled)),
+            Unmet::Stopped => Outcome::fail(crate::cx::cut_short(Woke::Cancelled)),
         }
     }
 
     /// The wait ended without what it waited for: at its deadline, or cut short.
     pub fn timed_out(&self, message: String) -> Outcome {
         match self.cx.waits.state() {
-            Some(woke) => Outcome::fail(crate::actions::cut_short(woke)),
+            Some(woke) => Outcome::fail(crate::cx::cut_short(woke)),
             None => {
                 let mut o = Outcome::fail(message);
                 o.timed_out = true;

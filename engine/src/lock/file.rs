@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::journal::StateDir;
+use crate::state::StateDir;
 use crate::wake::{Waits, Woke};
 
 /// Who holds a lock.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::exec::{Event, Sink};
+use crate::event::{Event, Sink};
 
 pub struct JsonLines;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::summary::{MeasureRow, Summary, human_secs, run_word, status_word};
-use crate::exec::{Event, RunEvent, RunStatus, Sink, StepStatus};
+use crate::event::{Event, RunEvent, RunStatus, Sink, StepStatus};
 
 pub struct Progress {
     /// `None`: plain lines (stderr is not a terminal).

@@ -1,6 +1,6 @@
 //! The end-of-run table: each step's status and duration, and the rollbacks.
 
-use crate::exec::{RunStatus, StepStatus};
+use crate::event::{RunStatus, StepStatus};
 
 #[derive(Default)]
 pub struct Summary {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{Event, RunEvent};
+use super::model::{Event, RunEvent};
 use crate::redact::Redactor;
 
 pub trait Sink: Send {

@@ -1,5 +1,5 @@
-//! The state directory: `runs/<run_id>/journal.jsonl`, `runs/index.jsonl`, `locks/`.
-//! Directories are created 0700 and files 0600: journals hold who did what.
+//! The state directory: where runs' journals, the index of runs, locks and approvals live,
+//! created private (0700 folders, 0600 files).
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;

@@ -1,4 +1,5 @@
-//! What an action gets to run with, and what running it gives back.
+//! What an action gets to run with, and what running it gives back: the words every action
+//! runtime (`actions`, the Kubernetes and AWS clients) speaks, below all of them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
