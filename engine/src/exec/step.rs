@@ -392,7 +392,7 @@ impl Engine {
             error,
             outputs: outputs.clone(),
             tail,
-            undo: outcome.and_then(|o| o.undo.as_ref()).map(crate::spec::journal_undo),
+            undo: outcome.and_then(|o| o.undo.as_ref()).map(crate::journal::journal_undo),
         });
     }
 }

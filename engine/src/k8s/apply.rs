@@ -193,7 +193,7 @@ pub async fn revert(op: &Op<'_, '_>, r: &K8sRevert) -> Outcome {
         let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let ns = obj["metadata"]["namespace"].as_str().map(String::from);
         let what = format!("restore {}/{name}", kind.to_lowercase());
-        if kind == "Secret" && obj["data"] == crate::spec::REDACTED_SECRET {
+        if kind == "Secret" && obj["data"] == crate::journal::REDACTED_SECRET {
             return Outcome::fail(format!(
                 "{what}: a Secret's previous data is not kept in the journal; restore it by hand"
             ));

@@ -41,6 +41,6 @@ pub use playbook::SubPlaybookSpec;
 pub use prometheus::{Aggregate, PrometheusSpec};
 pub use rds::*;
 pub use shell::ShellSpec;
-pub use undo::{REDACTED_SECRET, Undo, journal_undo};
+pub use undo::Undo;
 pub use util::{Form, Num, ShortForm, with_lenient_numbers};
 pub use wait::WaitFor;
