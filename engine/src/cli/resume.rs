@@ -51,12 +51,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     }
 
     // The plan again, from today's playbook with the run's params and environment.
-    let params: Vec<(String, String)> = past
-        .params
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-        .collect();
+    let params = session::as_given(&past.params);
     let (plan, _) = match super::plan::build(g, Some(&past.playbook), None, Some(&past.env), &params) {
         Ok(p) => p,
         Err(code) => return code,

@@ -263,12 +263,7 @@ fn saved_plan(g: &Global, path: &std::path::Path) -> Result<(Plan, String), i32>
         eprintln!("error: {e}");
         error::INVALID
     })?;
-    let params: Vec<(String, String)> = saved
-        .params
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-        .collect();
+    let params = session::as_given(&saved.params);
     let env = saved.env.name.clone();
     // Name what changed before comparing hashes: "the plan changed" alone sends people
     // looking.

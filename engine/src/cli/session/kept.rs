@@ -27,6 +27,16 @@ pub fn read_plan(path: &Path) -> Result<Plan, String> {
     Ok(plan)
 }
 
+/// The params a plan was made with, as `-p NAME=VALUE` would give them, to make it again
+/// (those left unset are left out).
+pub fn as_given<'a>(params: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>) -> Vec<(String, String)> {
+    params
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+        .collect()
+}
+
 /// Keeps the run's plan beside its journal, so `resume` can show what changed since.
 pub fn save_plan(state: &StateDir, run: &str, plan: &Plan, root: &Path) -> std::io::Result<()> {
     let json = serde_json::to_string(plan).unwrap_or_default();
