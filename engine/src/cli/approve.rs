@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::common::Global;
+use super::session::{self, read_plan};
 use crate::approve::ApprovalPolicy;
 use crate::approve::signature::{self, AllowedSigners, Statement};
 use crate::error;
@@ -43,22 +44,6 @@ pub struct Args {
     pub signature: Option<PathBuf>,
 }
 
-/// Reads a saved plan and checks that it is what was planned: its content still hashes to
-/// its hash.
-pub fn read_plan(path: &std::path::Path) -> Result<Plan, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| format!("{} is not a saved plan: {e}", path.display()))?;
-    let actual = plan.recompute_hash();
-    if actual != plan.hash {
-        return Err(format!(
-            "{} was edited after it was planned: its content hashes to {actual}, not to its recorded {}",
-            path.display(),
-            plan.hash
-        ));
-    }
-    Ok(plan)
-}
-
 /// A signature and its key's fingerprint, made here or brought in.
 struct Signed {
     statement: Statement,
@@ -67,11 +52,7 @@ struct Signed {
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let by = a
-        .as_
-        .clone()
-        .or_else(|| std::env::var("RUNBOOK_USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(super::run::os_user);
+    let by = a.as_.clone().unwrap_or_else(session::user);
     if let Some(step) = &a.step {
         return answer_run(g, &a, step, &by);
     }

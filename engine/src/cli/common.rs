@@ -75,22 +75,3 @@ pub fn parse_param(s: &str) -> Result<(String, String), String> {
 pub fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
-
-/// A run picked up again after it stopped (`resume`, `rollback`): the workspace, its state
-/// dir, the run's full id (a unique prefix will do) and what its verified journal says.
-pub fn stopped_run(
-    g: &Global,
-    run: &str,
-) -> Result<(Workspace, crate::journal::StateDir, String, crate::journal::Past), i32> {
-    let ws = g.ws()?;
-    let state = g.state(&ws);
-    let id = state.find(run).map_err(|e| {
-        eprintln!("error: {e}");
-        crate::error::INVALID
-    })?;
-    let past = crate::journal::read_past(&state.journal(&id)).map_err(|e| {
-        eprintln!("error: run {id}: {e}");
-        crate::error::INVALID
-    })?;
-    Ok((ws, state, id, past))
-}

@@ -3,7 +3,7 @@
 
 use super::common::Global;
 use super::plan::Format;
-use super::session::Session;
+use super::session::{self, Session};
 use crate::error;
 use crate::plan::Plan;
 use crate::preflight::{self, Means};
@@ -22,7 +22,7 @@ pub fn exec(g: &Global, plan: &Plan, format: Format) -> i32 {
     };
     // A secret that is not set stops the run before its first step. The check goes on
     // without the secrets (what reads one is reported as failing) and says so.
-    let (secrets, blockers) = match super::run::read_secrets(plan, &ws.root) {
+    let (secrets, blockers) = match session::read_secrets(plan, &ws.root) {
         Ok(s) => (s, vec![]),
         Err(why) => (indexmap::IndexMap::new(), vec![why]),
     };
@@ -33,7 +33,7 @@ pub fn exec(g: &Global, plan: &Plan, format: Format) -> i32 {
         Err(code) => return code,
     };
     let means = Means {
-        run: super::run::run_info(plan),
+        run: session::run_info(plan),
         secrets,
         workdir: ws.root.clone(),
         waits: session.signals.outside(),

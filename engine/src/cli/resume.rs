@@ -26,11 +26,11 @@ pub struct Args {
     #[arg(long = "assume-done", value_name = "STEP")]
     pub assume_done: Vec<String>,
     #[command(flatten)]
-    pub flags: super::run::RunFlags,
+    pub flags: session::RunFlags,
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let (ws, state, id, past) = match super::common::stopped_run(g, &a.run) {
+    let (ws, state, id, past) = match session::stopped_run(g, &a.run) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -51,17 +51,12 @@ pub fn exec(g: &Global, a: Args) -> i32 {
     }
 
     // The plan again, from today's playbook with the run's params and environment.
-    let params: Vec<(String, String)> = past
-        .params
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-        .collect();
+    let params = session::as_given(&past.params);
     let (plan, _) = match super::plan::build(g, Some(&past.playbook), None, Some(&past.env), &params) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let secrets = match super::run::read_secrets(&plan, &ws.root) {
+    let secrets = match session::read_secrets(&plan, &ws.root) {
         Ok(s) => s,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -122,7 +117,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (progress, json) = session::display(a.flags.output == super::run::Output::Json);
+    let (progress, json) = session::display(a.flags.output == session::Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);
     let (mut rerun, mut assume_done) = (Vec::new(), Vec::new());
     for label in &past.in_doubt {
@@ -150,14 +145,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         }
     }
 
-    let by = std::env::var("RUNBOOK_USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(super::run::os_user);
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into());
+    let by = session::user();
+    let host = session::host();
     let run = RunInfo {
         id: id.clone(),
         user: past.user.clone(),
@@ -180,8 +169,8 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::INVALID;
         }
     };
-    let _ = super::run::save_plan(&state, &id, &plan, &ws.root);
-    let webhooks = super::run::contact_webhooks(&plan);
+    let _ = session::save_plan(&state, &id, &plan, &ws.root);
+    let webhooks = session::contact_webhooks(&plan);
     let values: Vec<&str> = secrets.values().chain(webhooks.values()).map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let mut done = past.done.clone();

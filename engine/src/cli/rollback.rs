@@ -23,11 +23,11 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
-    pub flags: super::run::RunFlags,
+    pub flags: session::RunFlags,
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let (ws, state, id, past) = match super::common::stopped_run(g, &a.run) {
+    let (ws, state, id, past) = match session::stopped_run(g, &a.run) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -39,7 +39,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         return error::INVALID;
     }
     // Exactly what ran is undone: the plan kept beside the journal, as the journal knows it.
-    let plan = match super::approve::read_plan(&state.run_dir(&id).join("plan.json")) {
+    let plan = match session::read_plan(&state.run_dir(&id).join("plan.json")) {
         Ok(p) if p.hash == past.plan_hash => p,
         Ok(p) => {
             eprintln!(
@@ -61,24 +61,18 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         eprintln!("nothing to undo for run {id}: every finished step with a rollback is undone");
         return error::SUCCESS;
     }
-    let secrets = match super::run::read_secrets(&plan, &ws.root) {
+    let secrets = match session::read_secrets(&plan, &ws.root) {
         Ok(s) => s,
         Err(msg) => {
             eprintln!("error: {msg}");
             return error::INVALID;
         }
     };
-    let by = std::env::var("RUNBOOK_USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(super::run::os_user);
+    let by = session::user();
     let run = RunInfo {
         id: id.clone(),
         user: by.clone(),
-        host: nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "unknown".into()),
+        host: session::host(),
         started_at: past.started.clone(),
         playbook: past.playbook.clone(),
         env: past.env.clone(),
@@ -124,7 +118,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             return error::ROLLBACK_FAILED;
         }
     };
-    let (progress, json) = session::display(a.flags.output == super::run::Output::Json);
+    let (progress, json) = session::display(a.flags.output == session::Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);
     let values: Vec<&str> = secrets.values().map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);

@@ -4,14 +4,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::ValueEnum;
-use indexmap::IndexMap;
-
 use super::common::{Global, parse_param};
-use super::session::{self, Session};
+use super::session::{self, Output, RunFlags, Session};
 use crate::approve::Gatekeeper;
 use crate::error;
-use crate::exec::{Engine, Reach, RunInfo, RunOptions};
+use crate::exec::{Engine, Reach, RunOptions};
 use crate::journal::JournalSink;
 use crate::lock::Holder;
 use crate::plan::{self, Plan};
@@ -56,37 +53,6 @@ fn parse_trigger(s: &str) -> Result<String, String> {
     crate::schedule::Trigger::parse(s).map(|t| t.to_string())
 }
 
-/// What `run` and `resume` share: answers given ahead, prompting, the lock, the output.
-#[derive(Debug, clap::Args)]
-pub struct RunFlags {
-    /// Answer yes to this step's confirmation ahead of time; repeat for several. There is no
-    /// blanket yes.
-    #[arg(long = "approve", value_name = "STEP")]
-    pub approve: Vec<String>,
-    /// Answer an `input` step (or `STEP=done` for a `manual` step) ahead of time.
-    #[arg(long = "input", value_name = "STEP=VALUE", value_parser = parse_param)]
-    pub inputs: Vec<(String, String)>,
-    /// Never prompt: steps that need a yes fail closed unless approved with --approve.
-    #[arg(long)]
-    pub non_interactive: bool,
-    /// Wait this long for the run lock when another run holds it (default: do not wait).
-    #[arg(long, value_name = "DURATION")]
-    pub lock_wait: Option<crate::playbook::Duration>,
-    /// When a signal (INT, TERM, HUP) stops the run: how long its running commands get
-    /// between SIGTERM and SIGKILL (default 10s; a second signal kills at once).
-    #[arg(long, value_name = "DURATION", env = "RUNBOOK_GRACE")]
-    pub grace: Option<crate::playbook::Duration>,
-    /// `text`: progress on stderr; `json`: one event per line on stdout as well.
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: Output,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
-}
-
 pub fn exec(g: &Global, a: Args) -> i32 {
     let ws = match g.ws() {
         Ok(ws) => ws,
@@ -125,14 +91,14 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         eprintln!("error: {msg}");
         return error::INVALID;
     }
-    let secrets = match read_secrets(&plan, &ws.root) {
+    let secrets = match session::read_secrets(&plan, &ws.root) {
         Ok(s) => s,
         Err(msg) => {
             eprintln!("error: {msg}");
             return error::INVALID;
         }
     };
-    let mut run = run_info(&plan);
+    let mut run = session::run_info(&plan);
     run.file_sha256 = file_sha256;
     run.trigger = trigger.clone();
     let policy = Arc::new(crate::approve::ApprovalPolicy::load(&ws));
@@ -161,7 +127,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Err(code) => return code,
     };
     let journal = match JournalSink::create(state.clone(), &run.id)
-        .and_then(|j| save_plan(&state, &run.id, &plan, &ws.root).map(|_| j))
+        .and_then(|j| session::save_plan(&state, &run.id, &plan, &ws.root).map(|_| j))
     {
         Ok(j) => j,
         Err(e) => {
@@ -175,7 +141,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
 
     let (progress, json) = session::display(a.flags.output == Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);
-    let webhooks = contact_webhooks(&plan);
+    let webhooks = session::contact_webhooks(&plan);
     let values: Vec<&str> = secrets.values().chain(webhooks.values()).map(String::as_str).collect();
     let emitter = session::emitter(journal, progress, json, &values);
     let gates = Gatekeeper {
@@ -290,108 +256,14 @@ fn check_names(reach: &Reach, a: &RunFlags) -> Result<(), String> {
     Ok(())
 }
 
-/// The webhook addresses of the workspace's contacts (channels and pager), by the
-/// environment variable each is read from; those not set are left out (what they would
-/// have sent is journaled as not sent).
-pub fn contact_webhooks(plan: &Plan) -> HashMap<String, String> {
-    let Some(c) = &plan.env.contacts else {
-        return HashMap::new();
-    };
-    c.channels
-        .values()
-        .chain(&c.pager)
-        .filter_map(|var| Some((var.clone(), std::env::var(var).ok().filter(|v| !v.is_empty())?)))
-        .collect()
-}
-
-/// Reads each declared secret from its environment variable or file.
-pub fn read_secrets(plan: &Plan, root: &std::path::Path) -> Result<IndexMap<String, String>, String> {
-    let mut out = IndexMap::new();
-    for (name, s) in &plan.secrets {
-        let value = match (&s.env, &s.file) {
-            (Some(var), _) => std::env::var(var).ok(),
-            (None, Some(file)) => std::fs::read_to_string(root.join(file))
-                .ok()
-                .map(|v| v.trim_end_matches('\n').to_string()),
-            (None, None) => None,
-        };
-        match value {
-            Some(v) => {
-                out.insert(name.clone(), v);
-            }
-            None if s.optional => {
-                out.insert(name.clone(), String::new());
-            }
-            None => {
-                let from = s
-                    .env
-                    .as_ref()
-                    .map(|v| format!("environment variable {v}"))
-                    .or(s.file.as_ref().map(|f| format!("file {f}")));
-                return Err(format!(
-                    "secret `{name}` is not set: {} is missing",
-                    from.unwrap_or_default()
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-pub(super) fn run_info(plan: &Plan) -> RunInfo {
-    let now = chrono::Utc::now();
-    let user = std::env::var("RUNBOOK_USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        })
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into());
-    // Sortable by time, unique enough for one machine: the time and 4 hex digits of the pid.
-    let id = format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), std::process::id() & 0xffff);
-    RunInfo {
-        id,
-        user,
-        host,
-        started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        playbook: plan.playbook.name.clone(),
-        env: plan.env.name.clone(),
-        file_sha256: String::new(),
-        trigger: None,
-    }
-}
-
-/// The OS user's name.
-pub fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The saved plan, recompiled from today's playbook with its params and environment: the
 /// hashes must agree, so what runs is exactly what was approved.
 fn saved_plan(g: &Global, path: &std::path::Path) -> Result<(Plan, String), i32> {
-    let saved = super::approve::read_plan(path).map_err(|e| {
+    let saved = session::read_plan(path).map_err(|e| {
         eprintln!("error: {e}");
         error::INVALID
     })?;
-    let params: Vec<(String, String)> = saved
-        .params
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-        .collect();
+    let params = session::as_given(&saved.params);
     let env = saved.env.name.clone();
     // Name what changed before comparing hashes: "the plan changed" alone sends people
     // looking.
@@ -433,50 +305,4 @@ fn saved_plan(g: &Global, path: &std::path::Path) -> Result<(Plan, String), i32>
     }
     fresh.approvals = saved.approvals;
     Ok((fresh, sha))
-}
-
-/// Keeps the run's plan beside its journal, so `resume` can show what changed since.
-pub fn save_plan(
-    state: &crate::journal::StateDir,
-    run: &str,
-    plan: &Plan,
-    root: &std::path::Path,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = state.run_dir(run).join("plan.json");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(serde_json::to_string(plan).unwrap_or_default().as_bytes())?;
-    f.sync_all()?;
-    keep_files(state, run, plan, root)
-}
-
-/// Keeps the files the plan sealed beside it (`files/<sha256>`): what the run read, for
-/// `resume` to show what changed since and for the audit. A file that no longer matches
-/// the plan stops the run before anything runs.
-fn keep_files(state: &crate::journal::StateDir, run: &str, plan: &Plan, root: &std::path::Path) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = state.run_dir(run).join("files");
-    for f in plan.files.iter().filter(|f| f.sha256.is_some()) {
-        let bytes = std::fs::read(root.join(&f.path)).unwrap_or_default();
-        crate::compile::check_sealed(&crate::compile::sealed_of(&plan.files), &f.path, &bytes)
-            .map_err(std::io::Error::other)?;
-        std::fs::create_dir_all(&dir)?;
-        let sha = f.sha256.as_deref().unwrap_or_default();
-        let mut out = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(dir.join(sha))?;
-        out.write_all(&bytes)?;
-        out.sync_all()?;
-    }
-    Ok(())
 }

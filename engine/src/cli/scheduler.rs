@@ -11,7 +11,7 @@ use crate::schedule::{self, Daemon, StderrLog};
 pub struct Args {
     /// `text`: plain lines on stderr; `json`: one JSON event per line on stderr.
     #[arg(long, value_enum, default_value = "text")]
-    pub output: super::run::Output,
+    pub output: super::session::Output,
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
@@ -44,7 +44,7 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         state: g.state(&ws),
         load,
         log: Arc::new(StderrLog {
-            json: a.output == super::run::Output::Json,
+            json: a.output == super::session::Output::Json,
         }),
     };
     // One thread is plenty for sleeping and watching a few child processes, and keeps the

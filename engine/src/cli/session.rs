@@ -1,12 +1,25 @@
-//! What `run`, `resume` and `rollback` share to drive an engine: a tokio runtime whose
-//! signal handlers are in place before anything is taken or started, the run lock (waited
-//! for through the one sleep), the prompter, the sinks behind the one redactor, and the exit
-//! code.
+//! What the commands that run, resume, roll back, approve or schedule share: who runs (in
+//! `identity`), the secrets and webhooks a run must not show (in `secrets`), the plans and
+//! files a run keeps and reads back (in `kept`), and here the flags of a run, a tokio runtime
+//! whose signal handlers are in place before anything is taken or started, the run lock
+//! (waited for through the one sleep), the prompter, the sinks behind the one redactor, and
+//! the exit code.
+
+mod identity;
+mod kept;
+mod secrets;
+
+pub use identity::{host, run_info, user};
+pub use kept::{as_given, read_plan, save_plan, stopped_run};
+pub use secrets::{contact_webhooks, read_secrets};
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::ValueEnum;
+
+use super::common::parse_param;
 use crate::approve::{Prompter, Terminal};
 use crate::error;
 use crate::exec::{Emitter, Engine, Sink};
@@ -20,6 +33,39 @@ use crate::wake::{Signal, Signals};
 /// The default time between SIGTERM and SIGKILL when a signal stops a run: under
 /// Kubernetes' 30 s termination grace, so a pod's own SIGKILL never comes first.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// The flags of a command that drives an engine (`run`, `resume`, `rollback`): answers given
+/// ahead, prompting, the lock, the output.
+#[derive(Debug, clap::Args)]
+pub struct RunFlags {
+    /// Answer yes to this step's confirmation ahead of time; repeat for several. There is no
+    /// blanket yes.
+    #[arg(long = "approve", value_name = "STEP")]
+    pub approve: Vec<String>,
+    /// Answer an `input` step (or `STEP=done` for a `manual` step) ahead of time.
+    #[arg(long = "input", value_name = "STEP=VALUE", value_parser = parse_param)]
+    pub inputs: Vec<(String, String)>,
+    /// Never prompt: steps that need a yes fail closed unless approved with --approve.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Wait this long for the run lock when another run holds it (default: do not wait).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<crate::playbook::Duration>,
+    /// When a signal (INT, TERM, HUP) stops the run: how long its running commands get
+    /// between SIGTERM and SIGKILL (default 10s; a second signal kills at once).
+    #[arg(long, value_name = "DURATION", env = "RUNBOOK_GRACE")]
+    pub grace: Option<crate::playbook::Duration>,
+    /// `text`: progress on stderr; `json`: one event per line on stdout as well.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+/// What a run prints (also the `scheduler`'s log format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
 
 /// The runtime of one command, with the process's signals wired in.
 pub struct Session {
