@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 use crate::playbook::{self, LoadedPlaybook, Workspace};
 use crate::source::Diagnostic;
 
+/// How a listing prints: for people, or as JSON for programs.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
 /// Options every subcommand has.
 pub struct Global {
     pub workspace: Option<PathBuf>,

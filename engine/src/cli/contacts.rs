@@ -2,10 +2,9 @@
 //! path with the people it reaches, and whether each channel's webhook is set. Read-only.
 
 use chrono::{DateTime, Utc};
-use clap::ValueEnum;
 use serde_json::json;
 
-use super::common::Global;
+use super::common::{Format, Global};
 use crate::error;
 use crate::playbook::Contacts;
 
@@ -16,12 +15,6 @@ pub struct Args {
     pub at: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {

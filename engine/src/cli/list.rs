@@ -1,9 +1,8 @@
 //! `runbook list`: the playbooks of the workspace with risk, description and params.
 
-use clap::ValueEnum;
 use serde::Serialize;
 
-use super::common::Global;
+use super::common::{Format, Global};
 use crate::error;
 use crate::playbook::{self, ParamType, Risk};
 
@@ -11,12 +10,6 @@ use crate::playbook::{self, ParamType, Risk};
 pub struct Args {
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 #[derive(Serialize)]

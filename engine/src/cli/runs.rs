@@ -1,8 +1,6 @@
 //! `runbook runs`: recent runs with playbook, environment, user, status, start and duration.
 
-use clap::ValueEnum;
-
-use super::common::Global;
+use super::common::{Format, Global};
 use crate::error;
 
 #[derive(Debug, clap::Args)]
@@ -12,12 +10,6 @@ pub struct Args {
     pub limit: usize,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
