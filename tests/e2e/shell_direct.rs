@@ -11,9 +11,9 @@ fn a_program_started_directly_sees_what_sh_would_give_it() {
         r#"name: env
 steps:
   - id: direct
-    shell: { run: "printenv PWD _ RUNBOOK_STEP HOME", read_only: true }
+    shell: { run: "printenv PWD RUNBOOK_STEP HOME", read_only: true }
   - id: via_sh
-    shell: { run: "printenv PWD _ RUNBOOK_STEP HOME;", read_only: true }
+    shell: { run: "printenv PWD RUNBOOK_STEP HOME;", read_only: true }
   - id: direct_in_dir
     shell: { run: "printenv PWD", dir: sub, read_only: true }
   - id: via_sh_in_dir
