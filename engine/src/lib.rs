@@ -18,6 +18,7 @@ pub mod exec;
 pub mod expr;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod identity;
 pub mod journal;
 #[cfg(feature = "k8s")]
 pub mod k8s;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use runbook_tests::{Background, Output, Workspace};
+use runbook_tests::{Output, Workspace};
 
 fn run(w: &Workspace, args: &[&str], user: &str) -> Output {
     runbook_tests::runbook(w.path(), args)
@@ -555,7 +555,7 @@ fn an_undefined_group_is_a_compile_error_at_its_place() {
 fn a_running_run_counts_only_signed_decisions() {
     let pb = "name: drop\nsteps:\n  - id: ship\n    risk: critical\n    approval: { approvers: [group:sre-leads], timeout: 60s }\n    shell: 'echo shipped >> log'\n";
     let (w, k) = setup(pb);
-    let mut bg = Background::start(w.path(), &["run", "drop"], &[("RUNBOOK_USER", "alice")]);
+    let mut bg = w.runbook(["run", "drop"]).user("alice").start();
     bg.wait_for(|l| l.contains("\"type\":\"log\"") && l.contains("\"message\":\"waiting up to"));
     let id = bg.run_id();
     // Unsigned, and signed by the wrong key: refused or not counted; the run keeps waiting.

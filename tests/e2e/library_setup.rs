@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use runbook_tests::platform::{Platform, step_statuses};
+use runbook_tests::{poll_every, within};
 use serde_json::{Value, json};
 
 /// The platform with the sandbox's seed, its kinds in discovery (kubectl reads Certificates and
@@ -105,21 +106,15 @@ impl Tls {
         );
         std::fs::write(&c, crt).expect("write");
         std::fs::write(&k, key).expect("write");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let mut child = spawn_s_server(port, &c, &k);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Tls { child, port };
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "openssl s_server does not listen on {port}"
-            );
+        let listening = within(Duration::from_secs(10), || {
             if let Ok(Some(_)) = child.try_wait() {
                 child = spawn_s_server(port, &c, &k);
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(listening, "openssl s_server does not listen on {port}");
+        Tls { child, port }
     }
 
     fn endpoint(&self) -> String {
@@ -151,15 +146,11 @@ impl Drop for Tls {
 
 /// Polls `found` every 100 ms for at most `limit`; panics with what the run wrote so far.
 fn meanwhile(run: &runbook_tests::Background, limit: Duration, what: &str, found: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !found() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not within {limit:?}: {what}\n--- the run's stderr\n{}",
-            run.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        poll_every(limit, Duration::from_millis(100), || found().then_some(())).is_some(),
+        "not within {limit:?}: {what}\n--- the run's stderr\n{}",
+        run.stderr()
+    );
 }
 
 fn cert(p: &Platform) -> Value {
@@ -413,23 +404,22 @@ fn upgrade_approved(w: &runbook_tests::world::World, run: &runbook_tests::Backgr
 /// Waits for the upgrade to end (its exit code); past the deadline, panics with what the run
 /// said and what the API server saw last, so a hang can be told from a slow run.
 fn upgrade_ends(w: &runbook_tests::world::World, run: &mut runbook_tests::Background) -> i32 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(110);
-    while run.child.try_wait().ok().flatten().is_none() {
-        if std::time::Instant::now() > deadline {
-            let requests = w.p.kube.requests();
-            let last: Vec<&String> = requests.iter().rev().take(40).collect();
-            let pods: Vec<String> =
-                w.p.kube
-                    .list("Pod", None)
-                    .iter()
-                    .map(|p| format!("{} on {}", p["metadata"]["name"], p["spec"]["nodeName"]))
-                    .collect();
-            panic!(
-                "the upgrade did not end within 110s\n--- stderr\n{}\n--- last requests, newest first\n{last:#?}\n--- pods\n{pods:#?}",
-                run.stderr()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    let ended = poll_every(Duration::from_secs(110), Duration::from_millis(200), || {
+        run.child.try_wait().ok().flatten()
+    });
+    if ended.is_none() {
+        let requests = w.p.kube.requests();
+        let last: Vec<&String> = requests.iter().rev().take(40).collect();
+        let pods: Vec<String> =
+            w.p.kube
+                .list("Pod", None)
+                .iter()
+                .map(|p| format!("{} on {}", p["metadata"]["name"], p["spec"]["nodeName"]))
+                .collect();
+        panic!(
+            "the upgrade did not end within 110s\n--- stderr\n{}\n--- last requests, newest first\n{last:#?}\n--- pods\n{pods:#?}",
+            run.stderr()
+        );
     }
     run.finish()
 }
@@ -590,11 +580,10 @@ fn http_files(dir: &Path) -> (Serving, String) {
         .spawn()
         .expect("python3 -m http.server starts");
     let serving = Serving(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "http.server does not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let listening = within(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(listening, "http.server does not listen");
     (serving, format!("http://127.0.0.1:{port}"))
 }
 

@@ -2,7 +2,7 @@
 //! endpoint whose value the test changes.
 
 use runbook_tests::servers::{Metrics, Prometheus};
-use runbook_tests::{Background, Workspace, run};
+use runbook_tests::{Workspace, run};
 
 #[test]
 fn the_prometheus_action_reads_one_value_and_checks_expect() {
@@ -88,7 +88,7 @@ steps:
         prom.url()
     );
     let w = Workspace::new().playbook("canary", &pb);
-    let mut bg = Background::start(w.path(), &["run", "canary"], &[]);
+    let mut bg = w.runbook(["run", "canary"]).start();
     bg.wait_for(|l| l.contains("\"step_started\"") && l.contains("\"step\":\"soak\""));
     metrics.set(0.3);
     bg.rest();

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use runbook_tests::kube::{Cluster, KubeServer, deployment, node, pod};
-use runbook_tests::{Background, Output, Workspace};
+use runbook_tests::{Output, Workspace};
 use serde_json::Value;
 
 /// A cluster with a node, a deployment and a pod on the node that a ReplicaSet owns (for
@@ -376,7 +376,7 @@ fn a_signal_stops_a_check_cleanly() {
         "name: slow\nsteps:\n  - id: wait\n    shell: {{ run: 'touch started; sleep {n}.7', read_only: true }}\n  - id: later\n    shell: {{ run: 'touch later', read_only: true }}\n"
     );
     let w = Workspace::new().playbook("slow", &pb);
-    let mut bg = Background::spawn(w.path(), &["plan", "slow", "--check"], &[]);
+    let mut bg = w.runbook(["plan", "slow", "--check"]).spawn();
     runbook_tests::eventually(Duration::from_secs(20), "the check starts its step", || {
         w.path().join("started").exists()
     });

@@ -6,12 +6,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use runbook_tests::app::{App, Track, Traffic};
 use runbook_tests::servers::Prometheus;
 use runbook_tests::webhooks::Webhooks;
-use runbook_tests::{Output, on_path, repo_root, run_program};
+use runbook_tests::{Output, on_path, poll, poll_every, repo_root, run_program, within};
 
 /// Cargo builds the package's binaries for its integration tests and says where.
 const SANDBOX: &str = env!("CARGO_BIN_EXE_kube-sandbox");
@@ -66,8 +66,7 @@ impl Sandbox {
 
     /// Waits, within 30 s, for `path` to exist (it is renamed into place whole).
     fn wait_for_file(&mut self, path: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !path.is_file() {
+        let written = within(Duration::from_secs(30), || {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "kube-sandbox exited ({status}) before writing {}:\n{}",
@@ -75,32 +74,20 @@ impl Sandbox {
                     self.said()
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "no {} within 30s:\n{}",
-                path.display(),
-                self.said()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            path.is_file()
+        });
+        assert!(written, "no {} within 30s:\n{}", path.display(), self.said());
     }
 
     /// Sends `signal` and returns the exit code, which must come within 10 s.
     fn stop(&mut self, signal: nix::sys::signal::Signal) -> i32 {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, signal).expect("signal kube-sandbox");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kube-sandbox still runs 10s after {signal}:\n{}",
-                self.said()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = poll(Duration::from_secs(10), || self.child.try_wait().ok().flatten());
+        let Some(status) = status else {
+            panic!("kube-sandbox still runs 10s after {signal}:\n{}", self.said());
+        };
+        status.code().unwrap_or(-1)
     }
 }
 
@@ -132,19 +119,12 @@ fn rows(out: &Output) -> Vec<Vec<String>> {
 /// Polls `kubectl get` until `done` holds for its rows, within 30 s (the sandbox's pod keeper
 /// works on a thread of its own).
 fn wait_rows(kubeconfig: &Path, args: &[&str], done: impl Fn(&[Vec<String>]) -> bool) -> Vec<Vec<String>> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = rows(&kubectl(kubeconfig, args));
-        if done(&r) {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`kubectl {}` never showed what was awaited: {r:?}",
-            args.join(" ")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut last = Vec::new();
+    let found = poll_every(Duration::from_secs(30), Duration::from_millis(100), || {
+        last = rows(&kubectl(kubeconfig, args));
+        done(&last).then(|| last.clone())
+    });
+    found.unwrap_or_else(|| panic!("`kubectl {}` never showed what was awaited: {last:?}", args.join(" ")))
 }
 
 #[test]
@@ -417,19 +397,15 @@ fn the_sandbox_stops_cleanly_on_sigterm_and_sighup_and_serves_the_app_stand_in()
         let mut sandbox = Sandbox::start(&["--kubeconfig", kubeconfig.to_str().expect("UTF-8"), "--app-port", "0"]);
         sandbox.wait_for_file(&kubeconfig);
         // The app's address is printed once the kubeconfig is written; read the line for it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let url = loop {
-            let said = sandbox.said();
-            if let Some(url) = said
+        let url = poll(Duration::from_secs(10), || {
+            sandbox
+                .said()
                 .lines()
                 .find_map(|l| l.strip_prefix("kube-sandbox: application stand-in "))
                 .and_then(|rest| rest.split_whitespace().next())
-            {
-                break url.to_string();
-            }
-            assert!(Instant::now() < deadline, "no application stand-in address:\n{said}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+                .map(String::from)
+        })
+        .unwrap_or_else(|| panic!("no application stand-in address:\n{}", sandbox.said()));
         let (code, body) = http(&url, "GET", "/health");
         assert_eq!((code, body.as_str()), (200, "ok"));
         let (code, metrics) = http(&url, "GET", "/metrics");
@@ -533,19 +509,15 @@ fn http(base: &str, method: &str, path: &str) -> (u16, String) {
 
 /// Polls Prometheus until `query` is within `tolerance` of `expected`, within 60 s.
 fn wait_close(prometheus: &Prometheus, query: &str, expected: f64, tolerance: f64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = None;
-    loop {
+    let close = within(Duration::from_secs(60), || {
         last = prometheus.query(query).or(last);
-        if last.is_some_and(|v| (v - expected).abs() <= tolerance) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus answered {last:?} to `{query}`, not {expected} (±{tolerance})"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        last.is_some_and(|v| (v - expected).abs() <= tolerance)
+    });
+    assert!(
+        close,
+        "Prometheus answered {last:?} to `{query}`, not {expected} (±{tolerance})"
+    );
 }
 
 fn error_ratio(selector: &str) -> String {

@@ -335,7 +335,10 @@ fn concurrent_calls_start_a_firing_once() {
     let config = "schedules:\n  - { name: every, playbook: hello, cron: \"* * * * *\", approve: [risky] }\n";
     let w = Workspace::new().file("runbook.yaml", config).playbook("hello", HELLO);
     let calls: Vec<Background> = (0..4)
-        .map(|_| Background::spawn(w.path(), &["schedule", "run-due", "--now", "2027-01-01T10:00:30Z"], &[]))
+        .map(|_| {
+            w.runbook(["schedule", "run-due", "--now", "2027-01-01T10:00:30Z"])
+                .spawn()
+        })
         .collect();
     for mut c in calls {
         assert_eq!(c.finish(), 0, "{}", c.stderr());
@@ -362,7 +365,9 @@ fn release(w: &Workspace) {
 }
 
 fn start_first(w: &Workspace) -> Background {
-    let mut first = Background::spawn(w.path(), &["schedule", "run-due", "--now", "2027-01-01T10:00:30Z"], &[]);
+    let mut first = w
+        .runbook(["schedule", "run-due", "--now", "2027-01-01T10:00:30Z"])
+        .spawn();
     first.wait_for(|l| l.contains("drill: firing 2027-01-01T10:00:00Z started"));
     eventually("the first run to start", || w.lines("log") == ["started"]);
     first
@@ -405,7 +410,9 @@ fn overlap_skip_records_the_next_firing_skipped_while_the_previous_run_holds_the
 fn overlap_queue_waits_for_the_previous_run_then_starts() {
     let w = slow_workspace("queue");
     let mut first = start_first(&w);
-    let mut second = Background::spawn(w.path(), &["schedule", "run-due", "--now", "2027-01-01T11:00:30Z"], &[]);
+    let mut second = w
+        .runbook(["schedule", "run-due", "--now", "2027-01-01T11:00:30Z"])
+        .spawn();
     second.wait_for(|l| l.contains("drill: firing 2027-01-01T11:00:00Z started"));
     release(&w);
     assert_eq!(first.finish(), 0, "{}", first.stderr());
@@ -422,7 +429,9 @@ fn overlap_queue_waits_for_the_previous_run_then_starts() {
 fn overlap_cancel_previous_stops_the_previous_run_then_starts() {
     let w = slow_workspace("cancel-previous");
     let mut first = start_first(&w);
-    let mut second = Background::spawn(w.path(), &["schedule", "run-due", "--now", "2027-01-01T11:00:30Z"], &[]);
+    let mut second = w
+        .runbook(["schedule", "run-due", "--now", "2027-01-01T11:00:30Z"])
+        .spawn();
     // The first run is stopped (SIGTERM: journaled, exit 143) and the second starts.
     eventually("the second run to start", || w.lines("log") == ["started", "started"]);
     assert_eq!(first.finish(), 1, "its run was terminated:\n{}", first.stderr());

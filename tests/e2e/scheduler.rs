@@ -42,7 +42,7 @@ fn signal(bg: &Background, s: Signal) {
 #[test]
 fn it_runs_due_firings_reloads_on_sighup_and_keeps_its_schedules_on_a_bad_file() {
     let w = every_minute("name: tick\nsteps:\n  - id: hello\n    shell: 'echo tick >> ticks'\n");
-    let mut bg = Background::spawn(w.path(), &["scheduler", "--output", "json"], &[]);
+    let mut bg = w.runbook(["scheduler", "--output", "json"]).spawn();
     let started = wait_event(&bg, "started", |e| e["event"] == "started");
     assert_eq!(started["schedules"], 1);
     let ended = wait_event(&bg, "firing_ended", |e| e["event"] == "firing_ended");
@@ -92,7 +92,7 @@ fn sigterm_drains_running_drills_and_exits_0() {
     let w = every_minute(&format!(
         "name: tick\nsteps:\n  - id: slow\n    shell: \"echo started >> log; sleep {marker}\"\n    rollback: {{ shell: 'echo undone >> log' }}\n"
     ));
-    let mut bg = Background::spawn(w.path(), &["scheduler", "--output", "json"], &[]);
+    let mut bg = w.runbook(["scheduler", "--output", "json"]).spawn();
     wait_event(&bg, "firing_started", |e| e["event"] == "firing_started");
     let started = runbook_tests::within(Duration::from_secs(30), || {
         w.lines("log").contains(&"started".to_string())

@@ -2,7 +2,6 @@
 //! line of its output) with a deadline, and dropping it stops the run and what it started.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -26,17 +25,6 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts `runbook --color never ARGS --output json` in `dir` with stdin closed.
-    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
-        crate::runbook(dir, args).envs(env).start()
-    }
-
-    /// Starts `runbook --color never ARGS` in `dir` with stdin closed, reading its stdout
-    /// line by line (for commands other than a run: `schedule run-due`).
-    pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
-        crate::runbook(dir, args).envs(env).spawn()
-    }
-
     /// Spawns `cmd`, which carries `tag` (see [`crate::kill_tagged`]), with stdin closed.
     pub(crate) fn of(mut cmd: Command, tag: String) -> Background {
         let mut child = cmd

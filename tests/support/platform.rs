@@ -137,8 +137,7 @@ impl Platform {
 
     /// Starts `runbook ARGS --output json` in the workspace, in the background.
     pub fn background(&self, args: &[&str]) -> Background {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Background::start(self.path(), args, &env)
+        crate::runbook(self.path(), args).envs(&self.env).start()
     }
 
     /// Every call of a stand-in, in order: `helm upgrade --install myapp ...`.

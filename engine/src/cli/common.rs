@@ -70,6 +70,17 @@ pub fn load(ws: &Workspace, name: Option<&str>, file: Option<&Path>) -> Result<L
     playbook::load_playbook(&path)
 }
 
+/// The environment and params a playbook is compiled with (`plan`, `run`).
+#[derive(Debug, clap::Args)]
+pub struct EnvParams {
+    /// Environment (default: the workspace's default_env).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Option<String>,
+    /// A param value; repeat for several.
+    #[arg(short, long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
 /// Parses `-p name=value`.
 pub fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {

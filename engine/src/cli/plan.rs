@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::common::{self, Global, parse_param};
+use super::common::{self, EnvParams, Global};
 use crate::compile::{self, Options};
 use crate::error;
 use crate::plan::{self, Plan};
@@ -17,12 +17,8 @@ pub struct Args {
     /// Plan a playbook file directly.
     #[arg(long, value_name = "PATH", conflicts_with = "name")]
     pub file: Option<PathBuf>,
-    /// Environment (default: the workspace's default_env).
-    #[arg(short, long = "env", value_name = "ENV")]
-    pub env: Option<String>,
-    /// A param value; repeat for several.
-    #[arg(short, long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub with: EnvParams,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Also write the plan as JSON to FILE (for `runbook run --plan` and approvals).
@@ -84,7 +80,13 @@ pub fn build(
 }
 
 pub fn exec(g: &Global, a: Args) -> i32 {
-    let plan = match build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
+    let plan = match build(
+        g,
+        a.name.as_deref(),
+        a.file.as_deref(),
+        a.with.env.as_deref(),
+        &a.with.params,
+    ) {
         Ok((p, _)) => p,
         Err(code) => return code,
     };

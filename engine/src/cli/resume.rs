@@ -7,7 +7,6 @@ use super::session::{self, Session};
 use crate::approve::Gatekeeper;
 use crate::error;
 use crate::exec::{Engine, Resume, RunEvent, RunInfo, RunOptions};
-use crate::journal::JournalSink;
 use crate::lock::Holder;
 use crate::plan::Plan;
 
@@ -162,12 +161,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let journal = match JournalSink::resume(state.clone(), &id, &past) {
+    let journal = match session::continue_journal(&state, &id, &past, "nothing was run", error::INVALID) {
         Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: cannot continue the journal of {id}: {e}");
-            return error::INVALID;
-        }
+        Err(code) => return code,
     };
     let _ = session::save_plan(&state, &id, &plan, &ws.root);
     let webhooks = session::contact_webhooks(&plan);

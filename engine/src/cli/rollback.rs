@@ -11,7 +11,7 @@ use crate::approve::Gatekeeper;
 use crate::compile::RollbackPlan;
 use crate::error;
 use crate::exec::{Emitter, Engine, RunInfo, RunOptions, Unit};
-use crate::journal::{JournalSink, Past};
+use crate::journal::Past;
 use crate::lock::Holder;
 use crate::plan::Plan;
 
@@ -111,12 +111,9 @@ pub fn exec(g: &Global, a: Args) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let journal = match JournalSink::resume(state.clone(), &id, &past) {
+    let journal = match session::continue_journal(&state, &id, &past, "nothing was undone", error::ROLLBACK_FAILED) {
         Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: cannot continue the journal of {id}: {e}; nothing was undone");
-            return error::ROLLBACK_FAILED;
-        }
+        Err(code) => return code,
     };
     let (progress, json) = session::display(a.flags.output == session::Output::Json);
     let prompter = session::prompter(a.flags.non_interactive, &progress);

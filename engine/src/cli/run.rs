@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::common::{Global, parse_param};
+use super::common::{EnvParams, Global};
 use super::session::{self, Output, RunFlags, Session};
 use crate::approve::Gatekeeper;
 use crate::error;
@@ -27,10 +27,8 @@ pub struct Args {
     /// Run a playbook file directly.
     #[arg(long, value_name = "PATH", conflicts_with = "name")]
     pub file: Option<PathBuf>,
-    #[arg(short, long = "env", value_name = "ENV")]
-    pub env: Option<String>,
-    #[arg(short, long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub with: EnvParams,
     /// Show the plan and run nothing (the same as `runbook plan`).
     #[arg(long)]
     pub dry_run: bool,
@@ -71,7 +69,13 @@ pub fn exec(g: &Global, a: Args) -> i32 {
             Ok((p, sha)) => (p, sha, true),
             Err(code) => return code,
         },
-        None => match super::plan::build(g, a.name.as_deref(), a.file.as_deref(), a.env.as_deref(), &a.params) {
+        None => match super::plan::build(
+            g,
+            a.name.as_deref(),
+            a.file.as_deref(),
+            a.with.env.as_deref(),
+            &a.with.params,
+        ) {
             Ok((p, sha)) => (p, sha, false),
             Err(code) => return code,
         },
@@ -177,6 +181,7 @@ fn scheduled_trigger(g: &Global, ws: &crate::playbook::Workspace, name: &str, a:
         return Err(error::INVALID);
     };
     let env = a
+        .with
         .env
         .clone()
         .or_else(|| ws.config.default_env.as_ref().map(|e| e.value.clone()));
@@ -185,7 +190,7 @@ fn scheduled_trigger(g: &Global, ws: &crate::playbook::Workspace, name: &str, a:
         v.sort();
         v
     };
-    let given_params: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let given_params: Vec<String> = a.with.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let own_params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut differs = Vec::new();
     if a.name.as_deref() != Some(s.playbook.as_str()) {

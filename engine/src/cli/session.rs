@@ -10,7 +10,7 @@ mod kept;
 mod secrets;
 
 pub use identity::{host, run_info, user};
-pub use kept::{as_given, read_plan, save_plan, stopped_run};
+pub use kept::{as_given, continue_journal, read_plan, save_plan, stopped_run};
 pub use secrets::{contact_webhooks, read_secrets};
 
 use std::io::IsTerminal;

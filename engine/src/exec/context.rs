@@ -110,9 +110,10 @@ impl Runtime {
             let Some(Json::String(src)) = spec.pointer(pointer).cloned() else {
                 continue;
             };
-            let q = match a.spec.field_role_at(pointer) {
-                FieldRole::Shell => Quoting::Shell,
-                FieldRole::Plain | FieldRole::Expr => Quoting::Plain,
+            let q = if a.spec.field_role_at(pointer) == FieldRole::Shell {
+                Quoting::Shell
+            } else {
+                Quoting::Plain
             };
             let rendered = self
                 .templates

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::compile::PlannedAction;
 use crate::expr::template::{Quoting, Templates};
+use crate::spec::FieldRole;
 
 /// Stands for "some earlier step" when a template reads `steps` as a whole (`steps[name]`).
 pub const ANY_STEP: &str = "*";
@@ -33,22 +34,23 @@ pub fn in_expr(t: &Templates, expr: &str) -> BTreeSet<String> {
 /// The steps an action's run-time templates and its expressions (`assert`, `expect`) read.
 pub fn in_action(t: &Templates, a: &PlannedAction) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    for e in a.spec.expressions() {
+        out.extend(in_expr(t, e));
+    }
+    if a.templates.is_empty() {
+        return out;
+    }
     let Ok(spec) = serde_json::to_value(&a.spec) else {
         return out;
     };
     for pointer in &a.templates {
         if let Some(src) = spec.pointer(pointer).and_then(|v| v.as_str()) {
-            let q = if pointer == "/shell/run" {
+            let q = if a.spec.field_role_at(pointer) == FieldRole::Shell {
                 Quoting::Shell
             } else {
                 Quoting::Plain
             };
             out.extend(t.names(src, q).map(step_ids).unwrap_or_default());
-        }
-    }
-    for pointer in ["/assert", "/http/expect", "/prometheus/expect"] {
-        if let Some(expr) = spec.pointer(pointer).and_then(|v| v.as_str()) {
-            out.extend(in_expr(t, expr));
         }
     }
     out

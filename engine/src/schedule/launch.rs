@@ -82,7 +82,7 @@ pub fn claim(state: &StateDir, schedule: &Schedule, now: DateTime<Utc>) -> std::
         let mut r = FiringRecord::new(t, FiringStatus::Started);
         r.local = local(t);
         r.pid = Some(std::process::id());
-        r.host = Some(host());
+        r.host = Some(crate::identity::host());
         out.push(r);
     }
     firings.append(&held, &out)?;
@@ -95,13 +95,6 @@ fn late(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
 
 fn show(d: Duration) -> String {
     crate::playbook::Duration(Duration::from_secs(d.as_secs())).to_string()
-}
-
-fn host() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// What one look at the schedules found: the firings to run now, those that were missed,

@@ -28,6 +28,16 @@ impl Action {
         }
     }
 
+    /// The action's expressions (the fields whose role is [`FieldRole::Expr`]), as written.
+    pub fn expressions(&self) -> Vec<&str> {
+        match self {
+            Action::Assert(e) => vec![e.0.as_str()],
+            Action::Http(h) => h.expect.as_deref().into_iter().collect(),
+            Action::Prometheus(p) => p.expect.as_deref().into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// [`Action::field_role`] of the string at a JSON pointer into the serialized action
     /// (`/shell/run`), the form in which a plan lists an action's run-time templates.
     pub fn field_role_at(&self, pointer: &str) -> FieldRole {
@@ -76,6 +86,24 @@ mod tests {
         assert_eq!(prom.field_role(&["query"]), FieldRole::Plain);
         let log = action(json!({ "log": "expect {{ params.x }}" }));
         assert_eq!(log.field_role(&[]), FieldRole::Plain);
+    }
+
+    #[test]
+    fn expressions_are_the_fields_of_role_expr() {
+        let http = action(
+            json!({ "http": { "url": "http://x", "expect": "result.status == 200", "headers": { "expect": "x" } } }),
+        );
+        assert_eq!(http.expressions(), ["result.status == 200"]);
+        assert_eq!(http.field_role_at("/http/expect"), FieldRole::Expr);
+        let prom = action(json!({ "prometheus": { "url": "http://p", "query": "up", "expect": "value > 0" } }));
+        assert_eq!(prom.expressions(), ["value > 0"]);
+        assert_eq!(action(json!({ "assert": "true" })).expressions(), ["true"]);
+        assert!(
+            action(json!({ "http": { "url": "http://x" } }))
+                .expressions()
+                .is_empty()
+        );
+        assert!(action(json!({ "shell": "echo {{ x }}" })).expressions().is_empty());
     }
 
     #[test]

@@ -49,20 +49,27 @@ impl<T: Serialize> Serialize for Sp<T> {
     }
 }
 
-impl<T: JsonSchema> JsonSchema for Sp<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> std::borrow::Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        T::json_schema(g)
-    }
+/// The schema of a wrapper is its value's: spans and collected errors are not written.
+macro_rules! schema_of_value {
+    ($wrapper:ident) => {
+        impl<T: JsonSchema> JsonSchema for $wrapper<T> {
+            fn inline_schema() -> bool {
+                T::inline_schema()
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                T::schema_name()
+            }
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                T::schema_id()
+            }
+            fn json_schema(g: &mut SchemaGenerator) -> Schema {
+                T::json_schema(g)
+            }
+        }
+    };
 }
+
+schema_of_value!(Sp);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -99,20 +106,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SpVisitor<T> {
 #[derive(Debug, Clone)]
 pub struct Collect<T>(pub Option<T>);
 
-impl<T: JsonSchema> JsonSchema for Collect<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> std::borrow::Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        T::json_schema(g)
-    }
-}
+schema_of_value!(Collect);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Collect<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

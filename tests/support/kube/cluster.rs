@@ -24,6 +24,8 @@ impl Cluster {
     }
 
     pub fn background(&self, args: &[&str]) -> Background {
-        Background::start(self.w.path(), args, &[("KUBECONFIG", self.kubeconfig.as_str())])
+        crate::runbook(self.w.path(), args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .start()
     }
 }

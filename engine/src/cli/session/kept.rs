@@ -87,3 +87,18 @@ pub fn stopped_run(g: &Global, run: &str) -> Result<(Workspace, StateDir, String
     })?;
     Ok((ws, state, id, past))
 }
+
+/// Opens a stopped run's journal to append to it (`resume`, `rollback`), or says why it
+/// cannot, `unchanged` saying what was not done, and returns `code`.
+pub fn continue_journal(
+    state: &StateDir,
+    id: &str,
+    past: &Past,
+    unchanged: &str,
+    code: i32,
+) -> Result<crate::journal::JournalSink, i32> {
+    crate::journal::JournalSink::resume(state.clone(), id, past).map_err(|e| {
+        eprintln!("error: cannot continue the journal of {id}: {e}; {unchanged}");
+        code
+    })
+}

@@ -78,14 +78,7 @@ pub fn gantt(r: &RunReport) -> String {
             Some(n) if n != &row.step => format!("{} · {n}", row.step),
             _ => row.step.clone(),
         };
-        let _ = write!(
-            s,
-            r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}<title>{}</title></text>"#,
-            LABEL_W - 8.0,
-            y + 15.0,
-            html(&short(&label, LABEL_CHARS)),
-            html(&label)
-        );
+        row_label(&mut s, y, &label);
         match (row.start_ms, row.duration_ms) {
             (Some(start), Some(d)) => {
                 let (x0, w) = (x(start), (x(start + d) - x(start)).max(2.0));
@@ -146,14 +139,7 @@ pub fn gantt(r: &RunReport) -> String {
     }
     for rb in &r.rollbacks {
         let label = format!("↺ {}", rb.step);
-        let _ = write!(
-            s,
-            r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}<title>{}</title></text>"#,
-            LABEL_W - 8.0,
-            y + 15.0,
-            html(&short(&label, LABEL_CHARS)),
-            html(&label)
-        );
+        row_label(&mut s, y, &label);
         let d = rb.duration_ms.unwrap_or(0);
         let result = match rb.ok {
             Some(true) => "undone",
@@ -329,6 +315,18 @@ pub fn sparkline(values: &[Option<f64>], met: &[bool], target: f64, title: &str)
     }
     s.push_str("</svg>");
     s
+}
+
+/// A row's label in the left column, cut to fit, whole in its tooltip.
+fn row_label(s: &mut String, y: f64, label: &str) {
+    let _ = write!(
+        s,
+        r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}<title>{}</title></text>"#,
+        LABEL_W - 8.0,
+        y + 15.0,
+        html(&short(label, LABEL_CHARS)),
+        html(label)
+    );
 }
 
 #[cfg(test)]
