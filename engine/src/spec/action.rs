@@ -20,6 +20,12 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// A command's effect: read-only when its author declared it so (`read_only: true`),
+    /// else mutating — a command is never assumed harmless.
+    pub fn of_command(read_only: bool) -> Effect {
+        if read_only { Effect::ReadOnly } else { Effect::Mutating }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Effect::ReadOnly => "read-only",

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::util::ShortForm;
 use super::{ActionKind, Effect};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecSpec {
     /// Program and arguments: `[kubectl, get, pods]`.
@@ -30,21 +30,14 @@ impl ShortForm for ExecSpec {
     fn from_list(argv: Vec<String>) -> Option<Self> {
         Some(ExecSpec {
             argv,
-            env: IndexMap::new(),
-            dir: None,
-            expect_exit: None,
-            read_only: false,
+            ..Default::default()
         })
     }
 }
 
 impl ActionKind for ExecSpec {
     fn effect(&self) -> Effect {
-        if self.read_only {
-            Effect::ReadOnly
-        } else {
-            Effect::Mutating
-        }
+        Effect::of_command(self.read_only)
     }
     fn summary(&self) -> String {
         // Show the argv as a shell would need it, so it can be pasted.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::util::ShortForm;
 use super::{ActionKind, Effect};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShellSpec {
     /// The command or script, run with `sh -c`.
@@ -31,21 +31,14 @@ impl ShortForm for ShellSpec {
     fn from_short(run: String) -> Self {
         ShellSpec {
             run,
-            env: IndexMap::new(),
-            dir: None,
-            expect_exit: None,
-            read_only: false,
+            ..Default::default()
         }
     }
 }
 
 impl ActionKind for ShellSpec {
     fn effect(&self) -> Effect {
-        if self.read_only {
-            Effect::ReadOnly
-        } else {
-            Effect::Mutating
-        }
+        Effect::of_command(self.read_only)
     }
     fn summary(&self) -> String {
         let mut s = self.run.trim_end().to_string();
